@@ -1,0 +1,337 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+)
+
+// UserAgent identifies the suite to the target.
+const UserAgent = "myaccount-conformance"
+
+// maxBody bounds what the client reads of one response.
+const maxBody = 4 << 20
+
+// Client is the one HTTP client for all of the suite's traffic. It dials through the
+// target's resolve map, trusts its CA file, bounds every request in time, paces My
+// Account calls below the target's rate limit, validates every exchange against the
+// OpenAPI documents, and records it (redacted) as evidence.
+type Client struct {
+	Target    *Target
+	Validator *spec.Validator
+	Redactor  *Redactor
+	Recorder  *Recorder
+
+	http      *http.Client
+	meLimiter *rate.Limiter
+}
+
+// Request is one request to send. Exactly one of Body, JSON and Form is used.
+type Request struct {
+	Method string
+	URL    string
+	Header http.Header
+	Body   []byte
+	JSON   any
+	Form   url.Values
+	// Bearer sets "Authorization: Bearer <token>".
+	Bearer string
+	// Deliberate marks a request that breaks the API description on purpose (an
+	// error-case spec): its own validation result is not a suite bug, and a
+	// response to an undocumented operation is not validated.
+	Deliberate bool
+}
+
+// Response is what came back, with the OpenAPI verdicts.
+type Response struct {
+	Status   int
+	Header   http.Header
+	Body     []byte
+	Exchange Exchange // redacted
+	// Violation is set when the response breaks the API description.
+	Violation error
+	// RequestViolation is set when the request broke it.
+	RequestViolation error
+}
+
+// NewClient builds the client for a target.
+func NewClient(t *Target, v *spec.Validator, red *Redactor, rec *Recorder) (*Client, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file: %s holds no PEM certificate", t.CAFile)
+		}
+	}
+	dialer := &net.Dialer{Timeout: time.Duration(t.Timeouts.Connect)}
+	resolve := t.Resolve
+	transport := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if to, ok := resolve[addr]; ok {
+				addr = to
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   time.Duration(t.Timeouts.Connect),
+		ResponseHeaderTimeout: time.Duration(t.Timeouts.Request),
+		MaxIdleConnsPerHost:   16,
+		ForceAttemptHTTP2:     true,
+	}
+	if red == nil {
+		red = NewRedactor()
+	}
+	if rec == nil {
+		rec = &Recorder{}
+	}
+	for _, s := range []string{t.Clients.Native.ClientSecret} {
+		red.Add(s, "CLIENT_SECRET")
+	}
+	// Ordinary specs stay at 80% of the limit so that they never trip it.
+	pace := rate.Limit(t.RateLimit.RequestsPerSecond * 0.8)
+	return &Client{
+		Target:    t,
+		Validator: v,
+		Redactor:  red,
+		Recorder:  rec,
+		http: &http.Client{
+			Transport: transport,
+			// Redirects are part of what the suite checks: never follow them.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		meLimiter: rate.NewLimiter(pace, 1),
+	}, nil
+}
+
+// UnreachableError says the target could not be reached at all: the result is
+// inconclusive, not a conformance failure.
+type UnreachableError struct {
+	URL  string
+	Addr string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	via := ""
+	if e.Addr != "" {
+		via = " (dialed " + e.Addr + ")"
+	}
+	return fmt.Sprintf("target unreachable: %s%s: %v", e.URL, via, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// retries bounds how often a 429 is retried in ordinary specs, and maxRetryWait how
+// long one wait may be.
+const (
+	retries      = 2
+	maxRetryWait = 5 * time.Second
+)
+
+// Do sends the request, validates and records the exchange. The error is only for
+// transport failures (an *UnreachableError when nothing answered).
+func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
+	body, ctype, err := r.encode()
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := c.once(ctx, r, body, ctype)
+		if err != nil || resp.Status != http.StatusTooManyRequests || attempt == retries {
+			return resp, err
+		}
+		// A 429 in an ordinary spec is someone else's traffic: wait as told, then retry.
+		wait := time.Second
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
+			wait = time.Duration(s) * time.Second
+		}
+		if wait > maxRetryWait {
+			return resp, nil
+		}
+		select {
+		case <-ctx.Done():
+			return resp, nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (r *Request) encode() ([]byte, string, error) {
+	switch {
+	case r.JSON != nil:
+		b, err := json.Marshal(r.JSON)
+		return b, "application/json", err
+	case r.Form != nil:
+		return []byte(r.Form.Encode()), "application/x-www-form-urlencoded", nil
+	default:
+		return r.Body, "", nil
+	}
+}
+
+func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string) (*Response, error) {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", r.URL, err)
+	}
+	if strings.HasPrefix(u.Path, "/me/") {
+		if err := c.meLimiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Request))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if ctype != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	if r.Bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+r.Bearer)
+	}
+	if body == nil {
+		req.Body = http.NoBody
+	}
+
+	ex := Exchange{Method: r.Method, URL: r.URL, ReqHeader: req.Header.Clone(), ReqBody: string(body), Started: time.Now()}
+	var reqViolation error
+	if c.Validator != nil {
+		ex.Operation = c.Validator.Operation(req)
+		reqViolation = c.Validator.ValidateRequest(req.Clone(ctx), body)
+		if errors.Is(reqViolation, spec.ErrNoOperation) && r.Deliberate {
+			reqViolation = nil
+		}
+	}
+
+	hr, err := c.http.Do(req)
+	ex.Duration = time.Since(ex.Started)
+	if err != nil {
+		ex.Error = err.Error()
+		c.record(ex, nil)
+		return nil, c.transportError(r.URL, err)
+	}
+	defer hr.Body.Close()
+	respBody, err := io.ReadAll(io.LimitReader(hr.Body, maxBody))
+	ex.Duration = time.Since(ex.Started)
+	ex.Status = hr.StatusCode
+	ex.RespHead = hr.Header.Clone()
+	ex.RespBody = string(respBody)
+	if err != nil {
+		ex.Error = "reading body: " + err.Error()
+		c.record(ex, nil)
+		return nil, fmt.Errorf("%s %s: reading the response: %w", r.Method, r.URL, err)
+	}
+	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: respBody}
+	if c.Validator != nil {
+		resp.Violation = c.Validator.ValidateResponse(req, body, hr.StatusCode, hr.Header, respBody)
+		if errors.Is(resp.Violation, spec.ErrNoOperation) && r.Deliberate {
+			resp.Violation = nil
+		}
+		if !r.Deliberate {
+			resp.RequestViolation = reqViolation
+		}
+	}
+	if resp.Violation != nil {
+		ex.Violation = resp.Violation.Error()
+	}
+	c.Redactor.Learn(req.Header, body, r.URL, hr.Header, respBody)
+	resp.Exchange = c.record(ex, resp)
+	return resp, nil
+}
+
+func (c *Client) record(ex Exchange, _ *Response) Exchange {
+	red := c.Redactor.Exchange(ex)
+	c.Recorder.Add(red)
+	return red
+}
+
+// transportError classifies a failed round trip.
+func (c *Client) transportError(rawURL string, err error) error {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+		u, _ := url.Parse(rawURL)
+		addr := ""
+		if u != nil {
+			port := u.Port()
+			if port == "" {
+				port = "443"
+			}
+			addr = c.Target.Resolve[net.JoinHostPort(u.Hostname(), port)]
+		}
+		return &UnreachableError{URL: rawURL, Addr: addr, Err: err}
+	}
+	return fmt.Errorf("%s: %w", c.Redactor.Text(rawURL), err)
+}
+
+// JSON decodes the body into v.
+func (r *Response) JSON(v any) error {
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return fmt.Errorf("response body is not the expected JSON (%v): %.200s", err, r.Body)
+	}
+	return nil
+}
+
+// Object decodes the body as a JSON object.
+func (r *Response) Object() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// Location is the Location header.
+func (r *Response) Location() string { return r.Header.Get("Location") }
+
+// Probe checks that every domain of the target answers TLS at all, within the
+// connect timeout. It returns an *UnreachableError for the first that does not.
+func (c *Client) Probe(ctx context.Context) error {
+	for _, d := range c.Target.Domains() {
+		u := c.Target.BaseURL(d) + "/.well-known/openid-configuration"
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Connect)+time.Duration(c.Target.Timeouts.Request))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		req.Header.Set("User-Agent", UserAgent)
+		resp, err := c.http.Do(req)
+		cancel()
+		if err != nil {
+			if ue := (*UnreachableError)(nil); errors.As(c.transportError(u, err), &ue) {
+				return ue
+			}
+			return &UnreachableError{URL: u, Err: err}
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+	}
+	return nil
+}

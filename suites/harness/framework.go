@@ -1,0 +1,128 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+)
+
+// Framework is what every spec shares: the target, the one client and its evidence.
+type Framework struct {
+	Target   *Target
+	Client   *Client
+	Recorder *Recorder
+	Redactor *Redactor
+}
+
+// Options changes how the framework records and validates.
+type Options struct {
+	// ExtraSpecs are further OpenAPI documents every response is validated against.
+	ExtraSpecs []spec.ExtraDoc
+	// ShowSecrets turns redaction off (--show-secrets).
+	ShowSecrets bool
+}
+
+// NewFramework builds the client and validator for a target.
+func NewFramework(t *Target, opts Options) (*Framework, error) {
+	v, err := spec.NewValidator(t.Domains(), opts.ExtraSpecs...)
+	if err != nil {
+		return nil, err
+	}
+	red := NewRedactor()
+	red.Off = opts.ShowSecrets
+	rec := &Recorder{}
+	c, err := NewClient(t, v, red, rec)
+	if err != nil {
+		return nil, err
+	}
+	return &Framework{Target: t, Client: c, Recorder: rec, Redactor: red}, nil
+}
+
+// Tokens is a token endpoint response.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// WebAuthnGrant is the grant type of native passkey login and signup.
+const WebAuthnGrant = "urn:okta:params:oauth:grant-type:webauthn"
+
+// PasskeyRegister starts a native passkey signup for a new user.
+func (f *Framework) PasskeyRegister(ctx context.Context, host, email string) (*Response, error) {
+	body := map[string]any{
+		"client_id":    f.Target.Clients.Native.ClientID,
+		"realm":        f.Target.Connection,
+		"user_profile": map[string]any{"email": email, "name": "Conformance Test User"},
+	}
+	if s := f.Target.Clients.Native.ClientSecret; s != "" {
+		body["client_secret"] = s
+	}
+	return f.Client.Do(ctx, &Request{Method: http.MethodPost, URL: f.Target.BaseURL(host) + "/passkey/register", JSON: body})
+}
+
+// PasskeyChallenge starts a native passkey login.
+func (f *Framework) PasskeyChallenge(ctx context.Context, host string) (*Response, error) {
+	body := map[string]any{"client_id": f.Target.Clients.Native.ClientID, "realm": f.Target.Connection}
+	if s := f.Target.Clients.Native.ClientSecret; s != "" {
+		body["client_secret"] = s
+	}
+	return f.Client.Do(ctx, &Request{Method: http.MethodPost, URL: f.Target.BaseURL(host) + "/passkey/challenge", JSON: body})
+}
+
+// TokenByWebAuthn exchanges an auth_session and authenticator response for tokens.
+// audience may be empty (no audience requested).
+func (f *Framework) TokenByWebAuthn(ctx context.Context, host, authSession string, authnResponse []byte, audience string, scopes ...string) (*Response, error) {
+	body := map[string]any{
+		"grant_type":     WebAuthnGrant,
+		"client_id":      f.Target.Clients.Native.ClientID,
+		"realm":          f.Target.Connection,
+		"auth_session":   authSession,
+		"authn_response": json.RawMessage(authnResponse),
+	}
+	if s := f.Target.Clients.Native.ClientSecret; s != "" {
+		body["client_secret"] = s
+	}
+	if audience != "" {
+		body["audience"] = audience
+	}
+	if len(scopes) > 0 {
+		body["scope"] = strings.Join(scopes, " ")
+	}
+	return f.Client.Do(ctx, &Request{Method: http.MethodPost, URL: f.Target.BaseURL(host) + "/oauth/token", JSON: body})
+}
+
+// Me sends a My Account API request: path is relative to /me/v1.
+func (f *Framework) Me(ctx context.Context, method, host, path, token string, body any) (*Response, error) {
+	r := &Request{Method: method, URL: MeURL(host, path), Bearer: token}
+	if body != nil {
+		r.JSON = body
+	}
+	return f.Client.Do(ctx, r)
+}
+
+// NewEmail returns a unique address for a user the suite signs up. example.com never
+// receives mail.
+func NewEmail() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "conformance+" + hex.EncodeToString(b) + "@example.com"
+}
+
+// All My Account scopes the suite asks for.
+var (
+	ScopeCreateMethods = "create:me:authentication_methods"
+	ScopeReadMethods   = "read:me:authentication_methods"
+	ScopeUpdateMethods = "update:me:authentication_methods"
+	ScopeDeleteMethods = "delete:me:authentication_methods"
+	ScopeReadFactors   = "read:me:factors"
+	MethodScopes       = []string{ScopeCreateMethods, ScopeReadMethods, ScopeUpdateMethods, ScopeDeleteMethods, ScopeReadFactors}
+)

@@ -1,0 +1,321 @@
+package harness
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Target is what the suite runs against: one tenant reachable under its canonical
+// domain and, optionally, a custom domain. It is read from a YAML file (see
+// fixtures/targets/) or built by the runner for the embedded reference tenant.
+type Target struct {
+	// Name labels the target in reports.
+	Name string `json:"name,omitempty"`
+	// Domain is the canonical tenant domain, e.g. "acme.us.auth0.com" (host[:port]).
+	Domain string `json:"domain"`
+	// CustomDomain is the tenant's custom domain, e.g. "login.acme.com". Native
+	// passkey login only works there; specs that need it skip without it.
+	CustomDomain string `json:"custom_domain,omitempty"`
+	// Resolve maps "host:port" to "ip:port", like curl --resolve.
+	Resolve map[string]string `json:"resolve,omitempty"`
+	// CAFile is a PEM file of extra CAs to trust besides the system pool.
+	CAFile string `json:"ca_file,omitempty"`
+	// Connection is the database connection (realm) users sign up in.
+	Connection string `json:"connection,omitempty"`
+	// Clients are the applications the suite logs in with.
+	Clients Clients `json:"clients"`
+	// WebAuthn settings; the defaults fit a web origin on the custom domain.
+	WebAuthn WebAuthn `json:"webauthn,omitempty"`
+	// Timeouts bound every request.
+	Timeouts Timeouts `json:"timeouts,omitempty"`
+	// RateLimit is the target's My Account rate limit; the suite paces its own
+	// traffic below it so that ordinary specs never trip it.
+	RateLimit RateLimit `json:"rate_limit,omitempty"`
+	// Implementation describes what is being tested, for reports.
+	Implementation Implementation `json:"implementation,omitempty"`
+}
+
+// Clients holds the applications used by the flows.
+type Clients struct {
+	// Native is a confidential client with the passkey (webauthn) grant enabled,
+	// used for embedded login with native passkeys.
+	Native OAuthClient `json:"native"`
+}
+
+// OAuthClient is one application registered in the tenant.
+type OAuthClient struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+// WebAuthn says how the virtual authenticator presents itself.
+type WebAuthn struct {
+	// Origin of the client data, default "https://{custom_domain}".
+	Origin string `json:"origin,omitempty"`
+}
+
+// Timeouts bound network work; durations are Go durations ("10s").
+type Timeouts struct {
+	Connect Duration `json:"connect,omitempty"`
+	Request Duration `json:"request,omitempty"`
+}
+
+// RateLimit is the configured My Account limit (token bucket).
+type RateLimit struct {
+	RequestsPerSecond float64 `json:"requests_per_second,omitempty"`
+	Burst             int     `json:"burst,omitempty"`
+}
+
+// Implementation metadata, copied into reports as given.
+type Implementation struct {
+	Organization string `json:"organization,omitempty"`
+	Project      string `json:"project,omitempty"`
+	URL          string `json:"url,omitempty"`
+	Version      string `json:"version,omitempty"`
+	Contact      string `json:"contact,omitempty"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML.
+type Duration time.Duration
+
+// UnmarshalJSON accepts a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"10s\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Duration(d).String() + `"`), nil
+}
+
+// Defaults for fields left empty.
+const (
+	DefaultConnection     = "Username-Password-Authentication"
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultRequestTimeout = 15 * time.Second
+	DefaultRate           = 25
+)
+
+// LoadTarget reads, expands and checks a target config file. Every error names the
+// file and the field.
+func LoadTarget(path string) (*Target, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	t, err := ParseTarget(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return t, nil
+}
+
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
+var typeField = regexp.MustCompile(`Go struct field [A-Za-z]+\.([A-Za-z0-9_.]+) of type (\S+)`)
+
+// ParseTarget parses YAML, expands ${ENV_VAR} references, fills defaults and validates.
+func ParseTarget(data []byte) (*Target, error) {
+	var t Target
+	if err := yaml.UnmarshalStrict(data, &t); err != nil {
+		msg := err.Error()
+		if m := unknownField.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("unknown field %q (see fixtures/targets/example-tenant.yaml for the fields)", m[1])
+		}
+		if m := typeField.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("field %s: wrong type, want %s", m[1], m[2])
+		}
+		return nil, fmt.Errorf("not valid YAML: %s", strings.TrimPrefix(msg, "error converting YAML to JSON: "))
+	}
+	if err := expandEnv(reflect.ValueOf(&t).Elem(), ""); err != nil {
+		return nil, err
+	}
+	t.fillDefaults()
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${VAR} in every string field, naming the field when VAR is unset.
+func expandEnv(v reflect.Value, path string) error {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			name := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
+			if err := expandEnv(v.Field(i), join(path, name)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			s := v.MapIndex(k)
+			if s.Kind() != reflect.String {
+				continue
+			}
+			out, err := expandString(s.String(), join(path, k.String()))
+			if err != nil {
+				return err
+			}
+			v.SetMapIndex(k, reflect.ValueOf(out))
+		}
+	case reflect.String:
+		out, err := expandString(v.String(), path)
+		if err != nil {
+			return err
+		}
+		v.SetString(out)
+	}
+	return nil
+}
+
+func expandString(s, path string) (string, error) {
+	var missing string
+	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := envRef.FindStringSubmatch(ref)[1]
+		val, ok := os.LookupEnv(name)
+		if !ok && missing == "" {
+			missing = name
+		}
+		return val
+	})
+	if missing != "" {
+		return "", fmt.Errorf("field %s: environment variable %s is not set", path, missing)
+	}
+	return out, nil
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func (t *Target) fillDefaults() {
+	if t.Connection == "" {
+		t.Connection = DefaultConnection
+	}
+	if t.Timeouts.Connect == 0 {
+		t.Timeouts.Connect = Duration(DefaultConnectTimeout)
+	}
+	if t.Timeouts.Request == 0 {
+		t.Timeouts.Request = Duration(DefaultRequestTimeout)
+	}
+	if t.RateLimit.RequestsPerSecond == 0 {
+		t.RateLimit.RequestsPerSecond = DefaultRate
+	}
+	if t.RateLimit.Burst == 0 {
+		t.RateLimit.Burst = int(t.RateLimit.RequestsPerSecond)
+	}
+	if t.WebAuthn.Origin == "" && t.CustomDomain != "" {
+		t.WebAuthn.Origin = "https://" + t.CustomDomain
+	}
+	if t.Name == "" {
+		t.Name = t.Domain
+	}
+}
+
+// Validate checks the fields; each error names the field.
+func (t *Target) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("field %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	checkHost := func(field, h string, required bool) {
+		if h == "" {
+			if required {
+				bad(field, "required (the tenant's host name, e.g. acme.us.auth0.com)")
+			}
+			return
+		}
+		if strings.Contains(h, "/") || strings.Contains(h, " ") {
+			bad(field, "%q must be a host name with an optional port, without scheme or path", h)
+			return
+		}
+		if _, err := url.Parse("https://" + h + "/"); err != nil {
+			bad(field, "%q is not a valid host: %v", h, err)
+		}
+	}
+	checkHost("domain", t.Domain, true)
+	checkHost("custom_domain", t.CustomDomain, false)
+	if t.CustomDomain != "" && strings.EqualFold(t.CustomDomain, t.Domain) {
+		bad("custom_domain", "must differ from domain")
+	}
+	for from, to := range t.Resolve {
+		if _, _, err := net.SplitHostPort(from); err != nil {
+			bad("resolve", "key %q must be host:port", from)
+		}
+		host, _, err := net.SplitHostPort(to)
+		if err != nil || net.ParseIP(host) == nil {
+			bad("resolve."+from, "value %q must be ip:port", to)
+		}
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			bad("ca_file", "%v", err)
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			bad("ca_file", "%s holds no PEM certificate", t.CAFile)
+		}
+	}
+	if t.Clients.Native.ClientID == "" {
+		bad("clients.native.client_id", "required (a client with the Passkey grant enabled)")
+	}
+	if t.WebAuthn.Origin != "" {
+		u, err := url.Parse(t.WebAuthn.Origin)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "android" && u.Scheme != "ios") {
+			bad("webauthn.origin", "%q must be an origin such as https://login.example.com", t.WebAuthn.Origin)
+		}
+	}
+	if t.Timeouts.Connect < 0 || t.Timeouts.Request < 0 {
+		bad("timeouts", "must be positive")
+	}
+	if t.RateLimit.RequestsPerSecond < 0 || t.RateLimit.Burst < 0 {
+		bad("rate_limit", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// Domains lists the target's hosts: the canonical domain, then the custom domain if any.
+func (t *Target) Domains() []string {
+	if t.CustomDomain == "" {
+		return []string{t.Domain}
+	}
+	return []string{t.Domain, t.CustomDomain}
+}
+
+// BaseURL is https://{host}.
+func (t *Target) BaseURL(host string) string { return "https://" + host }
+
+// MeAudience is the My Account API audience for a host: https://{host}/me/.
+func MeAudience(host string) string { return "https://" + host + "/me/" }
+
+// MeURL is https://{host}/me/v1 followed by path.
+func MeURL(host, path string) string { return "https://" + host + "/me/v1" + path }
+
+// RPHost is the host passkeys are bound to: the origin's host.
+func (t *Target) RPHost() string {
+	u, err := url.Parse(t.WebAuthn.Origin)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}

@@ -1,0 +1,71 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTargetFillsDefaultsAndExpandsEnv(t *testing.T) {
+	t.Setenv("MYACCOUNT_TEST_SECRET", "s3cr3t-value")
+	tg, err := ParseTarget([]byte(`
+domain: acme.us.auth0.com
+custom_domain: login.acme.test
+resolve:
+  "login.acme.test:443": "127.0.0.1:8443"
+clients:
+  native:
+    client_id: abc
+    client_secret: ${MYACCOUNT_TEST_SECRET}
+timeouts:
+  request: 3s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.Clients.Native.ClientSecret != "s3cr3t-value" {
+		t.Errorf("secret not expanded: %q", tg.Clients.Native.ClientSecret)
+	}
+	if tg.Connection != DefaultConnection || tg.WebAuthn.Origin != "https://login.acme.test" || tg.RateLimit.RequestsPerSecond != 25 {
+		t.Errorf("defaults not filled: %+v", tg)
+	}
+	if time.Duration(tg.Timeouts.Request) != 3*time.Second || time.Duration(tg.Timeouts.Connect) != DefaultConnectTimeout {
+		t.Errorf("timeouts: %+v", tg.Timeouts)
+	}
+	if got := tg.Domains(); len(got) != 2 || got[1] != "login.acme.test" {
+		t.Errorf("domains %v", got)
+	}
+}
+
+func TestParseTargetErrorsNameTheField(t *testing.T) {
+	for _, c := range []struct{ name, yaml, want string }{
+		{"unknown field", "domian: x\nclients: {native: {client_id: a}}", `"domian"`},
+		{"missing domain", "clients: {native: {client_id: a}}", "field domain: required"},
+		{"missing client", "domain: a.example", "field clients.native.client_id"},
+		{"wrong type", "domain: a.example\nresolve: [1]\nclients: {native: {client_id: a}}", "resolve"},
+		{"bad duration", "domain: a.example\ntimeouts: {request: soon}\nclients: {native: {client_id: a}}", `"soon" is not a duration`},
+		{"scheme in domain", "domain: https://a.example\nclients: {native: {client_id: a}}", "field domain"},
+		{"bad resolve value", "domain: a.example\nresolve: {\"a.example:443\": localhost}\nclients: {native: {client_id: a}}", "resolve.a.example:443"},
+		{"missing env", "domain: a.example\nclients: {native: {client_id: a, client_secret: \"${MYACCOUNT_SURELY_UNSET}\"}}", "field clients.native.client_secret: environment variable MYACCOUNT_SURELY_UNSET is not set"},
+		{"missing ca file", "domain: a.example\nca_file: /nonexistent/ca.pem\nclients: {native: {client_id: a}}", "field ca_file"},
+		{"not yaml", "domain: [", "not valid YAML"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseTarget([]byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestTheExampleTenantConfigParses(t *testing.T) {
+	t.Setenv("MYACCOUNT_NATIVE_CLIENT_SECRET", "example-secret")
+	tg, err := LoadTarget("../../fixtures/targets/example-tenant.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.CustomDomain == "" || tg.Clients.Native.ClientSecret != "example-secret" || tg.Implementation.Contact == "" {
+		t.Errorf("example config lost fields: %+v", tg)
+	}
+}
