@@ -1,0 +1,108 @@
+package suites
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+)
+
+// Embedded login with native passkeys: signup through /passkey/register and login
+// through /passkey/challenge, both finished by the webauthn grant on /oauth/token.
+var _ = Describe("Native passkey signup and login", Label("login", "passkey"), func() {
+	for _, alg := range []harness.Alg{harness.ES256, harness.RS256} {
+		Context("with an "+alg.String()+" passkey", Ordered, func() {
+			var u *user
+
+			It("signs a new user up with /passkey/register and the webauthn grant", Req("AUTH-PK-001"), func(ctx SpecContext) {
+				host := requireCustomDomain()
+				resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
+				Expect(resp).To(HaveStatus(http.StatusOK))
+				opts := creationOptions(decodeCeremony(resp).Options)
+				Expect(opts.RP.ID).To(Or(BeEmpty(), Equal(F.Target.RPHost())), "rp.id must be the custom domain the passkey is used on")
+				expectFreshChallenge(opts.Challenge)
+
+				u = signUp(ctx, alg)
+				Expect(u.Signup.TokenType).To(Equal("Bearer"))
+			})
+
+			It("logs the user in with /passkey/challenge and the webauthn grant, for the My Account audience and scopes", Req("AUTH-PK-002"), func(ctx SpecContext) {
+				host := requireCustomDomain()
+				t := login(ctx, u, u.Passkeys[0], host)
+				c := claims(t.AccessToken)
+				Expect(c["iss"]).To(Equal("https://"+host+"/"), "iss must be the domain the token was obtained on, with a trailing slash")
+				Expect(audiences(c)).To(ContainElement(harness.MeAudience(host)), "aud must include the My Account audience")
+				Expect(c["scope"]).To(BeAssignableToTypeOf(""), "scope claim")
+				for _, s := range harness.MethodScopes {
+					Expect(c["scope"]).To(ContainSubstring(s), "the requested scope %s was not granted", s)
+				}
+				Expect(c["exp"]).To(BeNumerically(">", float64(time.Now().Unix())), "exp must be in the future")
+
+				ms := listMethods(ctx, host, t.AccessToken)
+				Expect(ms).To(ContainElement(HaveKeyWithValue("type", "passkey")), "the signup passkey must be listed")
+			})
+
+			It("refuses a webauthn grant whose authn_response is a string rather than an object", Req("AUTH-PK-003"), func(ctx SpecContext) {
+				host := requireCustomDomain()
+				resp := call(F.PasskeyChallenge(ctx, host))
+				Expect(resp).To(HaveStatus(http.StatusOK))
+				c := decodeCeremony(resp)
+				assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
+				Expect(err).NotTo(HaveOccurred())
+				asString, _ := json.Marshal(string(assertion))
+				resp = send(ctx, &harness.Request{Method: http.MethodPost, URL: F.Target.BaseURL(host) + "/oauth/token", Deliberate: true, JSON: map[string]any{
+					"grant_type": harness.WebAuthnGrant, "client_id": F.Target.Clients.Native.ClientID,
+					"client_secret": F.Target.Clients.Native.ClientSecret, "realm": F.Target.Connection,
+					"auth_session": c.AuthSession, "authn_response": json.RawMessage(asString),
+					"audience": harness.MeAudience(host), "scope": harness.ScopeReadMethods,
+				}})
+				Expect(resp).To(HaveStatus(http.StatusBadRequest))
+				Expect(resp.Object()).To(HaveKeyWithValue("error", "invalid_request"))
+			})
+		})
+	}
+})
+
+// webauthnOptions is what the suite reads of creation options.
+type webauthnOptions struct {
+	Challenge string `json:"challenge"`
+	RP        struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"rp"`
+	User struct {
+		ID string `json:"id"`
+	} `json:"user"`
+	PubKeyCredParams []struct {
+		Type string `json:"type"`
+		Alg  int    `json:"alg"`
+	} `json:"pubKeyCredParams"`
+	AuthenticatorSelection struct {
+		ResidentKey string `json:"residentKey"`
+	} `json:"authenticatorSelection"`
+}
+
+func creationOptions(raw json.RawMessage) webauthnOptions {
+	GinkgoHelper()
+	var o webauthnOptions
+	Expect(json.Unmarshal(raw, &o)).To(Succeed(), "authn_params_public_key")
+	return o
+}
+
+var seenChallenges = map[string]bool{}
+
+// expectFreshChallenge checks a challenge is base64url of at least 16 bytes and was
+// never issued before in this run.
+func expectFreshChallenge(ch string) {
+	GinkgoHelper()
+	b, err := base64.RawURLEncoding.DecodeString(ch)
+	Expect(err).NotTo(HaveOccurred(), "challenge %q is not base64url without padding", ch)
+	Expect(len(b)).To(BeNumerically(">=", 16), "challenge must carry at least 16 random bytes")
+	Expect(seenChallenges).NotTo(HaveKey(ch), "challenge was issued twice")
+	seenChallenges[ch] = true
+}
