@@ -1,0 +1,101 @@
+// Command myaccount-conformance runs the My Account API conformance suite against a
+// target (by default the embedded reference tenant), serves the reference tenant,
+// checks the suite against the reference tenant's named faults, and lists the
+// requirement catalogue.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+)
+
+// Exit codes.
+const (
+	exitConformant   = 0
+	exitFailures     = 1
+	exitUsage        = 2
+	exitInconclusive = 3
+)
+
+// version is set with -ldflags "-X main.version=…"; otherwise it comes from the build info.
+var version = ""
+
+func suiteVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+const usage = `myaccount-conformance — the My Account API conformance suite
+
+Usage:
+  myaccount-conformance run      [--config FILE] [--report-dir DIR] [--spec FILE]... [--label-filter EXPR] [--focus RE] [--skip RE] [-v]
+  myaccount-conformance serve    [--write-config FILE] [--fault NAME]... [--addr 127.0.0.1:0]
+  myaccount-conformance selftest [--report-dir DIR] [--fault NAME]...
+  myaccount-conformance list     [--format table|yaml]
+  myaccount-conformance version
+
+Without --config, run starts the embedded reference tenant on loopback and runs
+against it. 'myaccount-conformance run --help' lists every flag, including Ginkgo's
+(--ginkgo.*).
+
+Exit codes: 0 conformant, 1 conformance failures, 2 usage or config error,
+3 inconclusive (target unreachable or timed out).
+`
+
+// usageError is a bad command line or config: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func main() {
+	os.Exit(realMain(os.Args[1:]))
+}
+
+func realMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return exitUsage
+	}
+	var code int
+	var err error
+	switch args[0] {
+	case "run":
+		code, err = cmdRun(args[1:])
+	case "serve":
+		code, err = cmdServe(args[1:])
+	case "selftest":
+		code, err = cmdSelftest(args[1:])
+	case "list":
+		code, err = cmdList(args[1:])
+	case "version", "--version":
+		fmt.Println(suiteVersion())
+		return exitConformant
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return exitConformant
+	default:
+		fmt.Fprintf(os.Stderr, "myaccount-conformance: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "myaccount-conformance: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		if code == 0 {
+			code = exitUsage
+		}
+	}
+	return code
+}

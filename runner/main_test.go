@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites"
+)
+
+var binary string
+
+// TestMain builds the command once: each test runs it as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "myaccount-conformance-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "myaccount-conformance")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runCmd runs the binary with a hang guard; a run that needs the guard fails the test.
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%v did not finish: it hung", args)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), o.String(), e.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, o.String(), e.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRunAgainstAClosedPortIsInconclusive(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	cfg := writeFile(t, "closed.yaml", `
+domain: tenant.closed.test
+resolve:
+  "tenant.closed.test:443": "`+closed+`"
+clients:
+  native: {client_id: abc}
+timeouts: {connect: 2s, request: 2s}
+`)
+	code, _, stderr := runCmd(t, "run", "--config", cfg, "--report-dir", t.TempDir())
+	if code != exitInconclusive {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInconclusive, stderr)
+	}
+	for _, want := range []string{"unreachable", "https://tenant.closed.test/", closed} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestRunWithABadConfigNamesTheField(t *testing.T) {
+	cfg := writeFile(t, "bad.yaml", "domain: a.example\nclients: {native: {client_id: a}}\ncustom_domian: b.example\n")
+	code, _, stderr := runCmd(t, "run", "--config", cfg, "--report-dir", t.TempDir())
+	if code != exitUsage || !strings.Contains(stderr, `"custom_domian"`) {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"run", "--fault", "no-such-fault", "--report-dir", t.TempDir()}, {"run", "--no-such-flag"}} {
+		if code, _, stderr := runCmd(t, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d; stderr:\n%s", args, code, exitUsage, stderr)
+		}
+	}
+}
+
+func TestListPrintsTheCatalogue(t *testing.T) {
+	reqs, err := spec.Requirements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runCmd(t, "list")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, r := range reqs {
+		if !strings.Contains(stdout, r.ID) {
+			t.Errorf("list lacks %s", r.ID)
+		}
+	}
+}
+
+// Every spec names known requirement IDs, and every MUST requirement has a spec.
+func TestEverySpecNamesKnownRequirementsAndEveryMUSTHasASpec(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := runCmd(t, "run", "--ginkgo.dry-run", "--report-dir", dir)
+	if code != 0 {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, jsonReport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(data, &reports); err != nil {
+		t.Fatal(err)
+	}
+	reqs, err := spec.Requirements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]spec.Requirement{}
+	for _, r := range reqs {
+		known[r.ID] = r
+	}
+	covered := map[string]bool{}
+	specs := 0
+	for _, r := range reports {
+		for _, s := range r.SpecReports {
+			if s.LeafNodeType != types.NodeTypeIt {
+				continue
+			}
+			specs++
+			ids := suites.ReqIDs(s.Labels())
+			if len(ids) == 0 {
+				t.Errorf("spec %q names no requirement ID", s.FullText())
+			}
+			for _, id := range ids {
+				if _, ok := known[id]; !ok {
+					t.Errorf("spec %q names unknown requirement %s", s.FullText(), id)
+				}
+				covered[id] = true
+			}
+		}
+	}
+	if specs == 0 {
+		t.Fatal("the dry run reported no spec")
+	}
+	for _, r := range reqs {
+		if r.Level == "MUST" && !covered[r.ID] {
+			t.Errorf("MUST requirement %s has no spec: %s", r.ID, r.Statement)
+		}
+	}
+}
