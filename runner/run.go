@@ -94,7 +94,7 @@ func cmdRun(args []string) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
-	fw, err := harness.NewFramework(target, harness.Options{ExtraSpecs: extra, ShowSecrets: *showSecrets})
+	fw, err := harness.NewFramework(target, harness.Options{ExtraSpecs: extra, ShowSecrets: *showSecrets, ReportDir: dir})
 	if err != nil {
 		return exitUsage, usagef("%v", err)
 	}

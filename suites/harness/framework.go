@@ -17,6 +17,8 @@ type Framework struct {
 	Client   *Client
 	Recorder *Recorder
 	Redactor *Redactor
+	// ReportDir is where specs may write files for the report (pictures, data).
+	ReportDir string
 }
 
 // Options changes how the framework records and validates.
@@ -25,6 +27,8 @@ type Options struct {
 	ExtraSpecs []spec.ExtraDoc
 	// ShowSecrets turns redaction off (--show-secrets).
 	ShowSecrets bool
+	// ReportDir is where specs may write files for the report.
+	ReportDir string
 }
 
 // NewFramework builds the client and validator for a target.
@@ -40,7 +44,7 @@ func NewFramework(t *Target, opts Options) (*Framework, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Framework{Target: t, Client: c, Recorder: rec, Redactor: red}, nil
+	return &Framework{Target: t, Client: c, Recorder: rec, Redactor: red, ReportDir: opts.ReportDir}, nil
 }
 
 // Tokens is a token endpoint response.
