@@ -1,0 +1,263 @@
+package suites
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+)
+
+// Domain consistency: a tenant with a canonical and a custom domain never mixes them.
+// Whatever is obtained on one domain works on that domain only, and every URL, issuer
+// and Location names the domain that was called.
+var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFailure, func() {
+	var d harness.LoginDriver
+
+	BeforeAll(func() {
+		if F.Target.CustomDomain == "" {
+			Skip("the target config has no custom_domain: there is no second domain to mix")
+		}
+	})
+
+	// withLogin starts the login driver on first use: only some specs need it.
+	withLogin := func(ctx SpecContext) harness.LoginDriver {
+		GinkgoHelper()
+		requireLoginConfig()
+		if d == nil {
+			d = loginDriver(ctx, F.Target.Login.Driver)
+			DeferCleanup(func() { d = nil })
+		}
+		return d
+	}
+
+	It("answers discovery on each domain with that domain's issuer and endpoints", Req("AUTH-DOM-002", "AUTH-DOM-004"), func(ctx SpecContext) {
+		for _, host := range F.Target.Domains() {
+			resp := send(ctx, &harness.Request{Method: http.MethodGet, URL: F.Target.BaseURL(host) + "/.well-known/openid-configuration"})
+			Expect(resp).To(HaveStatus(http.StatusOK))
+			Expect(resp.Object()).To(HaveKeyWithValue("issuer", "https://"+host+"/"), "discovery on %s must name %s as issuer", host, host)
+			expectURLsOn(host, "discovery on "+host, urlsInJSON(resp.Body))
+		}
+	})
+
+	It("accepts a token only where it was obtained: login domain, audience and API domain all alike", Req("AUTH-DOM-001", "AUTH-DOM-003"), func(ctx SpecContext) {
+		d := withLogin(ctx)
+		c := F.Target.LoginClients()[0]
+		for _, login := range F.Target.Domains() {
+			for _, aud := range F.Target.Domains() {
+				a := newAuth(login, c, "openid", harness.ScopeReadMethods)
+				a.Audience = harness.MeAudience(aud)
+				u, err := d.Login(ctx, a.URL(), c.RedirectURI, userAs())
+				Expect(err).NotTo(HaveOccurred(), "login on %s", login)
+				cb, err := harness.ParseCallback(u)
+				Expect(err).NotTo(HaveOccurred())
+				if login != aud {
+					if cb.Error != "" {
+						continue // refused at /authorize: fine
+					}
+					resp := redeem(ctx, a, cb.Code, false, nil)
+					if resp.Status != http.StatusOK {
+						continue // refused at the token endpoint: fine
+					}
+					t := tokensOf(resp)
+					for _, api := range F.Target.Domains() {
+						resp := call(F.Me(ctx, http.MethodGet, api, "/authentication-methods", t.AccessToken, nil))
+						Expect(resp).To(HaveStatus(http.StatusUnauthorized),
+							"a token obtained on %s for the audience of %s was accepted by /me/v1 on %s", login, aud, api)
+					}
+					continue
+				}
+				cb = checkCallback(u, a)
+				t := tokensOf(redeem(ctx, a, cb.Code, false, nil))
+				Expect(claims(t.AccessToken)["iss"]).To(Equal("https://"+login+"/"), "the access token's iss must be the domain it was obtained on")
+				if t.IDToken != "" {
+					Expect(claims(t.IDToken)["iss"]).To(Equal("https://"+login+"/"), "the ID token's iss must be the domain it was obtained on")
+				}
+				for _, api := range F.Target.Domains() {
+					resp := call(F.Me(ctx, http.MethodGet, api, "/authentication-methods", t.AccessToken, nil))
+					if api == login {
+						Expect(resp).To(HaveStatus(http.StatusOK), "a token obtained on %s was refused by /me/v1 on the same domain", login)
+					} else {
+						Expect(resp).To(HaveStatus(http.StatusUnauthorized), "a token obtained on %s was accepted by /me/v1 on %s", login, api)
+					}
+				}
+			}
+		}
+	})
+
+	It("keeps /authorize, the login page and its forms on the domain called", Req("AUTH-DOM-004"), func(ctx SpecContext) {
+		withLogin(ctx)
+		c := F.Target.LoginClients()[0]
+		for _, host := range F.Target.Domains() {
+			a := newAuth(host, c, harness.ScopeReadMethods)
+			resp := send(ctx, &harness.Request{Method: http.MethodGet, URL: a.URL(), Header: http.Header{"Accept": {"text/html"}}})
+			Expect(resp.Status).To(BeNumerically(">=", 300), "/authorize on %s", host)
+			if resp.Status >= 400 {
+				Fail("/authorize on " + host + " refused a valid request: " + string(resp.Body))
+			}
+			loc, err := url.Parse(resp.Location())
+			Expect(err).NotTo(HaveOccurred())
+			expectURLsOn(host, "the Location of /authorize on "+host, []string{resp.Location()})
+			page, err := url.Parse(a.URL())
+			Expect(err).NotTo(HaveOccurred())
+			resp = call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: page.ResolveReference(loc).String(), Deliberate: true,
+				Header: http.Header{"Accept": {"text/html"}}}))
+			expectURLsOn(host, "the login page on "+host, urlsInHTML(resp.Body))
+			// A whole login on host: every response of host the driver saw (all of
+			// them with the form driver) keeps to host.
+			a = newAuth(host, c, "openid", harness.ScopeReadMethods)
+			tokensOf(redeem(ctx, a, codeLogin(ctx, withLogin(ctx), a).Code, false, nil))
+		}
+		for _, ex := range F.Recorder.Exchanges() {
+			u, err := url.Parse(ex.URL)
+			if err != nil {
+				continue
+			}
+			where := ex.Method + " " + u.Path + " on " + u.Host
+			expectURLsOn(u.Host, "the Location of "+where, ex.RespHead.Values("Location"))
+			expectURLsOn(u.Host, "the response to "+where, append(urlsInJSON([]byte(ex.RespBody)), urlsInHTML([]byte(ex.RespBody))...))
+		}
+	})
+
+	It("answers My Account enrolment Locations on the domain called, with a WebAuthn rp.id of the custom domain", Req("AUTH-DOM-004", "AUTH-DOM-005"), func(ctx SpecContext) {
+		d := withLogin(ctx)
+		for _, host := range F.Target.Domains() {
+			a := newAuth(host, F.Target.LoginClients()[0], harness.ScopeCreateMethods, harness.ScopeDeleteMethods)
+			t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
+			resp := startEnrollment(ctx, host, t.AccessToken)
+			Expect(resp).To(HaveStatus(http.StatusAccepted))
+			expectURLsOn(host, "the Location of POST /authentication-methods on "+host, []string{resp.Location()})
+			expectURLsOn(host, "the enrolment response on "+host, urlsInJSON(resp.Body))
+			c := decodeCeremony(resp)
+			expectRPID(creationOptions(c.Options).RP.ID, "the enrolment's rp.id on "+host)
+			// Finish it: the 201's Location and body keep to host too. The passkey is the
+			// password user's, so it is removed again.
+			att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+			Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
+			resp = verify(ctx, host, t.AccessToken, resp.Location(), c.AuthSession, att)
+			Expect(resp).To(HaveStatus(http.StatusCreated))
+			DeferCleanup(deleteMethod, host, t.AccessToken, resp.Object()["id"])
+			expectURLsOn(host, "the Location of the enrolment's verify on "+host, []string{resp.Location()})
+			expectURLsOn(host, "the verified method on "+host, urlsInJSON(resp.Body))
+		}
+	})
+
+	It("binds native passkeys to the custom domain", Req("AUTH-DOM-005"), func(ctx SpecContext) {
+		host := F.Target.CustomDomain
+		resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
+		Expect(resp).To(HaveStatus(http.StatusOK))
+		expectRPID(creationOptions(decodeCeremony(resp).Options).RP.ID, "rp.id of /passkey/register")
+		resp = call(F.PasskeyChallenge(ctx, host))
+		Expect(resp).To(HaveStatus(http.StatusOK))
+		var o struct {
+			RPID string `json:"rpId"`
+		}
+		Expect(json.Unmarshal(decodeCeremony(resp).Options, &o)).To(Succeed())
+		expectRPID(o.RPID, "rpId of /passkey/challenge")
+	})
+
+	It("answers 400 to /passkey/register and /passkey/challenge on the canonical domain", Req("AUTH-DOM-006"), func(ctx SpecContext) {
+		host := F.Target.Domain
+		Expect(call(F.PasskeyRegister(ctx, host, harness.NewEmail()))).To(HaveStatus(http.StatusBadRequest), "/passkey/register on the canonical domain")
+		Expect(call(F.PasskeyChallenge(ctx, host))).To(HaveStatus(http.StatusBadRequest), "/passkey/challenge on the canonical domain")
+	})
+
+	It("refuses a code or refresh token at the other domain's token endpoint", Req("AUTH-DOM-007"), func(ctx SpecContext) {
+		d := withLogin(ctx)
+		c := F.Target.LoginClients()[0]
+		for _, host := range F.Target.Domains() {
+			other := F.Target.Domain
+			if host == other {
+				other = F.Target.CustomDomain
+			}
+			a := newAuth(host, c, "openid", "offline_access", harness.ScopeReadMethods)
+			code := codeLogin(ctx, d, a).Code
+			moved := a
+			moved.Host = other
+			Expect(redeem(ctx, moved, code, false, nil).Status).NotTo(Equal(http.StatusOK), "a code from %s was redeemed at %s", host, other)
+
+			a = newAuth(host, c, "openid", "offline_access", harness.ScopeReadMethods)
+			t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
+			Expect(t.RefreshToken).NotTo(BeEmpty(), "no refresh_token with offline_access")
+			Expect(refresh(ctx, other, c, t.RefreshToken).Status).NotTo(Equal(http.StatusOK), "a refresh token from %s was redeemed at %s", host, other)
+		}
+	})
+})
+
+// expectRPID: the RP ID is the custom domain or a parent domain of it, never the
+// canonical domain.
+func expectRPID(rpID, what string) {
+	GinkgoHelper()
+	custom := strings.ToLower(hostOnly(F.Target.CustomDomain))
+	id := strings.ToLower(rpID)
+	Expect(id).NotTo(BeEmpty(), "%s is missing", what)
+	Expect(id == custom || strings.HasSuffix(custom, "."+id)).To(BeTrue(), "%s is %q, which is not the custom domain %s or a parent of it", what, rpID, custom)
+	Expect(id).NotTo(Equal(strings.ToLower(hostOnly(F.Target.Domain))), "%s is the canonical domain", what)
+}
+
+func hostOnly(hostport string) string {
+	if h, _, ok := strings.Cut(hostport, ":"); ok {
+		return h
+	}
+	return hostport
+}
+
+// expectURLsOn checks every absolute URL on one of the tenant's domains names host.
+func expectURLsOn(host, where string, urls []string) {
+	GinkgoHelper()
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			continue // relative: on the domain called by definition
+		}
+		for _, d := range F.Target.Domains() {
+			if strings.EqualFold(u.Host, d) || strings.EqualFold(u.Hostname(), hostOnly(d)) {
+				Expect(strings.EqualFold(u.Hostname(), hostOnly(host))).To(BeTrue(), "%s points at %s, not at the domain called (%s)", where, F.Redactor.Text(raw), host)
+			}
+		}
+	}
+}
+
+// urlsInJSON lists every string value of a JSON document that looks like a URL.
+func urlsInJSON(body []byte) []string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if strings.HasPrefix(x, "https://") || strings.HasPrefix(x, "http://") {
+				out = append(out, x)
+			}
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+var htmlURL = regexp.MustCompile(`(?i)\b(?:href|action|src|formaction)\s*=\s*["']([^"']+)["']`)
+
+// urlsInHTML lists the link, form and resource URLs of a page.
+func urlsInHTML(body []byte) []string {
+	var out []string
+	for _, m := range htmlURL.FindAllSubmatch(body, -1) {
+		out = append(out, strings.ReplaceAll(string(m[1]), "&amp;", "&"))
+	}
+	return out
+}
