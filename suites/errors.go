@@ -1,0 +1,350 @@
+package suites
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+)
+
+// The error catalogue (fixtures/catalogue): wrong credentials and bad inputs, per
+// operation. Each refusal must carry the documented error body, and a read after it
+// must show that nothing was created or changed. Specs collect every failing case
+// before failing, so one report lists them all.
+var _ = Describe("Error catalogue: refused requests change nothing", Label("errors"), Ordered, ContinueOnFailure, func() {
+	var (
+		host       string
+		alice, bob *user
+		full       harness.Tokens // alice, every scope of the catalogue, with an ID token
+		methodID   string         // alice's passkey method
+		bobMethod  map[string]any // bob's, as he sees it
+		bobToken   string
+	)
+
+	// state is what a refused request must not change: alice's methods and their names.
+	var baseline string
+	state := func(ctx SpecContext) string {
+		GinkgoHelper()
+		var out []string
+		for _, m := range listMethods(ctx, host, full.AccessToken) {
+			out = append(out, fmt.Sprintf("%v name=%v", m["id"], m["name"]))
+		}
+		slices.Sort(out)
+		return strings.Join(out, "; ")
+	}
+
+	// expectUnchanged reads the state after a spec's refusals. Nothing in this
+	// container may change it, so one read per spec compares with the previous one;
+	// after a change the new state is the baseline, so that only the spec that
+	// changed it fails.
+	expectUnchanged := func(ctx SpecContext) {
+		GinkgoHelper()
+		prev, now := baseline, state(ctx)
+		baseline = now
+		Expect(now).To(Equal(prev), "a refused request changed the user's methods")
+	}
+
+	BeforeAll(func(ctx SpecContext) {
+		host = requireCustomDomain()
+		alice, bob = signUp(ctx, harness.ES256), signUp(ctx, harness.ES256)
+		full = login(ctx, alice, alice.Passkeys[0], host, append([]string{"openid", "offline_access"}, catalogueScopes()...)...)
+		ms := listMethods(ctx, host, full.AccessToken)
+		Expect(ms).NotTo(BeEmpty())
+		methodID, _ = ms[0]["id"].(string)
+		bobToken = login(ctx, bob, bob.Passkeys[0], host).AccessToken
+		bms := listMethods(ctx, host, bobToken)
+		Expect(bms).NotTo(BeEmpty())
+		bobMethod = bms[0]
+		baseline = state(ctx)
+	})
+
+	// opRequest builds the request of an operation with its placeholders filled in.
+	opRequest := func(op catalogue.Operation, body string) *harness.Request {
+		path := strings.ReplaceAll(op.Path, catalogue.MethodID, url.PathEscape(methodID))
+		r := &harness.Request{Method: op.Method, URL: harness.MeURL(host, path), Header: http.Header{}, Deliberate: true}
+		if body != "" {
+			body = strings.ReplaceAll(body, catalogue.AuthSession, "catalogue-not-a-session")
+			body = strings.ReplaceAll(body, catalogue.AuthnResponse, `{"id":"AA","rawId":"AA","type":"public-key","response":{"clientDataJSON":"e30","attestationObject":"oA"}}`)
+			r.Body = []byte(body)
+			r.Header.Set("Content-Type", catalogue.JSON)
+		}
+		return r
+	}
+
+	// Wrong credentials, one spec per requirement with all of its cases.
+	for _, g := range catalogue.AuthGroups {
+		cases := slices.DeleteFunc(slices.Clone(catalogue.AuthCases), func(c catalogue.AuthCase) bool { return c.Req != g.Req })
+		It("refuses "+g.What+" with 401", Req(g.Req, "MA-ERR-001", "MA-ERR-010"), func(ctx SpecContext) {
+			var failures, skipped []string
+			ran := 0
+			for _, ac := range cases {
+				token := full.AccessToken
+				switch ac.From {
+				case catalogue.FromIDToken:
+					if full.IDToken == "" {
+						skipped = append(skipped, ac.Name+": the target issued no ID token for scope openid")
+						continue
+					}
+					token = full.IDToken
+				case catalogue.FromOtherAudience:
+					resp := passkeyLogin(ctx, alice, alice.Passkeys[0], host, "", append([]string{"openid"}, catalogueScopes()...)...)
+					Expect(resp).To(HaveStatus(http.StatusOK), "a login without an audience (a token for /userinfo)")
+					var t harness.Tokens
+					Expect(resp.JSON(&t)).To(Succeed())
+					token = t.AccessToken
+				}
+				ran++
+				for _, op := range catalogue.Operations {
+					if !ac.AllOperations && !slices.Contains(catalogue.Representative, op.Name()) {
+						continue
+					}
+					r := opRequest(op, op.Body)
+					if v, present := ac.Header(token); present {
+						r.Header.Set("Authorization", v)
+					}
+					resp := deliver(F.Client.Do(ctx, r))
+					failures = append(failures, refusalProblems(op.Name()+", "+ac.Name, resp, http.StatusUnauthorized)...)
+				}
+			}
+			if ran == 0 {
+				Skip(strings.Join(skipped, "; "))
+			}
+			expectNoFailures(failures)
+			expectUnchanged(ctx)
+		})
+	}
+
+	It("refuses an expired token with 401", Req("MA-AUTHZ-009"), func(ctx SpecContext) {
+		// The suite cannot mint a token the target would sign; it can only wait one out.
+		const maxWait = 5 * time.Second
+		t := login(ctx, alice, alice.Passkeys[0], host, harness.ScopeReadFactors)
+		ttl := time.Duration(t.ExpiresIn) * time.Second
+		if t.ExpiresIn <= 0 || ttl > maxWait {
+			Skip(fmt.Sprintf("the target's access tokens live %d s; waiting one out takes longer than the %v this suite allows (give the My Account API a token lifetime of at most %d s to run this check)", t.ExpiresIn, maxWait, int(maxWait.Seconds())))
+		}
+		select {
+		case <-ctx.Done():
+			Fail("interrupted while waiting for the token to expire")
+		case <-time.After(ttl + 1500*time.Millisecond): // exp has one-second granularity
+		}
+		resp := deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Deliberate: true}))
+		expectNoFailures(refusalProblems("GET /factors", resp, http.StatusUnauthorized))
+	})
+
+	It("refuses a token issued on the tenant's other domain (another issuer) with 401", Req("MA-AUTHZ-010"), func(ctx SpecContext) {
+		// A validly signed token with another issuer: the only real source is the
+		// tenant's other domain. Ask it to refresh a custom-domain refresh token for
+		// its own /me/ audience; a tenant that refuses leaves nothing to test.
+		if F.Target.Domain == host {
+			Skip("the target has one domain")
+		}
+		if full.RefreshToken == "" {
+			Skip("the target issued no refresh token")
+		}
+		body := map[string]any{"grant_type": "refresh_token", "client_id": F.Target.Clients.Native.ClientID, "refresh_token": full.RefreshToken}
+		if s := F.Target.Clients.Native.ClientSecret; s != "" {
+			body["client_secret"] = s
+		}
+		resp := call(F.Client.Do(ctx, &harness.Request{Method: http.MethodPost, URL: F.Target.BaseURL(F.Target.Domain) + "/oauth/token", JSON: body}))
+		if resp.Status != http.StatusOK {
+			Skip(fmt.Sprintf("the target issues no token on %s for a refresh token of %s (answered %d), so there is no validly signed token with another issuer to present", F.Target.Domain, host, resp.Status))
+		}
+		var t harness.Tokens
+		Expect(resp.JSON(&t)).To(Succeed())
+		Expect(claims(t.AccessToken)["iss"]).NotTo(Equal("https://"+host+"/"), "the other domain issued a token in this domain's name")
+		resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Deliberate: true}))
+		expectNoFailures(refusalProblems("GET /factors", resp, http.StatusUnauthorized))
+	})
+
+	It("refuses a token without the operation's scope with 403, on every operation", Req("MA-AUTHZ-011"), func(ctx SpecContext) {
+		var failures []string
+		scopes := catalogueScopes()
+		for _, missing := range scopes {
+			// One login per scope: every scope of the catalogue but this one.
+			rest := slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == missing })
+			token := login(ctx, alice, alice.Passkeys[0], host, rest...).AccessToken
+			for _, op := range catalogue.Operations {
+				if op.Scope != missing {
+					continue
+				}
+				r := opRequest(op, op.Body)
+				r.Bearer = token
+				resp := deliver(F.Client.Do(ctx, r))
+				failures = append(failures, refusalProblems(op.Name()+" without "+missing, resp, http.StatusForbidden)...)
+			}
+		}
+		expectNoFailures(failures)
+		expectUnchanged(ctx)
+	})
+
+	// Bad inputs, one spec per requirement (so that a report's verdict per requirement
+	// is exact), each running that requirement's cases on every operation they name.
+	for _, g := range catalogue.InputGroups {
+		cases := slices.DeleteFunc(slices.Clone(catalogue.InputCases), func(c catalogue.InputCase) bool { return c.Req != g.Req })
+		ids := []string{g.Req, "MA-ERR-001", "MA-ERR-010"}
+		if r, ok := spec.RequirementByID(g.Req); ok && r.Level != "MUST" {
+			// A server without the recommended behaviour gets a warning, not a failure.
+			ids = ids[:1]
+		}
+		It("refuses "+g.What+" with the documented error, and changes nothing", Req(ids...), func(ctx SpecContext) {
+			// The verify cases need a pending enrollment and a valid attestation for it,
+			// so that what a case breaks is the only reason to refuse it.
+			fill, verifyTarget := strings.NewReplacer(), ""
+			if slices.ContainsFunc(cases, func(c catalogue.InputCase) bool { return strings.HasSuffix(c.Op, "/verify") }) {
+				resp := startEnrollment(ctx, host, full.AccessToken)
+				Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods")
+				c := decodeCeremony(resp)
+				att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+				Expect(err).NotTo(HaveOccurred())
+				session, _ := json.Marshal(c.AuthSession)
+				fill = strings.NewReplacer(`"`+catalogue.AuthSession+`"`, string(session), catalogue.AuthnResponse, string(att))
+				verifyTarget = verifyURL(host, resp.Location())
+			}
+			var failures []string
+			for _, c := range cases {
+				op := catalogue.Op(c.Op)
+				r := opRequest(op, "")
+				if strings.HasSuffix(op.Path, "/verify") {
+					r.URL = verifyTarget
+				}
+				r.Body = []byte(fill.Replace(string(c.Body)))
+				switch c.ContentType {
+				case "":
+					r.Header.Set("Content-Type", catalogue.JSON)
+				case catalogue.NoCType:
+				default:
+					r.Header.Set("Content-Type", c.ContentType)
+				}
+				r.Bearer = full.AccessToken
+				resp, err := F.Client.Do(ctx, r)
+				if err != nil && len(c.Body) > catalogue.Oversize {
+					// A server may close the connection on an oversized body before the
+					// client has sent it all: a refusal, without a status to check.
+					continue
+				}
+				resp = deliver(resp, err)
+				failures = append(failures, refusalProblems(op.Name()+", "+c.Name, resp, c.Status...)...)
+			}
+			expectNoFailures(failures)
+			// One read for the group: an accepted case fails above by name, and what a
+			// refused one changed shows in the ids and names (each PATCH case sends its
+			// own name).
+			expectUnchanged(ctx)
+		})
+	}
+
+	It("answers 404 for an unknown or another user's method id, and leaves the other user's method alone", Req("MA-ERR-011", "MA-ERR-012", "MA-ERR-001"), func(ctx SpecContext) {
+		bobID, _ := bobMethod["id"].(string)
+		var failures []string
+		for _, id := range []string{"passkey|dev_000000000000000000000000", bobID} {
+			whose := "an unknown id"
+			if id == bobID {
+				whose = "another user's id"
+			}
+			path := methodIDPath(id)
+			resp := deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, path), Bearer: full.AccessToken, Deliberate: true}))
+			failures = append(failures, refusalProblems("GET with "+whose, resp, http.StatusNotFound)...)
+			// PATCH and DELETE document no 404; 404 is what the API answers for ids it
+			// does not know, and 400 is tolerated.
+			resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodPatch, URL: harness.MeURL(host, path), Bearer: full.AccessToken, JSON: map[string]any{"name": "not yours"}, Deliberate: true}))
+			failures = append(failures, refusalProblems("PATCH with "+whose, resp, http.StatusNotFound, http.StatusBadRequest)...)
+			resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodDelete, URL: harness.MeURL(host, path), Bearer: full.AccessToken, Deliberate: true}))
+			failures = append(failures, refusalProblems("DELETE with "+whose, resp, http.StatusNotFound, http.StatusBadRequest)...)
+		}
+		expectNoFailures(failures)
+		expectUnchanged(ctx)
+		resp := call(F.Me(ctx, http.MethodGet, host, methodIDPath(bobID), bobToken, nil))
+		Expect(resp).To(HaveStatus(http.StatusOK), "the other user's method is gone")
+		Expect(fmt.Sprint(resp.Object()["name"])).To(Equal(fmt.Sprint(bobMethod["name"])), "the other user's method was renamed")
+	})
+})
+
+// catalogueScopes are the scopes of every catalogued operation, in order.
+func catalogueScopes() []string {
+	var out []string
+	for _, op := range catalogue.Operations {
+		if !slices.Contains(out, op.Scope) {
+			out = append(out, op.Scope)
+		}
+	}
+	return out
+}
+
+// refusalProblems checks that resp is one of the wanted statuses with a My Account
+// error body, and returns what is wrong, prefixed with what was sent.
+func refusalProblems(what string, resp *harness.Response, want ...int) []string {
+	var out []string
+	if !slices.Contains(want, resp.Status) {
+		out = append(out, fmt.Sprintf("%s: answered %d, want %v: %.300s", what, resp.Status, want, resp.Body))
+		return out
+	}
+	if v := resp.Violation; v != nil && !onlyUndocumentedStatus(v) {
+		out = append(out, fmt.Sprintf("%s: the %d breaks the API description: %v", what, resp.Status, v))
+	}
+	// The error body, checked here too because a status the operation does not
+	// document (413, 404 on PATCH) has no schema for the validator to apply.
+	var p struct {
+		Type   *string `json:"type"`
+		Status *int    `json:"status"`
+		Title  *string `json:"title"`
+		Detail *string `json:"detail"`
+	}
+	switch {
+	case json.Unmarshal(resp.Body, &p) != nil:
+		out = append(out, fmt.Sprintf("%s: the %d body is not a JSON error object: %.200s", what, resp.Status, resp.Body))
+	case p.Type == nil || *p.Type == "" || p.Title == nil || p.Detail == nil || p.Status == nil:
+		out = append(out, fmt.Sprintf("%s: the %d body lacks type, status, title or detail: %.200s", what, resp.Status, resp.Body))
+	case *p.Status != resp.Status:
+		out = append(out, fmt.Sprintf("%s: the body says status %d, the response is %d", what, *p.Status, resp.Status))
+	}
+	return out
+}
+
+// onlyUndocumentedStatus says the only problem is a status the operation does not
+// list, which refusalProblems accepts for statuses a case names.
+func onlyUndocumentedStatus(err error) bool {
+	var ve *spec.ValidationError
+	if !errors.As(err, &ve) {
+		return false
+	}
+	for _, p := range ve.Problems {
+		if p.Where != "status" {
+			return false
+		}
+	}
+	return true
+}
+
+// deliver is call for error cases: transport failures fail the spec, but the
+// verdict on the response is left to refusalProblems.
+func deliver(resp *harness.Response, err error) *harness.Response {
+	GinkgoHelper()
+	if err != nil {
+		var ue *harness.UnreachableError
+		if errors.As(err, &ue) {
+			AddReportEntry(EntryInconclusive, ue.Error())
+			Fail(InconclusivePrefix + ue.Error())
+		}
+		Fail("request failed: " + err.Error())
+	}
+	return resp
+}
+
+// expectNoFailures fails the spec with every collected failure, one per line.
+func expectNoFailures(failures []string) {
+	GinkgoHelper()
+	if len(failures) > 0 {
+		Fail(fmt.Sprintf("%d case(s) failed:\n%s", len(failures), strings.Join(failures, "\n")))
+	}
+}
