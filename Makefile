@@ -6,7 +6,7 @@ REPORTS ?= reports
 # Ginkgo flags or run flags for `make run`, e.g. RUNFLAGS='--label-filter=enroll -v'.
 RUNFLAGS ?=
 
-.PHONY: all build run test unit suite selftest lint clean
+.PHONY: all build run test unit suite selftest lint clean fuzz bench
 
 all: build
 
@@ -17,9 +17,9 @@ build:
 run: build
 	./$(BIN) run --report-dir $(REPORTS) $(RUNFLAGS)
 
-## test: every test — lint, unit tests (race detector on), the suite against the
+## test: every test — lint, unit tests (race detector on), a short fuzz run, the suite against the
 ## reference tenant, and the self test against every named fault.
-test: lint unit suite selftest
+test: lint unit fuzz suite selftest
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -27,8 +27,23 @@ unit:
 suite: build
 	./$(BIN) run --report-dir $(REPORTS)/test
 
+# fuzz: each fuzz target of the reference tenant for FUZZTIME (the seed corpus in
+# fixtures/reftenant/testdata/fuzz also runs in `unit`). Found crashers land there.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := FuzzMyAccountRequest FuzzAuthRequest FuzzWebAuthnResponse
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime=$(FUZZTIME) ./fixtures/reftenant/ || exit 1; \
+	done
+
 selftest: build
 	./$(BIN) selftest --report-dir $(REPORTS)/selftest
+
+## bench: the burst pacer's precision at 25, 100 and 500 requests/s on loopback
+## (rate error, send jitter) and the reference tenant's throughput on GET /me/v1/factors.
+bench:
+	$(GO) test -run '^$$' -bench '^BenchmarkPacer$$' -benchtime 3x ./suites/harness/
+	$(GO) test -run '^$$' -bench '^BenchmarkTenantFactors$$' -benchtime 3s ./fixtures/reftenant/
 
 lint:
 	$(GO) vet ./...

@@ -35,10 +35,12 @@ func suiteVersion() string {
 const usage = `myaccount-conformance — the My Account API conformance suite
 
 Usage:
-  myaccount-conformance run      [--config FILE] [--report-dir DIR] [--spec FILE]... [--label-filter EXPR] [--focus RE] [--skip RE] [-v]
+  myaccount-conformance run      [--config FILE] [--report-dir DIR] [--spec FILE]... [--label-filter EXPR] [--focus RE] [--skip RE] [--expected-failures FILE] [-v]
   myaccount-conformance serve    [--write-config FILE] [--fault NAME]... [--addr 127.0.0.1:0]
   myaccount-conformance selftest [--report-dir DIR] [--fault NAME]...
   myaccount-conformance list     [--format table|yaml]
+  myaccount-conformance replay   REPORT.json [--id ID]... [--config FILE] [--report-dir DIR] [-v]
+  myaccount-conformance diff     OLD.json NEW.json
   myaccount-conformance version
 
 Without --config, run starts the embedded reference tenant on loopback and runs
@@ -77,6 +79,10 @@ func realMain(args []string) int {
 		code, err = cmdSelftest(args[1:])
 	case "list":
 		code, err = cmdList(args[1:])
+	case "replay":
+		code, err = cmdReplay(args[1:])
+	case "diff":
+		code, err = cmdDiff(args[1:])
 	case "version", "--version":
 		fmt.Println(suiteVersion())
 		return exitConformant

@@ -39,7 +39,9 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	if err := os.WriteFile(caFile, t.CAPEM(), 0o644); err != nil {
 		return "", err
 	}
-	native := t.Clients()[0]
+	clients := t.Clients()
+	native, spa, web := clients[0], clients[1], clients[2]
+	username, password := t.PasswordUser()
 	target := harness.Target{
 		Name:         "reference tenant",
 		Domain:       t.Domain(),
@@ -52,6 +54,16 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		Connection: t.Connection(),
 		Clients: harness.Clients{
 			Native: harness.OAuthClient{ClientID: native.ID, ClientSecret: native.Secret},
+			SPA:    harness.OAuthClient{ClientID: spa.ID, RedirectURI: spa.RedirectURIs[0]},
+			Web:    harness.OAuthClient{ClientID: web.ID, ClientSecret: web.Secret, RedirectURI: web.RedirectURIs[0]},
+		},
+		User: harness.User{Username: username, Password: password},
+		// The form driver for most logins; the browser specs also drive the login page
+		// (password and passkey) in headless Chromium.
+		Login: harness.Login{
+			Driver:       harness.DriverForm,
+			CodeLifetime: harness.Duration(t.CodeTTL()),
+			Browser:      &harness.Browser{Passkeys: true},
 		},
 		Implementation: harness.Implementation{
 			Organization: "myaccount-conformance",
@@ -60,6 +72,8 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 			Version:      suiteVersion(),
 		},
 	}
+	// The suite paces itself by and tests against the limit the tenant enforces.
+	target.RateLimit.RequestsPerSecond, target.RateLimit.Burst = t.RateLimit()
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)
 	}
@@ -68,7 +82,8 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		return "", err
 	}
 	header := "# Target config for the reference tenant, written by `myaccount-conformance serve`.\n" +
-		"# It holds the tenant's client secret: it is valid only while that process runs.\n"
+		"# It holds the tenant's client secrets and the test user's password: they are valid only\n" +
+		"# while that process runs.\n"
 	cfg := filepath.Join(dir, "reference-tenant.yaml")
 	if err := os.WriteFile(cfg, append([]byte(header), data...), 0o600); err != nil {
 		return "", err

@@ -2,8 +2,11 @@ package suites
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -122,4 +125,286 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return b
+}
+
+// The FIDO server-conformance checklist, headless: one change to an otherwise valid
+// enrollment or login. Every refusal leaves the user's methods as they were.
+var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Ordered, ContinueOnFailure, func() {
+	var (
+		host       string
+		alice, bob *user
+		token      string // alice, My Account scopes
+	)
+
+	BeforeAll(func(ctx SpecContext) {
+		host = requireCustomDomain()
+		alice, bob = signUp(ctx, harness.ES256), signUp(ctx, harness.ES256)
+		token = login(ctx, alice, alice.Passkeys[0], host).AccessToken
+	})
+
+	// enrollment starts one for token's user and returns the options and where to verify.
+	enrollmentFor := func(ctx SpecContext, tok string) (ceremony, string) {
+		GinkgoHelper()
+		resp := startEnrollment(ctx, host, tok)
+		Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods")
+		return decodeCeremony(resp), resp.Location()
+	}
+
+	// expectEnrollRefused checks a verify answered 400 with the error body and created nothing.
+	expectEnrollRefused := func(ctx SpecContext, resp *harness.Response, before []string, what string) {
+		GinkgoHelper()
+		expectNoFailures(refusalProblems(what, resp, http.StatusBadRequest))
+		Expect(methodIDs(listMethods(ctx, host, token))).To(ConsistOf(before), "a refused verification changed the methods")
+	}
+
+	type enrollCase struct {
+		name, req string
+		// mods returns the tampering for these options, or a reason to skip.
+		mods func(opts json.RawMessage) (harness.Mods, string)
+	}
+	for _, ec := range []enrollCase{
+		{"an attestation from another origin", "MA-ENR-011", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Origin: "https://evil.example"}, ""
+		}},
+		{"an attestation for another RP ID (rpIdHash)", "MA-ENR-012", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{RPID: "evil.example"}, ""
+		}},
+		{"an attestation whose signature does not cover the clientDataJSON sent", "MA-ENR-013", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Edit: editClientData(func(cd map[string]any) { cd["crossOrigin"] = false })}, ""
+		}},
+		{"an attestation without user presence", "MA-ENR-014", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{NoUP: true}, ""
+		}},
+		{"an attestation without user verification when the options require it", "MA-ENR-015", func(opts json.RawMessage) (harness.Mods, string) {
+			var o struct {
+				Sel struct {
+					UV string `json:"userVerification"`
+				} `json:"authenticatorSelection"`
+			}
+			_ = json.Unmarshal(opts, &o)
+			if o.Sel.UV != "required" {
+				return harness.Mods{}, fmt.Sprintf("the creation options ask for userVerification %q, not \"required\": an attestation without UV is acceptable", o.Sel.UV)
+			}
+			return harness.Mods{NoUV: true}, ""
+		}},
+		{"clientData of type webauthn.get", "MA-ENR-016", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Type: "webauthn.get"}, ""
+		}},
+		{"a truncated attestationObject", "MA-ENR-018", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Edit: editResponse("attestationObject", func(b []byte) []byte { return b[:len(b)/2] })}, ""
+		}},
+		{"a garbage attestationObject", "MA-ENR-018", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Edit: editResponse("attestationObject", func(b []byte) []byte { return randomBytes(len(b)) })}, ""
+		}},
+	} {
+		It("refuses an enrollment verified with "+ec.name+", and creates nothing", Req(ec.req), func(ctx SpecContext) {
+			before := methodIDs(listMethods(ctx, host, token))
+			c, location := enrollmentFor(ctx, token)
+			mods, skip := ec.mods(c.Options)
+			if skip != "" {
+				Skip(skip)
+			}
+			att, _, err := harness.NewAuthenticator().RegisterWith(c.Options, F.Target.WebAuthn.Origin, harness.ES256, mods)
+			Expect(err).NotTo(HaveOccurred())
+			expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att))), before, ec.name)
+		})
+	}
+
+	It("refuses an enrollment with a credential of an algorithm the options did not offer", Req("MA-ENR-017"), func(ctx SpecContext) {
+		before := methodIDs(listMethods(ctx, host, token))
+		c, location := enrollmentFor(ctx, token)
+		offered := map[harness.Alg]bool{}
+		for _, p := range creationOptions(c.Options).PubKeyCredParams {
+			offered[harness.Alg(p.Alg)] = true
+		}
+		alg := harness.Alg(0)
+		for _, a := range []harness.Alg{harness.ES256, harness.RS256} {
+			if !offered[a] {
+				alg = a
+			}
+		}
+		if alg == 0 {
+			Skip("the options offer every algorithm the virtual authenticator can create (ES256, RS256)")
+		}
+		// A client that ignores pubKeyCredParams: answer options rewritten to offer alg.
+		var opts map[string]any
+		Expect(json.Unmarshal(c.Options, &opts)).To(Succeed())
+		opts["pubKeyCredParams"] = []map[string]any{{"type": "public-key", "alg": int(alg)}}
+		rewritten, _ := json.Marshal(opts)
+		att, _, err := harness.NewAuthenticator().Register(rewritten, F.Target.WebAuthn.Origin, alg)
+		Expect(err).NotTo(HaveOccurred())
+		expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att))), before, alg.String()+" not offered")
+	})
+
+	It("refuses an enrollment auth_session of another user, and creates nothing for either", Req("MA-ENR-019"), func(ctx SpecContext) {
+		bobToken := login(ctx, bob, bob.Passkeys[0], host).AccessToken
+		bobBefore := methodIDs(listMethods(ctx, host, bobToken))
+		before := methodIDs(listMethods(ctx, host, token))
+		c, location := enrollmentFor(ctx, bobToken)
+		att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		Expect(err).NotTo(HaveOccurred())
+		// Alice presents Bob's auth_session with a valid answer to Bob's options.
+		resp := deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att)))
+		Expect(resp.Status).To(BeNumerically(">=", 400), "another user's auth_session enrolled a passkey: %s", resp.Body)
+		expectEnrollRefused(ctx, resp, before, "another user's auth_session")
+		Expect(methodIDs(listMethods(ctx, host, bobToken))).To(ConsistOf(bobBefore), "the other user's methods changed")
+	})
+
+	It("refuses an expired enrollment auth_session", Req("MA-ENR-020"), func(ctx SpecContext) {
+		c, location := enrollmentFor(ctx, token)
+		waitOutCeremony(ctx, c.Options)
+		before := methodIDs(listMethods(ctx, host, token))
+		att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		Expect(err).NotTo(HaveOccurred())
+		expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att))), before, "an expired auth_session")
+	})
+
+	It("issues creation options with fresh 16-byte challenges, the documented algorithms and residentKey required", Req("MA-ENR-021", "MA-ENR-022", "MA-ENR-023"), func(ctx SpecContext) {
+		documented := []int{-8, -7, -257}
+		for range 3 {
+			c, _ := enrollmentFor(ctx, token)
+			o := creationOptions(c.Options)
+			expectFreshChallenge(o.Challenge)
+			Expect(o.PubKeyCredParams).NotTo(BeEmpty(), "pubKeyCredParams")
+			for _, p := range o.PubKeyCredParams {
+				Expect(p.Type).To(Equal("public-key"), "pubKeyCredParams type")
+				Expect(documented).To(ContainElement(p.Alg), "pubKeyCredParams offers alg %d; the documented ones are %v", p.Alg, documented)
+			}
+			Expect(o.AuthenticatorSelection.ResidentKey).To(Equal("required"), "authenticatorSelection.residentKey")
+		}
+	})
+
+	// Login: the same changes to an assertion for the webauthn grant.
+	type loginCase struct {
+		name, req string
+		mods      func(opts json.RawMessage) (harness.Mods, string)
+	}
+	for _, lc := range []loginCase{
+		{"from another origin", "AUTH-PK-007", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Origin: "https://evil.example"}, ""
+		}},
+		{"for another RP ID (rpIdHash)", "AUTH-PK-008", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{RPID: "evil.example"}, ""
+		}},
+		{"with a signature that does not verify", "AUTH-PK-009", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Edit: editResponse("signature", func(b []byte) []byte {
+				b = append([]byte(nil), b...)
+				b[len(b)-1] ^= 0x01
+				return b
+			})}, ""
+		}},
+		{"without user presence", "AUTH-PK-010", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{NoUP: true}, ""
+		}},
+		{"without user verification when the options require it", "AUTH-PK-011", func(opts json.RawMessage) (harness.Mods, string) {
+			var o struct {
+				UV string `json:"userVerification"`
+			}
+			_ = json.Unmarshal(opts, &o)
+			if o.UV != "required" {
+				return harness.Mods{}, fmt.Sprintf("the request options ask for userVerification %q, not \"required\": an assertion without UV is acceptable", o.UV)
+			}
+			return harness.Mods{NoUV: true}, ""
+		}},
+		{"whose clientData type is webauthn.create", "AUTH-PK-012", func(json.RawMessage) (harness.Mods, string) {
+			return harness.Mods{Type: "webauthn.create"}, ""
+		}},
+	} {
+		It("refuses a login assertion "+lc.name, Req(lc.req), func(ctx SpecContext) {
+			c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+			mods, skip := lc.mods(c.Options)
+			if skip != "" {
+				Skip(skip)
+			}
+			assertion, err := alice.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0], mods)
+			Expect(err).NotTo(HaveOccurred())
+			expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
+		})
+	}
+
+	It("refuses a login that presents an enrollment's auth_session", Req("AUTH-PK-014"), func(ctx SpecContext) {
+		c, _ := enrollmentFor(ctx, token)
+		challenge, err := base64.RawURLEncoding.DecodeString(creationOptions(c.Options).Challenge)
+		Expect(err).NotTo(HaveOccurred())
+		// A valid assertion over the enrollment's challenge, for the login endpoint.
+		lc := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+		assertion, err := alice.Authn.LoginWith(lc.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0], harness.Mods{Challenge: challenge})
+		Expect(err).NotTo(HaveOccurred())
+		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
+	})
+
+	It("refuses a login with an expired auth_session", Req("AUTH-PK-015"), func(ctx SpecContext) {
+		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+		waitOutCeremony(ctx, c.Options)
+		assertion, err := alice.Authn.Login(c.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0])
+		Expect(err).NotTo(HaveOccurred())
+		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
+	})
+
+	It("issues login challenges of at least 16 bytes that are never repeated", Req("AUTH-PK-013"), func(ctx SpecContext) {
+		for range 3 {
+			var o struct {
+				Challenge string `json:"challenge"`
+			}
+			Expect(json.Unmarshal(decodeCeremony(call(F.PasskeyChallenge(ctx, host))).Options, &o)).To(Succeed())
+			expectFreshChallenge(o.Challenge)
+		}
+	})
+})
+
+// maxCeremonyWait bounds how long a spec waits for an auth_session to expire.
+const maxCeremonyWait = 5 * time.Second
+
+// waitOutCeremony waits until the ceremony's timeout has passed, or skips when that
+// is longer than the suite allows. The options' timeout is the only lifetime a client
+// is told; a server keeps the auth_session about that long.
+func waitOutCeremony(ctx SpecContext, options json.RawMessage) {
+	GinkgoHelper()
+	var o struct {
+		Timeout int `json:"timeout"`
+	}
+	_ = json.Unmarshal(options, &o)
+	d := time.Duration(o.Timeout) * time.Millisecond
+	if o.Timeout <= 0 || d > maxCeremonyWait {
+		Skip(fmt.Sprintf("the options' timeout is %d ms; waiting an auth_session out takes longer than the %v this suite allows", o.Timeout, maxCeremonyWait))
+	}
+	select {
+	case <-ctx.Done():
+		Fail("interrupted while waiting for the auth_session to expire")
+	case <-time.After(d + 2*time.Second):
+	}
+}
+
+// verifyRequest is the request verify sends, deliberate (the error specs judge the answer).
+func verifyRequest(host, token, location, authSession string, attestation []byte) *harness.Request {
+	GinkgoHelper()
+	Expect(location).NotTo(BeEmpty(), "the enrollment answered without a Location")
+	return &harness.Request{Method: http.MethodPost, URL: verifyURL(host, location), Bearer: token, Deliberate: true,
+		JSON: map[string]any{"auth_session": authSession, "authn_response": json.RawMessage(attestation)}}
+}
+
+// editResponse changes one base64url member of response (an unsigned edit).
+func editResponse(member string, f func([]byte) []byte) func(map[string]any) {
+	return func(m map[string]any) {
+		r, _ := m["response"].(map[string]any)
+		s, _ := r[member].(string)
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(b) == 0 {
+			return
+		}
+		r[member] = base64.RawURLEncoding.EncodeToString(f(b))
+	}
+}
+
+// editClientData changes clientDataJSON after it was signed.
+func editClientData(f func(map[string]any)) func(map[string]any) {
+	return editResponse("clientDataJSON", func(b []byte) []byte {
+		var cd map[string]any
+		if json.Unmarshal(b, &cd) != nil {
+			return b
+		}
+		f(cd)
+		out, _ := json.Marshal(cd)
+		return out
+	})
 }

@@ -206,6 +206,10 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 	if err != nil {
 		return nil, err
 	}
+	if strings.Contains(r.URL, "|") && !strings.Contains(r.URL, "%7C") {
+		// A literal "|" in the URL is sent as is, as some SDKs do, not as Go's %7C.
+		req.URL.Opaque = strings.ReplaceAll(u.EscapedPath(), "%7C", "|")
+	}
 	for k, vs := range r.Header {
 		for _, v := range vs {
 			req.Header.Add(k, v)

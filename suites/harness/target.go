@@ -34,6 +34,10 @@ type Target struct {
 	Connection string `json:"connection,omitempty"`
 	// Clients are the applications the suite logs in with.
 	Clients Clients `json:"clients"`
+	// User is an existing user who logs in with a password through the login page.
+	User User `json:"user,omitempty"`
+	// Login says how the suite gets through the login page (Universal Login).
+	Login Login `json:"login,omitempty"`
 	// WebAuthn settings; the defaults fit a web origin on the custom domain.
 	WebAuthn WebAuthn `json:"webauthn,omitempty"`
 	// Timeouts bound every request.
@@ -50,12 +54,69 @@ type Clients struct {
 	// Native is a confidential client with the passkey (webauthn) grant enabled,
 	// used for embedded login with native passkeys.
 	Native OAuthClient `json:"native"`
+	// SPA is a public client (single-page application) for the authorization code
+	// flow with PKCE: client_id and redirect_uri, no secret.
+	SPA OAuthClient `json:"spa,omitempty"`
+	// Web is a confidential client (regular web application) for the authorization
+	// code flow with client_secret: client_id, client_secret and redirect_uri.
+	Web OAuthClient `json:"web,omitempty"`
 }
 
 // OAuthClient is one application registered in the tenant.
 type OAuthClient struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret,omitempty"`
+	// RedirectURI is a callback URL registered for the client, exactly as registered.
+	RedirectURI string `json:"redirect_uri,omitempty"`
+}
+
+// User is a user of the tenant with a password (username and password of the
+// database connection).
+type User struct {
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+}
+
+// Login drivers: how the suite gets through the login page.
+const (
+	DriverForm    = "form"    // plain HTTP: fills and posts the page's HTML forms
+	DriverBrowser = "browser" // headless Chromium through the DevTools protocol
+	DriverCommand = "command" // a user-given command prints the callback URL
+)
+
+// Login configures Universal Login.
+type Login struct {
+	// Driver is form (default), browser or command.
+	Driver string `json:"driver,omitempty"`
+	// CodeLifetime is how long the tenant's authorization codes live, if known. The
+	// expired-code spec waits that long (plus a second) and skips without it.
+	CodeLifetime Duration `json:"code_lifetime,omitempty"`
+	// Timeout bounds one login, default 30s.
+	Timeout Duration `json:"timeout,omitempty"`
+	// Browser configures the browser driver; with it the browser specs run even
+	// when another driver is the default.
+	Browser *Browser `json:"browser,omitempty"`
+	// Command is the command line of the command driver. {authorize_url} and
+	// {redirect_uri} in it are replaced; the environment carries
+	// MYACCOUNT_AUTHORIZE_URL, MYACCOUNT_REDIRECT_URI, MYACCOUNT_USERNAME and
+	// MYACCOUNT_PASSWORD. It must print the URL the login ended on (the
+	// redirect_uri with code and state) on a line of its own.
+	Command []string `json:"command,omitempty"`
+}
+
+// Browser configures headless Chromium and the selectors of the login page, which
+// is identifier first by default: username, submit, then password, submit.
+type Browser struct {
+	// Chromium is the browser binary, default /usr/lib/chromium/chromium (Debian).
+	Chromium string `json:"chromium,omitempty"`
+	// CSS selectors of the login page.
+	UsernameSelector string `json:"username_selector,omitempty"`
+	PasswordSelector string `json:"password_selector,omitempty"`
+	SubmitSelector   string `json:"submit_selector,omitempty"`
+	PasskeySelector  string `json:"passkey_selector,omitempty"`
+	// Passkeys says the login page offers "sign in with a passkey" on the custom
+	// domain; the browser passkey spec runs only then.
+	Passkeys bool `json:"passkeys,omitempty"`
 }
 
 // WebAuthn says how the virtual authenticator presents itself.
@@ -110,6 +171,16 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultRequestTimeout = 15 * time.Second
 	DefaultRate           = 25
+	DefaultLoginTimeout   = 30 * time.Second
+	DefaultChromium       = "/usr/lib/chromium/chromium"
+	// Selectors of the vendor's identifier-first login page (and of the reference tenant's).
+	DefaultUsernameSelector = "#username"
+	DefaultPasswordSelector = "#password"
+	DefaultSubmitSelector   = `button[type=submit][name=action][value=default]`
+	DefaultPasskeySelector  = "#passkey"
+	// maxCodeLifetime bounds the expired-code spec's wait (RFC 6749 §4.1.2 recommends
+	// at most 10 minutes; Auth0's codes live about 60 s).
+	maxCodeLifetime = 10 * time.Minute
 )
 
 // LoadTarget reads, expands and checks a target config file. Every error names the
@@ -231,6 +302,30 @@ func (t *Target) fillDefaults() {
 	if t.Name == "" {
 		t.Name = t.Domain
 	}
+	if t.Login.Driver == "" {
+		t.Login.Driver = DriverForm
+	}
+	if t.Login.Timeout == 0 {
+		t.Login.Timeout = Duration(DefaultLoginTimeout)
+	}
+	if b := t.Login.Browser; b != nil || t.Login.Driver == DriverBrowser {
+		if b == nil {
+			b = &Browser{}
+			t.Login.Browser = b
+		}
+		b.Chromium = cmpOr(b.Chromium, DefaultChromium)
+		b.UsernameSelector = cmpOr(b.UsernameSelector, DefaultUsernameSelector)
+		b.PasswordSelector = cmpOr(b.PasswordSelector, DefaultPasswordSelector)
+		b.SubmitSelector = cmpOr(b.SubmitSelector, DefaultSubmitSelector)
+		b.PasskeySelector = cmpOr(b.PasskeySelector, DefaultPasskeySelector)
+	}
+}
+
+func cmpOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // Validate checks the fields; each error names the field.
@@ -285,6 +380,63 @@ func (t *Target) Validate() error {
 			bad("webauthn.origin", "%q must be an origin such as https://login.example.com", t.WebAuthn.Origin)
 		}
 	}
+	checkRedirect := func(field, u string) {
+		p, err := url.Parse(u)
+		if err != nil || p.Scheme == "" || p.Host == "" || p.Fragment != "" {
+			bad(field, "%q must be an absolute URL without fragment, exactly as registered for the client", u)
+		}
+	}
+	if c := t.Clients.SPA; c != (OAuthClient{}) {
+		if c.ClientID == "" {
+			bad("clients.spa.client_id", "required when clients.spa is given")
+		}
+		if c.ClientSecret != "" {
+			bad("clients.spa.client_secret", "must be empty: a single-page application is a public client (PKCE)")
+		}
+		if c.RedirectURI == "" {
+			bad("clients.spa.redirect_uri", "required (an Allowed Callback URL of the client)")
+		} else {
+			checkRedirect("clients.spa.redirect_uri", c.RedirectURI)
+		}
+	}
+	if c := t.Clients.Web; c != (OAuthClient{}) {
+		if c.ClientID == "" {
+			bad("clients.web.client_id", "required when clients.web is given")
+		}
+		if c.ClientSecret == "" {
+			bad("clients.web.client_secret", "required: a regular web application is a confidential client (use ${ENV_VAR})")
+		}
+		if c.RedirectURI == "" {
+			bad("clients.web.redirect_uri", "required (an Allowed Callback URL of the client)")
+		} else {
+			checkRedirect("clients.web.redirect_uri", c.RedirectURI)
+		}
+	}
+	if c := t.Clients.Native; c.RedirectURI != "" {
+		checkRedirect("clients.native.redirect_uri", c.RedirectURI)
+	}
+	if (t.User.Username == "") != (t.User.Password == "") {
+		if t.User.Username == "" {
+			bad("user.username", "required when user.password is given")
+		} else {
+			bad("user.password", "required when user.username is given (use ${ENV_VAR})")
+		}
+	}
+	switch t.Login.Driver {
+	case DriverForm, DriverBrowser:
+	case DriverCommand:
+		if len(t.Login.Command) == 0 || t.Login.Command[0] == "" {
+			bad("login.command", "required with login.driver command: the command line that prints the callback URL")
+		}
+	default:
+		bad("login.driver", "%q is not a driver: use form, browser or command", t.Login.Driver)
+	}
+	if t.Login.CodeLifetime < 0 || time.Duration(t.Login.CodeLifetime) > maxCodeLifetime {
+		bad("login.code_lifetime", "must be between 0 and %s", maxCodeLifetime)
+	}
+	if t.Login.Timeout < 0 {
+		bad("login.timeout", "must be positive")
+	}
 	if t.Timeouts.Connect < 0 || t.Timeouts.Request < 0 {
 		bad("timeouts", "must be positive")
 	}
@@ -318,4 +470,24 @@ func (t *Target) RPHost() string {
 		return ""
 	}
 	return u.Hostname()
+}
+
+// LoginClients are the clients configured for the authorization code flow, public
+// (spa) first.
+func (t *Target) LoginClients() []NamedClient {
+	var out []NamedClient
+	if t.Clients.SPA.ClientID != "" {
+		out = append(out, NamedClient{Name: "spa", Public: true, OAuthClient: t.Clients.SPA})
+	}
+	if t.Clients.Web.ClientID != "" {
+		out = append(out, NamedClient{Name: "web", OAuthClient: t.Clients.Web})
+	}
+	return out
+}
+
+// NamedClient is a configured client with its config key.
+type NamedClient struct {
+	Name   string // "spa" or "web", as in the config
+	Public bool   // no secret: PKCE
+	OAuthClient
 }

@@ -61,11 +61,36 @@ func TestParseTargetErrorsNameTheField(t *testing.T) {
 
 func TestTheExampleTenantConfigParses(t *testing.T) {
 	t.Setenv("MYACCOUNT_NATIVE_CLIENT_SECRET", "example-secret")
+	t.Setenv("MYACCOUNT_WEB_CLIENT_SECRET", "web-secret")
+	t.Setenv("MYACCOUNT_USER_PASSWORD", "password")
 	tg, err := LoadTarget("../../fixtures/targets/example-tenant.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tg.CustomDomain == "" || tg.Clients.Native.ClientSecret != "example-secret" || tg.Implementation.Contact == "" {
 		t.Errorf("example config lost fields: %+v", tg)
+	}
+}
+
+func TestLoginConfigErrorsNameTheField(t *testing.T) {
+	base := "domain: a.example.com\nclients:\n  native: {client_id: x}\n"
+	for _, c := range []struct{ yaml, want string }{
+		{"  spa: {client_id: s, client_secret: x, redirect_uri: 'https://app/cb'}\n", "clients.spa.client_secret"},
+		{"  spa: {client_id: s}\n", "clients.spa.redirect_uri"},
+		{"  web: {client_id: w, redirect_uri: 'https://app/cb'}\n", "clients.web.client_secret"},
+		{"  web: {client_id: w, client_secret: s, redirect_uri: 'cb'}\n", "clients.web.redirect_uri"},
+		{"user: {username: u}\n", "user.password"},
+		{"login: {driver: robot}\n", "login.driver"},
+		{"login: {driver: command}\n", "login.command"},
+		{"login: {code_lifetime: 1h}\n", "login.code_lifetime"},
+	} {
+		_, err := ParseTarget([]byte(base + c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error naming %s", c.yaml, err, c.want)
+		}
+	}
+	tg, err := ParseTarget([]byte(base + "login: {browser: {}}\n"))
+	if err != nil || tg.Login.Driver != DriverForm || tg.Login.Browser.SubmitSelector != DefaultSubmitSelector {
+		t.Errorf("defaults: %v %+v", err, tg)
 	}
 }
