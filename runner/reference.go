@@ -40,7 +40,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		return "", err
 	}
 	clients := t.Clients()
-	native, spa, web := clients[0], clients[1], clients[2]
+	native, spa, web, short := clients[0], clients[1], clients[2], clients[3]
 	username, password := t.PasswordUser()
 	target := harness.Target{
 		Name:         "reference tenant",
@@ -56,6 +56,8 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 			Native: harness.OAuthClient{ClientID: native.ID, ClientSecret: native.Secret},
 			SPA:    harness.OAuthClient{ClientID: spa.ID, RedirectURI: spa.RedirectURIs[0]},
 			Web:    harness.OAuthClient{ClientID: web.ID, ClientSecret: web.Secret, RedirectURI: web.RedirectURIs[0]},
+			// Tokens and auth_sessions of a few seconds: the expiry specs wait them out.
+			ShortLived: harness.OAuthClient{ClientID: short.ID, ClientSecret: short.Secret},
 		},
 		User: harness.User{Username: username, Password: password},
 		// The form driver for most logins; the browser specs also drive the login page

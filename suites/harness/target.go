@@ -60,6 +60,11 @@ type Clients struct {
 	// Web is a confidential client (regular web application) for the authorization
 	// code flow with client_secret: client_id, client_secret and redirect_uri.
 	Web OAuthClient `json:"web,omitempty"`
+	// ShortLived is optional: a confidential client with the passkey grant whose access
+	// tokens and passkey ceremonies (auth_sessions, also of enrollments started with its
+	// tokens) the tenant issues with a lifetime of a few seconds (at most 9 s). Without it
+	// the specs of expired tokens and auth_sessions are skipped.
+	ShortLived OAuthClient `json:"short_lived,omitempty"`
 }
 
 // OAuthClient is one application registered in the tenant.
@@ -411,6 +416,9 @@ func (t *Target) Validate() error {
 		} else {
 			checkRedirect("clients.web.redirect_uri", c.RedirectURI)
 		}
+	}
+	if c := t.Clients.ShortLived; c != (OAuthClient{}) && c.ClientID == "" {
+		bad("clients.short_lived.client_id", "required when clients.short_lived is given")
 	}
 	if c := t.Clients.Native; c.RedirectURI != "" {
 		checkRedirect("clients.native.redirect_uri", c.RedirectURI)

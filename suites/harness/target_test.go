@@ -79,6 +79,7 @@ func TestLoginConfigErrorsNameTheField(t *testing.T) {
 		{"  spa: {client_id: s}\n", "clients.spa.redirect_uri"},
 		{"  web: {client_id: w, redirect_uri: 'https://app/cb'}\n", "clients.web.client_secret"},
 		{"  web: {client_id: w, client_secret: s, redirect_uri: 'cb'}\n", "clients.web.redirect_uri"},
+		{"  short_lived: {client_secret: s}\n", "clients.short_lived.client_id"},
 		{"user: {username: u}\n", "user.password"},
 		{"login: {driver: robot}\n", "login.driver"},
 		{"login: {driver: command}\n", "login.command"},
