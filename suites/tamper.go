@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -121,6 +122,35 @@ func expectGrantRefused(resp *harness.Response) {
 	Expect(resp.Object()).To(HaveKey("error"), "the refusal must carry an OAuth error")
 }
 
+// unofferedAlgAttestation answers creation options with a credential of an algorithm
+// they do not offer, as a client that ignores pubKeyCredParams would (the options are
+// rewritten to offer it); it skips the spec when every algorithm the virtual
+// authenticator can create is offered.
+func unofferedAlgAttestation(options json.RawMessage) ([]byte, harness.Alg) {
+	GinkgoHelper()
+	offered := map[harness.Alg]bool{}
+	for _, p := range creationOptions(options).PubKeyCredParams {
+		offered[harness.Alg(p.Alg)] = true
+	}
+	alg := harness.Alg(0)
+	for _, a := range []harness.Alg{harness.EdDSA, harness.RS256, harness.ES256} {
+		if !offered[a] {
+			alg = a
+		}
+	}
+	if alg == 0 {
+		Skip("the options offer every algorithm the virtual authenticator can create (EdDSA, ES256, RS256)")
+	}
+	var opts map[string]any
+	Expect(json.Unmarshal(options, &opts)).To(Succeed())
+	opts["pubKeyCredParams"] = []map[string]any{{"type": "public-key", "alg": int(alg)}}
+	rewritten, err := json.Marshal(opts)
+	Expect(err).NotTo(HaveOccurred())
+	att, _, err := harness.NewAuthenticator().Register(rewritten, F.Target.WebAuthn.Origin, alg)
+	Expect(err).NotTo(HaveOccurred())
+	return att, alg
+}
+
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -213,27 +243,16 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	It("refuses an enrollment with a credential of an algorithm the options did not offer", Req("MA-ENR-017"), func(ctx SpecContext) {
 		before := methodIDs(listMethods(ctx, host, token))
 		c, location := enrollmentFor(ctx, token)
-		offered := map[harness.Alg]bool{}
-		for _, p := range creationOptions(c.Options).PubKeyCredParams {
-			offered[harness.Alg(p.Alg)] = true
-		}
-		alg := harness.Alg(0)
-		for _, a := range []harness.Alg{harness.ES256, harness.RS256} {
-			if !offered[a] {
-				alg = a
-			}
-		}
-		if alg == 0 {
-			Skip("the options offer every algorithm the virtual authenticator can create (ES256, RS256)")
-		}
-		// A client that ignores pubKeyCredParams: answer options rewritten to offer alg.
-		var opts map[string]any
-		Expect(json.Unmarshal(c.Options, &opts)).To(Succeed())
-		opts["pubKeyCredParams"] = []map[string]any{{"type": "public-key", "alg": int(alg)}}
-		rewritten, _ := json.Marshal(opts)
-		att, _, err := harness.NewAuthenticator().Register(rewritten, F.Target.WebAuthn.Origin, alg)
-		Expect(err).NotTo(HaveOccurred())
+		att, alg := unofferedAlgAttestation(c.Options)
 		expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att))), before, alg.String()+" not offered")
+	})
+
+	It("refuses a passkey signup with a credential of an algorithm the options did not offer", Req("AUTH-PK-016"), func(ctx SpecContext) {
+		resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
+		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
+		c := decodeCeremony(resp)
+		att, _ := unofferedAlgAttestation(c.Options)
+		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)))
 	})
 
 	It("refuses an enrollment auth_session of another user, and creates nothing for either", Req("MA-ENR-019"), func(ctx SpecContext) {
@@ -251,12 +270,30 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	})
 
 	It("refuses an expired enrollment auth_session", Req("MA-ENR-020"), func(ctx SpecContext) {
-		c, location := enrollmentFor(ctx, token)
+		// The enrollment's lifetime may follow the client of the token that started it:
+		// start it with a short-lived token, then verify with a fresh long-lived one, so
+		// that the expired session is the only reason to refuse.
+		f := shortLived()
+		short := loginAs(ctx, f, alice, alice.Passkeys[0], host, harness.ScopeCreateMethods).AccessToken
+		c, location := enrollmentFor(ctx, short)
 		waitOutCeremony(ctx, c.Options)
-		before := methodIDs(listMethods(ctx, host, token))
+		fresh := login(ctx, alice, alice.Passkeys[0], host).AccessToken
+		before := methodIDs(listMethods(ctx, host, fresh))
 		att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
 		Expect(err).NotTo(HaveOccurred())
-		expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att))), before, "an expired auth_session")
+		expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, fresh, location, c.AuthSession, att))), before, "an expired auth_session")
+
+		// Control: the same steps without the wait succeed, so the refusal was the expiry.
+		short = loginAs(ctx, f, alice, alice.Passkeys[0], host, harness.ScopeCreateMethods).AccessToken
+		c, location = enrollmentFor(ctx, short)
+		att, _, err = harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		Expect(err).NotTo(HaveOccurred())
+		resp := deliver(F.Client.Do(ctx, verifyRequest(host, fresh, location, c.AuthSession, att)))
+		if resp.Status == http.StatusCreated {
+			DeferCleanup(deleteMethod, host, fresh, resp.Object()["id"])
+		} else {
+			Fail(fmt.Sprintf("%san enrollment started with a token of clients.short_lived and verified at once with a token of clients.native was refused too (%d), so the refusal after the wait proves nothing", InconclusivePrefix, resp.Status))
+		}
 	})
 
 	It("issues creation options with fresh 16-byte challenges, the documented algorithms and residentKey required", Req("MA-ENR-021", "MA-ENR-022", "MA-ENR-023"), func(ctx SpecContext) {
@@ -334,11 +371,12 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	})
 
 	It("refuses a login with an expired auth_session", Req("AUTH-PK-015"), func(ctx SpecContext) {
-		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+		f := shortLived()
+		c := decodeCeremony(call(f.PasskeyChallenge(ctx, host)))
 		waitOutCeremony(ctx, c.Options)
 		assertion, err := alice.Authn.Login(c.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
+		expectGrantRefused(call(f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
 	})
 
 	It("issues login challenges of at least 16 bytes that are never repeated", Req("AUTH-PK-013"), func(ctx SpecContext) {
@@ -352,27 +390,65 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	})
 })
 
-// maxCeremonyWait bounds how long a spec waits for an auth_session to expire.
-const maxCeremonyWait = 5 * time.Second
+// maxExpiryWait bounds how long a spec waits for a token or auth_session to expire
+// (its stated lifetime plus one second).
+const maxExpiryWait = 10 * time.Second
+
+// maxLifetime is the longest stated lifetime the suite waits out.
+const maxLifetime = maxExpiryWait - time.Second
+
+// shortLived is F with clients.short_lived in the native client's place, so that the
+// framework's passkey calls use it; it skips when the target config names none.
+func shortLived() *harness.Framework {
+	GinkgoHelper()
+	if F.Target.Clients.ShortLived.ClientID == "" {
+		Skip("the target config has no clients.short_lived (a client whose access tokens and passkey ceremonies live a few seconds), so nothing expires within the time this suite allows")
+	}
+	f, t := *F, *F.Target
+	t.Clients.Native = t.Clients.ShortLived
+	f.Target = &t
+	return &f
+}
+
+// loginAs is login through f's native client.
+func loginAs(ctx context.Context, f *harness.Framework, u *user, pk *harness.Passkey, host string, scopes ...string) harness.Tokens {
+	GinkgoHelper()
+	c := decodeCeremony(call(f.PasskeyChallenge(ctx, host)))
+	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, pk)
+	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
+	resp := call(f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), scopes...))
+	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, clients.short_lived)")
+	var t harness.Tokens
+	Expect(resp.JSON(&t)).To(Succeed())
+	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
+	return t
+}
+
+// waitUntil sleeps until deadline, failing if the spec is interrupted first.
+func waitUntil(ctx SpecContext, deadline time.Time, what string) {
+	GinkgoHelper()
+	select {
+	case <-ctx.Done():
+		Fail("interrupted while waiting for " + what)
+	case <-time.After(time.Until(deadline)):
+	}
+}
 
 // waitOutCeremony waits until the ceremony's timeout has passed, or skips when that
 // is longer than the suite allows. The options' timeout is the only lifetime a client
 // is told; a server keeps the auth_session about that long.
 func waitOutCeremony(ctx SpecContext, options json.RawMessage) {
 	GinkgoHelper()
+	started := time.Now()
 	var o struct {
 		Timeout int `json:"timeout"`
 	}
 	_ = json.Unmarshal(options, &o)
 	d := time.Duration(o.Timeout) * time.Millisecond
-	if o.Timeout <= 0 || d > maxCeremonyWait {
-		Skip(fmt.Sprintf("the options' timeout is %d ms; waiting an auth_session out takes longer than the %v this suite allows", o.Timeout, maxCeremonyWait))
+	if o.Timeout <= 0 || d+time.Second > maxExpiryWait {
+		Skip(fmt.Sprintf("the options' timeout is %d ms; waiting an auth_session out takes longer than the %v this suite allows: give clients.short_lived a passkey ceremony lifetime of at most %v", o.Timeout, maxExpiryWait, maxLifetime))
 	}
-	select {
-	case <-ctx.Done():
-		Fail("interrupted while waiting for the auth_session to expire")
-	case <-time.After(d + 2*time.Second):
-	}
+	waitUntil(ctx, started.Add(d+time.Second), "the auth_session to expire")
 }
 
 // verifyRequest is the request verify sends, deliberate (the error specs judge the answer).

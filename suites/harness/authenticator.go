@@ -3,12 +3,14 @@ package harness
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,7 @@ type Alg int
 const (
 	ES256 Alg = -7
 	RS256 Alg = -257
+	EdDSA Alg = -8 // Ed25519, built by hand: virtualwebauthn has none
 )
 
 func (a Alg) String() string {
@@ -34,7 +37,7 @@ func (a Alg) String() string {
 		return "ES256"
 	case RS256:
 		return "RS256"
-	case -8:
+	case EdDSA:
 		return "EdDSA"
 	case -35:
 		return "ES384"
@@ -80,20 +83,30 @@ type Passkey struct {
 	RPID       string
 	Counter    uint32 // signature counter of the last assertion (0 after registration)
 
-	cred virtualwebauthn.Credential // holds the private key
+	cred virtualwebauthn.Credential // holds the private key (for EdDSA: a carrier key, see newCredential)
+	ed   ed25519.PrivateKey         // the EdDSA key; nil for other algorithms
 }
 
 // IDString is the credential id in base64url without padding, as it appears on the wire.
 func (p *Passkey) IDString() string { return b64(p.ID) }
 
 // PublicKeyCOSE is the COSE_Key that the attestation carries.
-func (p *Passkey) PublicKeyCOSE() []byte { return p.cred.Key.AttestationData() }
+func (p *Passkey) PublicKeyCOSE() []byte {
+	if p.ed != nil {
+		return okpCOSEKey(p.ed.Public().(ed25519.PublicKey))
+	}
+	return p.cred.Key.AttestationData()
+}
 
 // Sign signs sha256(authData || sha256(clientDataJSON)) with the credential key, the way
 // both ceremonies do; tampering specs use it to re-sign data they changed.
 func (p *Passkey) Sign(authData, clientDataJSON []byte) ([]byte, error) {
 	cdh := sha256.Sum256(clientDataJSON)
-	digest := sha256.Sum256(append(append([]byte(nil), authData...), cdh[:]...))
+	signed := append(append([]byte(nil), authData...), cdh[:]...)
+	if p.ed != nil {
+		return ed25519.Sign(p.ed, signed), nil // EdDSA signs the message itself, not a digest
+	}
+	digest := sha256.Sum256(signed)
 	return p.cred.Key.Sign(digest[:])
 }
 
@@ -124,6 +137,8 @@ func (a *Authenticator) Register(options []byte, origin string, alg Alg) ([]byte
 // The answer is {id, rawId, type, authenticatorAttachment:"platform",
 // response:{clientDataJSON, attestationObject}} with `packed` self-attestation and
 // UP, UV, BE, BS set. On success the passkey is kept for later excludeCredentials checks.
+// alg is ES256, RS256 or EdDSA (an OKP Ed25519 key, built by hand). To send an alg the
+// options do not offer, rewrite their pubKeyCredParams first.
 func (a *Authenticator) RegisterWith(options []byte, origin string, alg Alg, mod Mods) (response []byte, pk *Passkey, err error) {
 	defer recoverInto(&err, "register", options)
 	var o struct {
@@ -192,11 +207,11 @@ func (a *Authenticator) RegisterWith(options []byte, origin string, alg Alg, mod
 		}
 	}
 
-	cred, err := newCredential(alg)
+	cred, ed, err := newCredential(alg)
 	if err != nil {
 		return nil, nil, optErr("register", options, "%v", err)
 	}
-	pk = &Passkey{ID: cred.ID, Alg: alg, UserHandle: userHandle, RPID: rpID, cred: cred}
+	pk = &Passkey{ID: cred.ID, Alg: alg, UserHandle: userHandle, RPID: rpID, cred: cred, ed: ed}
 	if mod.Counter != nil {
 		cred.Counter = *mod.Counter
 	}
@@ -213,8 +228,8 @@ func (a *Authenticator) RegisterWith(options []byte, origin string, alg Alg, mod
 		return nil, nil, optErr("register", options, "virtualwebauthn output: %v", err)
 	}
 	res.AuthenticatorAttachment = "platform"
-	if mod.Type != "" {
-		if err := res.retype(pk, mod.Type); err != nil {
+	if mod.Type != "" || pk.ed != nil {
+		if err := res.resign(pk, mod.Type); err != nil {
 			return nil, nil, optErr("register", options, "%v", err)
 		}
 	}
@@ -297,8 +312,8 @@ func (a *Authenticator) LoginWith(options []byte, origin string, pk *Passkey, mo
 		return nil, optErr("login", options, "virtualwebauthn output: %v", err)
 	}
 	res.AuthenticatorAttachment = "platform"
-	if mod.Type != "" {
-		if err := res.retype(pk, mod.Type); err != nil {
+	if mod.Type != "" || pk.ed != nil {
+		if err := res.resign(pk, mod.Type); err != nil {
 			return nil, optErr("login", options, "%v", err)
 		}
 	}
@@ -326,7 +341,17 @@ func (a *Authenticator) vwa(pk *Passkey, mod Mods) virtualwebauthn.Authenticator
 // newCredential generates the key itself: virtualwebauthn encodes EC2 coordinates
 // without left padding, so a coordinate with a leading zero byte (about 1 key in 128)
 // would give a malformed COSE key. Only keys with two full 32-byte coordinates are used.
-func newCredential(alg Alg) (virtualwebauthn.Credential, error) {
+// virtualwebauthn has no EdDSA: for it, an ES256 carrier credential lets virtualwebauthn
+// build the response, and resign swaps in the Ed25519 key and signature.
+func newCredential(alg Alg) (virtualwebauthn.Credential, ed25519.PrivateKey, error) {
+	if alg == EdDSA {
+		_, ed, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return virtualwebauthn.Credential{}, nil, err
+		}
+		carrier, _, err := newCredential(ES256)
+		return carrier, ed, err
+	}
 	var (
 		kt  virtualwebauthn.KeyType
 		key any
@@ -337,11 +362,11 @@ func newCredential(alg Alg) (virtualwebauthn.Credential, error) {
 		for {
 			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			if err != nil {
-				return virtualwebauthn.Credential{}, err
+				return virtualwebauthn.Credential{}, nil, err
 			}
 			pub, err := k.PublicKey.Bytes() // 0x04 || X (32) || Y (32)
 			if err != nil {
-				return virtualwebauthn.Credential{}, err
+				return virtualwebauthn.Credential{}, nil, err
 			}
 			if pub[1] != 0 && pub[33] != 0 {
 				key = k
@@ -352,17 +377,17 @@ func newCredential(alg Alg) (virtualwebauthn.Credential, error) {
 		kt = virtualwebauthn.KeyTypeRSA
 		k, err := rsa.GenerateKey(rand.Reader, 2048) // modulus is always exactly 256 bytes
 		if err != nil {
-			return virtualwebauthn.Credential{}, err
+			return virtualwebauthn.Credential{}, nil, err
 		}
 		key = k
 	default:
-		return virtualwebauthn.Credential{}, fmt.Errorf("%v is not supported by the virtual authenticator (ES256 and RS256 only)", alg)
+		return virtualwebauthn.Credential{}, nil, fmt.Errorf("%v is not supported by the virtual authenticator (ES256, RS256 and EdDSA only)", alg)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key) // the format NewCredentialWithImportedKey parses
 	if err != nil {
-		return virtualwebauthn.Credential{}, err
+		return virtualwebauthn.Credential{}, nil, err
 	}
-	return virtualwebauthn.NewCredentialWithImportedKey(kt, der), nil
+	return virtualwebauthn.NewCredentialWithImportedKey(kt, der), nil, nil
 }
 
 // effectiveRPID is the RP ID a browser would use: the options' one, else the origin's
@@ -432,11 +457,12 @@ type clientData struct {
 	Origin    string `json:"origin"`
 }
 
-// retypeClientData changes the clientData type and returns the new clientDataJSON.
+// retypeClientData changes the clientData type (unless typ is empty) and returns the
+// new clientDataJSON.
 func retypeClientData(encoded, typ string) ([]byte, error) {
 	raw, err := unb64(encoded)
-	if err != nil {
-		return nil, err
+	if err != nil || typ == "" {
+		return raw, err
 	}
 	var cd clientData
 	if err := json.Unmarshal(raw, &cd); err != nil {
@@ -458,7 +484,9 @@ type attStmt struct {
 	Sig []byte `cbor:"sig"`
 }
 
-func (r *attestationJSON) retype(pk *Passkey, typ string) error {
+// resign retypes clientData (typ "" keeps it), swaps in the EdDSA public key for an
+// EdDSA passkey, and signs the attestation again with the passkey's key.
+func (r *attestationJSON) resign(pk *Passkey, typ string) error {
 	cdj, err := retypeClientData(r.Response.ClientDataJSON, typ)
 	if err != nil {
 		return err
@@ -470,6 +498,12 @@ func (r *attestationJSON) retype(pk *Passkey, typ string) error {
 	var ao attestationObject
 	if err := cbor.Unmarshal(raw, &ao); err != nil {
 		return err
+	}
+	if pk.ed != nil {
+		if ao.AuthData, err = withCredentialKey(ao.AuthData, pk.PublicKeyCOSE()); err != nil {
+			return err
+		}
+		ao.AttStmt.Alg = int64(EdDSA)
 	}
 	if ao.AttStmt.Sig, err = pk.Sign(ao.AuthData, cdj); err != nil {
 		return err
@@ -485,7 +519,8 @@ func (r *attestationJSON) retype(pk *Passkey, typ string) error {
 	return nil
 }
 
-func (r *assertionJSON) retype(pk *Passkey, typ string) error {
+// resign retypes clientData (typ "" keeps it) and signs the assertion again.
+func (r *assertionJSON) resign(pk *Passkey, typ string) error {
 	cdj, err := retypeClientData(r.Response.ClientDataJSON, typ)
 	if err != nil {
 		return err
@@ -500,6 +535,35 @@ func (r *assertionJSON) retype(pk *Passkey, typ string) error {
 	}
 	r.Response.ClientDataJSON, r.Response.Signature = b64(cdj), b64(sig)
 	return nil
+}
+
+// withCredentialKey replaces the credential public key in authData's attested credential
+// data (rpIdHash 32, flags 1, signCount 4, aaguid 16, credentialIdLength 2, credentialId,
+// COSE key). virtualwebauthn writes no extensions, so the key runs to the end.
+func withCredentialKey(authData, coseKey []byte) ([]byte, error) {
+	const fixed = 32 + 1 + 4 + 16 + 2
+	if len(authData) < fixed || authData[32]&0x40 == 0 || authData[32]&0x80 != 0 {
+		return nil, fmt.Errorf("authData has no attested credential data or has extensions")
+	}
+	end := fixed + int(binary.BigEndian.Uint16(authData[fixed-2:fixed]))
+	if len(authData) < end {
+		return nil, fmt.Errorf("authData credential id is truncated")
+	}
+	return append(append([]byte(nil), authData[:end]...), coseKey...), nil
+}
+
+// okpCOSEKey is the COSE_Key of an Ed25519 public key: kty OKP (1), alg EdDSA (-8),
+// crv Ed25519 (6), x.
+func okpCOSEKey(pub ed25519.PublicKey) []byte {
+	em, err := cbor.CTAP2EncOptions().EncMode()
+	if err != nil {
+		panic(err) // fixed options: cannot fail
+	}
+	out, err := em.Marshal(map[int]any{1: 1, 3: int(EdDSA), -1: 6, -2: []byte(pub)})
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // finish marshals the response, through the Edit hook when there is one.

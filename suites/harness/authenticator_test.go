@@ -103,8 +103,8 @@ func login(t *testing.T, rp *webauthn.WebAuthn, a *Authenticator, u *testUser, p
 }
 
 func TestAuthenticatorRegisterLogin(t *testing.T) {
-	rp := newRP(t)
-	for _, alg := range []Alg{ES256, RS256} {
+	rp := newRP(t) // go-webauthn's default pubKeyCredParams offer EdDSA (-8) too
+	for _, alg := range []Alg{ES256, RS256, EdDSA} {
 		t.Run(alg.String(), func(t *testing.T) {
 			a, u := NewAuthenticator(), newUser(0)
 			pk, cred, err := register(t, rp, a, u, alg)
@@ -393,4 +393,56 @@ func edit(t *testing.T, options []byte, f func(map[string]any)) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// EdDSA is built by hand (virtualwebauthn has none): an OKP Ed25519 COSE key, refused
+// when -8 is not offered, and refused by the RP when its session does not offer it.
+func TestAuthenticatorEdDSA(t *testing.T) {
+	rp, a, u := newRP(t), NewAuthenticator(), newUser(0)
+	pk, cred, err := register(t, rp, a, u, EdDSA)
+	if err != nil {
+		t.Fatalf("EdDSA registration rejected: %v", err)
+	}
+	key, err := webauthncose.ParsePublicKey(pk.PublicKeyCOSE())
+	if err != nil {
+		t.Fatal(err)
+	}
+	okp, ok := key.(webauthncose.OKPPublicKeyData)
+	if !ok || okp.Algorithm != int64(EdDSA) || okp.KeyType != int64(webauthncose.OctetKey) || len(okp.XCoord) != 32 {
+		t.Fatalf("COSE key %+v: want OKP, alg -8, 32-byte x", key)
+	}
+	if pk.Alg != EdDSA || cred.AttestationFormat != "packed" {
+		t.Fatalf("passkey alg %v, attestation format %q", pk.Alg, cred.AttestationFormat)
+	}
+	u.creds = append(u.creds, *cred)
+	if _, err := login(t, rp, a, u, pk, Mods{}); err != nil {
+		t.Fatalf("EdDSA assertion rejected: %v", err)
+	}
+	if _, err := login(t, rp, a, u, pk, Mods{NoUV: true}); err == nil {
+		t.Fatal("EdDSA assertion without UV accepted by an RP that requires UV")
+	}
+
+	options, session := creationOptions(t, rp, newUser(1))
+	notOffered := edit(t, options, func(m map[string]any) {
+		m["pubKeyCredParams"] = []any{map[string]any{"type": "public-key", "alg": -7}, map[string]any{"type": "public-key", "alg": -257}}
+	})
+	if _, _, err := a.Register(notOffered, testOrigin, EdDSA); err == nil || !strings.Contains(err.Error(), "EdDSA (-8) not offered") {
+		t.Fatalf("EdDSA not offered: err = %v", err)
+	}
+	// A tampering client sends it anyway: an RP whose session offered only -7, -257 refuses it.
+	resp, _, err := a.Register(options, testOrigin, EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session.CredParams = []protocol.CredentialParameter{
+		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256},
+		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgRS256},
+	}
+	if _, err := rp.CreateCredential(newUser(1), *session, parsed); err == nil {
+		t.Fatal("RP accepted an EdDSA credential it did not offer")
+	}
 }
