@@ -45,7 +45,7 @@ const timingLabel = "ratelimit"
 func cmdSelftest(args []string) (int, error) {
 	fs := flag.NewFlagSet("myaccount-conformance selftest", flag.ContinueOnError)
 	reportDir := fs.String("report-dir", "reports/selftest", "directory for each run's reports")
-	parallel := fs.Int("parallel", 4, "runs at a time in the first phase (the timing specs always run alone)")
+	parallel := fs.Int("parallel", 6, "runs at a time in the first phase (the timing specs always run alone)")
 	runTimeout := fs.Duration("run-timeout", 5*time.Minute, "bound on one run")
 	var only multiFlag
 	fs.Var(&only, "fault", "check only this fault (repeatable)")
