@@ -324,21 +324,6 @@ func onlyUndocumentedStatus(err error) bool {
 	return true
 }
 
-// deliver is call for error cases: transport failures fail the spec, but the
-// verdict on the response is left to refusalProblems.
-func deliver(resp *harness.Response, err error) *harness.Response {
-	GinkgoHelper()
-	if err != nil {
-		var ue *harness.UnreachableError
-		if errors.As(err, &ue) {
-			AddReportEntry(EntryInconclusive, ue.Error())
-			Fail(InconclusivePrefix + ue.Error())
-		}
-		Fail("request failed: " + err.Error())
-	}
-	return resp
-}
-
 // expectNoFailures fails the spec with every collected failure, one per line.
 func expectNoFailures(failures []string) {
 	GinkgoHelper()

@@ -95,9 +95,10 @@ var _ = AfterEach(func() {
 	AddReportEntry(EntryCurl, harness.CurlLine(ex[len(ex)-1], F.Target.Resolve, F.Target.CAFile), ReportEntryVisibilityFailureOrVerbose)
 })
 
-// call sends a request and fails the spec when the target cannot be reached or when
-// the exchange breaks the API description (naming the field).
-func call(resp *harness.Response, err error) *harness.Response {
+// deliver fails the spec on transport failures only (a target that cannot be
+// reached makes the spec inconclusive). Error-case specs judge the response
+// themselves (refusalProblems); call adds the OpenAPI verdicts.
+func deliver(resp *harness.Response, err error) *harness.Response {
 	GinkgoHelper()
 	if err != nil {
 		var ue *harness.UnreachableError
@@ -107,6 +108,14 @@ func call(resp *harness.Response, err error) *harness.Response {
 		}
 		Fail("request failed: " + err.Error())
 	}
+	return resp
+}
+
+// call sends a request and fails the spec when the target cannot be reached or when
+// the exchange breaks the API description (naming the field).
+func call(resp *harness.Response, err error) *harness.Response {
+	GinkgoHelper()
+	resp = deliver(resp, err)
 	if resp.RequestViolation != nil {
 		Fail("suite bug: the suite's own request breaks the API description: " + resp.RequestViolation.Error())
 	}

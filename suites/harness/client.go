@@ -202,31 +202,9 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Request))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(body))
+	req, err := c.newRequest(ctx, r, body, ctype)
 	if err != nil {
 		return nil, err
-	}
-	if strings.Contains(r.URL, "|") && !strings.Contains(r.URL, "%7C") {
-		// A literal "|" in the URL is sent as is, as some SDKs do, not as Go's %7C.
-		req.URL.Opaque = strings.ReplaceAll(u.EscapedPath(), "%7C", "|")
-	}
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if ctype != "" && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if req.Header.Get("Accept") == "" {
-		req.Header.Set("Accept", "application/json")
-	}
-	req.Header.Set("User-Agent", UserAgent)
-	if r.Bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+r.Bearer)
-	}
-	if body == nil {
-		req.Body = http.NoBody
 	}
 
 	ex := Exchange{Method: r.Method, URL: r.URL, ReqHeader: req.Header.Clone(), ReqBody: string(body), Started: time.Now()}
@@ -273,6 +251,37 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 	c.Redactor.Learn(req.Header, body, r.URL, hr.Header, respBody)
 	resp.Exchange = c.record(ex, resp)
 	return resp, nil
+}
+
+// newRequest builds the http.Request for r; Do and the burst pacer both send it.
+func (c *Client) newRequest(ctx context.Context, r *Request, body []byte, ctype string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(r.URL, "|") && !strings.Contains(r.URL, "%7C") {
+		// A literal "|" in the URL is sent as is, as some SDKs do, not as Go's %7C.
+		req.URL.Opaque = strings.ReplaceAll(req.URL.EscapedPath(), "%7C", "|")
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if ctype != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	if r.Bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+r.Bearer)
+	}
+	if body == nil {
+		req.Body = http.NoBody
+	}
+	return req, nil
 }
 
 func (c *Client) record(ex Exchange, _ *Response) Exchange {

@@ -137,33 +137,6 @@ func (c *Client) Burst(ctx context.Context, b Burst) (*BurstResult, error) {
 	return res, nil
 }
 
-// newRequest builds the http.Request that Do would send for r.
-func (c *Client) newRequest(ctx context.Context, r *Request, body []byte, ctype string) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	if ctype != "" && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if req.Header.Get("Accept") == "" {
-		req.Header.Set("Accept", "application/json")
-	}
-	req.Header.Set("User-Agent", UserAgent)
-	if r.Bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+r.Bearer)
-	}
-	if body == nil {
-		req.Body = http.NoBody
-	}
-	return req, nil
-}
-
 // warm opens (or reuses) a connection to base with a discovery request.
 func (c *Client) warm(ctx context.Context, base string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Connect)+time.Duration(c.Target.Timeouts.Request))
