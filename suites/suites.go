@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -28,11 +27,6 @@ const (
 	EntryInconclusive = "inconclusive"
 	// InconclusivePrefix starts the failure message of a spec that could not decide.
 	InconclusivePrefix = "INCONCLUSIVE: "
-)
-
-var (
-	reqMu    sync.Mutex
-	reqSpecs = map[string][]string{} // requirement ID → spec texts, filled while the tree is built
 )
 
 // Req labels a spec with the requirement IDs it checks. Labels make them selectable
