@@ -16,7 +16,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 var binary string
@@ -157,7 +157,7 @@ func TestEverySpecNamesKnownRequirementsAndEveryMUSTHasASpec(t *testing.T) {
 				continue
 			}
 			specs++
-			ids := suites.ReqIDs(s.Labels())
+			ids := verdict.ReqIDs(s.Labels())
 			if len(ids) == 0 {
 				t.Errorf("spec %q names no requirement ID", s.FullText())
 			}

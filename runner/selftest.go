@@ -17,7 +17,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
-	"github.com/myaccount-conformance/myaccount-conformance/suites"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // selftestOutcome is one run of the suite in the self test.
@@ -221,7 +221,7 @@ func failedSpecs(path string) ([]string, error) {
 			if !s.State.Is(types.SpecStateFailureStates) {
 				continue
 			}
-			ids := suites.ReqIDs(s.Labels())
+			ids := verdict.ReqIDs(s.Labels())
 			name := s.FullText()
 			if len(ids) > 0 {
 				name = "[" + strings.Join(ids, ",") + "] " + s.LeafNodeText

@@ -3,6 +3,8 @@ package suites
 import (
 	"net/http"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -19,7 +21,7 @@ var _ = Describe("Access to the My Account API", Label("access"), Ordered, Conti
 
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
-		u = signUp(ctx, harness.ES256)
+		u = signUp(ctx, authenticator.ES256)
 	})
 
 	It("refuses a request without a token with 401", Req("MA-AUTHZ-003"), func(ctx SpecContext) {

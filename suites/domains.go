@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -137,7 +139,7 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 			expectRPID(creationOptions(c.Options).RP.ID, "the enrolment's rp.id on "+host)
 			// Finish it: the 201's Location and body keep to host too. The passkey is the
 			// password user's, so it is removed again.
-			att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+			att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 			Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
 			resp = verify(ctx, host, t.AccessToken, resp.Location(), c.AuthSession, att)
 			Expect(resp).To(HaveStatus(http.StatusCreated))

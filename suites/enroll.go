@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	"github.com/fxamacker/cbor/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -17,7 +19,7 @@ import (
 // Passkey enrollment through the My Account API: start (202 + Location), verify
 // (201), list, log in with it, delete (204), and it is gone.
 var _ = Describe("Passkey enrollment through the My Account API", Label("enroll", "passkey"), func() {
-	for _, alg := range []harness.Alg{harness.ES256, harness.RS256} {
+	for _, alg := range []authenticator.Alg{authenticator.ES256, authenticator.RS256} {
 		Context("of a second passkey, "+alg.String(), Ordered, func() {
 			var (
 				host     string
@@ -25,16 +27,16 @@ var _ = Describe("Passkey enrollment through the My Account API", Label("enroll"
 				token    string
 				start    enrollment
 				method   map[string]any
-				newPK    *harness.Passkey
+				newPK    *authenticator.Passkey
 				methodID string
 			)
 
 			BeforeAll(func(ctx SpecContext) {
 				host = requireCustomDomain()
 				// The first passkey uses the other algorithm, so both are exercised in both roles.
-				first := harness.ES256
-				if alg == harness.ES256 {
-					first = harness.RS256
+				first := authenticator.ES256
+				if alg == authenticator.ES256 {
+					first = authenticator.RS256
 				}
 				u = signUp(ctx, first)
 				token = login(ctx, u, u.Passkeys[0], host).AccessToken
@@ -57,13 +59,13 @@ var _ = Describe("Passkey enrollment through the My Account API", Label("enroll"
 					Expect(p.Type).To(Equal("public-key"))
 					algs = append(algs, p.Alg)
 				}
-				Expect(algs).To(ContainElements(int(harness.ES256), int(harness.RS256)), "pubKeyCredParams must offer ES256 (-7) and RS256 (-257)")
+				Expect(algs).To(ContainElements(int(authenticator.ES256), int(authenticator.RS256)), "pubKeyCredParams must offer ES256 (-7) and RS256 (-257)")
 				Expect(opts.AuthenticatorSelection.ResidentKey).To(Equal("required"), "passkeys are discoverable: residentKey must be required")
 			})
 
 			It("answers 201 with a Location and the passkey's documented fields when enrollment is verified", Req("MA-ENR-002"), func(ctx SpecContext) {
 				// A second device: the first holds a passkey named in excludeCredentials.
-				att, pk, err := harness.NewAuthenticator().Register(start.Options, F.Target.WebAuthn.Origin, alg)
+				att, pk, err := authenticator.New().Register(start.Options, F.Target.WebAuthn.Origin, alg)
 				Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
 				resp := verify(ctx, host, token, start.Location, start.AuthSession, att)
 				Expect(resp).To(HaveStatus(http.StatusCreated))

@@ -10,12 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // The error catalogue (fixtures/catalogue): wrong credentials and bad inputs, per
@@ -57,7 +60,7 @@ var _ = Describe("Error catalogue: refused requests change nothing", Label("erro
 
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
-		alice, bob = signUp(ctx, harness.ES256), signUp(ctx, harness.ES256)
+		alice, bob = signUp(ctx, authenticator.ES256), signUp(ctx, authenticator.ES256)
 		full = login(ctx, alice, alice.Passkeys[0], host, append([]string{"openid", "offline_access"}, catalogueScopes()...)...)
 		ms := listMethods(ctx, host, full.AccessToken)
 		Expect(ms).NotTo(BeEmpty())
@@ -138,7 +141,7 @@ var _ = Describe("Error catalogue: refused requests change nothing", Label("erro
 		// The same token is accepted while fresh, so that expiry is the only reason to refuse it later.
 		resp := call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Deliberate: true}))
 		if resp.Status != http.StatusOK {
-			Fail(fmt.Sprintf("%sa fresh token of clients.short_lived was refused (GET /factors answered %d), so its refusal after expiry would prove nothing", InconclusivePrefix, resp.Status))
+			Fail(fmt.Sprintf("%sa fresh token of clients.short_lived was refused (GET /factors answered %d), so its refusal after expiry would prove nothing", verdict.InconclusivePrefix, resp.Status))
 		}
 		waitUntil(ctx, issued.Add(ttl+time.Second), "the access token to expire")
 		resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Deliberate: true}))
@@ -159,7 +162,7 @@ var _ = Describe("Error catalogue: refused requests change nothing", Label("erro
 		// It is valid where it was issued, so its issuer is the only reason to refuse it here.
 		resp := call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(F.Target.Domain, "/factors"), Bearer: other, Deliberate: true}))
 		if resp.Status != http.StatusOK {
-			Fail(fmt.Sprintf("%sthe token of %s was refused by its own domain (GET /factors answered %d)", InconclusivePrefix, F.Target.Domain, resp.Status))
+			Fail(fmt.Sprintf("%sthe token of %s was refused by its own domain (GET /factors answered %d)", verdict.InconclusivePrefix, F.Target.Domain, resp.Status))
 		}
 		resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: other, Deliberate: true}))
 		expectNoFailures(refusalProblems("GET /factors with a token of "+F.Target.Domain, resp, http.StatusUnauthorized))
@@ -203,7 +206,7 @@ var _ = Describe("Error catalogue: refused requests change nothing", Label("erro
 				resp := startEnrollment(ctx, host, full.AccessToken)
 				Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods")
 				c := decodeCeremony(resp)
-				att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+				att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 				Expect(err).NotTo(HaveOccurred())
 				session, _ := json.Marshal(c.AuthSession)
 				fill = strings.NewReplacer(`"`+catalogue.AuthSession+`"`, string(session), catalogue.AuthnResponse, string(att))

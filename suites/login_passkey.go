@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -15,7 +17,7 @@ import (
 // Embedded login with native passkeys: signup through /passkey/register and login
 // through /passkey/challenge, both finished by the webauthn grant on /oauth/token.
 var _ = Describe("Native passkey signup and login", Label("login", "passkey"), func() {
-	for _, alg := range []harness.Alg{harness.ES256, harness.RS256} {
+	for _, alg := range []authenticator.Alg{authenticator.ES256, authenticator.RS256} {
 		Context("with an "+alg.String()+" passkey", Ordered, func() {
 			var u *user
 

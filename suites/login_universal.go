@@ -9,10 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // Universal Login: the authorization code flow with PKCE (public client) and with a
@@ -184,7 +187,7 @@ var _ = Describe("Universal Login in headless Chromium", Label("login", "univers
 		if !F.Target.Login.Browser.Passkeys {
 			Skip("login.browser.passkeys is not set: the target's login page does not offer passkeys")
 		}
-		u := signUp(ctx, harness.ES256)
+		u := signUp(ctx, authenticator.ES256)
 		a := newAuth(custom, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
 		url, err := b.Login(ctx, a.URL(), a.Client.RedirectURI, harness.LoginAs{Passkey: u.Passkeys[0]})
 		Expect(err).NotTo(HaveOccurred(), "the passkey login through the page failed")
@@ -285,7 +288,7 @@ func codeLogin(ctx context.Context, d harness.LoginDriver, a harness.AuthRequest
 	if err != nil {
 		var ue *harness.UnreachableError
 		if errors.As(err, &ue) {
-			Fail(InconclusivePrefix + ue.Error())
+			Fail(verdict.InconclusivePrefix + ue.Error())
 		}
 		Fail("the login through the " + d.Name() + " driver failed: " + F.Redactor.Text(err.Error()))
 	}

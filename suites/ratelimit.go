@@ -11,10 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // The My Account rate limit (PROTOCOL §6): a token bucket per tenant of B requests,
@@ -34,13 +37,6 @@ const (
 	minOverload = 0.5 // a burst sent slower than half its rate (2× the limit): INCONCLUSIVE
 	maxWait     = 30 * time.Second
 	recoverHits = 3 // requests after waiting retry-after
-)
-
-// EntryBurst and EntryTimeline name the report entries of a burst: its figures and
-// the path of its picture.
-const (
-	EntryBurst    = "burst"
-	EntryTimeline = "timeline"
 )
 
 // limitBucket is the limit as configured, with the tolerance the specs allow above it.
@@ -89,8 +85,8 @@ func pause(ctx context.Context, d time.Duration) {
 // inconclusive ends the spec as undecided: neither pass nor fail.
 func undecided(msg string) {
 	GinkgoHelper()
-	AddReportEntry(EntryInconclusive, msg)
-	Fail(InconclusivePrefix + msg)
+	AddReportEntry(verdict.Inconclusive, msg)
+	Fail(verdict.InconclusivePrefix + msg)
 }
 
 // burstSize is how many requests a burst at overload× the limit needs to empty the
@@ -122,7 +118,7 @@ func sendBurst(ctx context.Context, b harness.Burst) *harness.BurstResult {
 	GinkgoHelper()
 	res, err := F.Client.Burst(ctx, b)
 	if res != nil {
-		AddReportEntry(EntryBurst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
+		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
 	if err != nil {
 		var ue *harness.UnreachableError
@@ -144,10 +140,10 @@ func burstPicture(res *harness.BurstResult, l limitBucket, title string, notes .
 	}
 	path, err := harness.WriteTimelineFile(F.ReportDir, res, tl)
 	if err != nil {
-		AddReportEntry(EntryTimeline, "the timeline could not be written: "+err.Error(), ReportEntryVisibilityFailureOrVerbose)
+		AddReportEntry(verdict.Timeline, "the timeline could not be written: "+err.Error(), ReportEntryVisibilityFailureOrVerbose)
 		return
 	}
-	AddReportEntry(EntryTimeline, path, ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(verdict.Timeline, path, ReportEntryVisibilityFailureOrVerbose)
 }
 
 // requireAnswers fails (or, when the target could not be reached, ends as
@@ -382,7 +378,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		requireCustomDomain() // the suite logs in with native passkeys, which live there
 		l = configuredLimit()
 		main = nil
-		a, b = signUp(ctx, harness.ES256), signUp(ctx, harness.ES256)
+		a, b = signUp(ctx, authenticator.ES256), signUp(ctx, authenticator.ES256)
 	})
 	// Leave a full bucket to the specs that come after.
 	AfterAll(func(ctx SpecContext) { waitRefill(ctx, l) })
@@ -411,7 +407,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 			})
 			burstPicture(main, l, fmt.Sprintf("A burst at %.0f× the limit: GET /me/v1/factors, one user, %s", overload, host), limitVerdict(main, l))
 		} else {
-			AddReportEntry(EntryBurst, "(the burst of an earlier spec) "+main.Summary(), ReportEntryVisibilityFailureOrVerbose)
+			AddReportEntry(verdict.Burst, "(the burst of an earlier spec) "+main.Summary(), ReportEntryVisibilityFailureOrVerbose)
 		}
 		return main
 	}

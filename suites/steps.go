@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -17,8 +19,8 @@ import (
 // user is someone the suite signed up, with the passkeys it holds.
 type user struct {
 	Email    string
-	Authn    *harness.Authenticator
-	Passkeys []*harness.Passkey
+	Authn    *authenticator.Authenticator
+	Passkeys []*authenticator.Passkey
 	Signup   harness.Tokens
 }
 
@@ -39,10 +41,10 @@ func decodeCeremony(resp *harness.Response) ceremony {
 
 // signUp creates a user with a passkey of the given algorithm through
 // /passkey/register and the webauthn grant on the custom domain.
-func signUp(ctx context.Context, alg harness.Alg) *user {
+func signUp(ctx context.Context, alg authenticator.Alg) *user {
 	GinkgoHelper()
 	host := requireCustomDomain()
-	u := &user{Email: harness.NewEmail(), Authn: harness.NewAuthenticator()}
+	u := &user{Email: harness.NewEmail(), Authn: authenticator.New()}
 	resp := call(F.PasskeyRegister(ctx, host, u.Email))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
 	c := decodeCeremony(resp)
@@ -58,7 +60,7 @@ func signUp(ctx context.Context, alg harness.Alg) *user {
 
 // passkeyLogin runs /passkey/challenge and the webauthn grant with one passkey and
 // returns the token response as is.
-func passkeyLogin(ctx context.Context, u *user, pk *harness.Passkey, host, audience string, scopes ...string) *harness.Response {
+func passkeyLogin(ctx context.Context, u *user, pk *authenticator.Passkey, host, audience string, scopes ...string) *harness.Response {
 	GinkgoHelper()
 	resp := call(F.PasskeyChallenge(ctx, host))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/challenge")
@@ -69,7 +71,7 @@ func passkeyLogin(ctx context.Context, u *user, pk *harness.Passkey, host, audie
 }
 
 // login logs in with a passkey and expects tokens for the My Account API of host.
-func login(ctx context.Context, u *user, pk *harness.Passkey, host string, scopes ...string) harness.Tokens {
+func login(ctx context.Context, u *user, pk *authenticator.Passkey, host string, scopes ...string) harness.Tokens {
 	GinkgoHelper()
 	if len(scopes) == 0 {
 		scopes = harness.MethodScopes

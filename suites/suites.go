@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // F is the framework of the current run.
@@ -20,48 +21,10 @@ var F *harness.Framework
 // Use sets the framework the specs run with. Call it before RunSpecs.
 func Use(f *harness.Framework) { F = f }
 
-// Report entry names, read back by the runner.
-const (
-	EntryExchanges    = "exchanges"
-	EntryCurl         = "curl"
-	EntryInconclusive = "inconclusive"
-	// InconclusivePrefix starts the failure message of a spec that could not decide.
-	InconclusivePrefix = "INCONCLUSIVE: "
-)
-
 // Req labels a spec with the requirement IDs it checks. Labels make them selectable
 // with --label-filter; the report carries them for per-requirement results.
 func Req(ids ...string) Labels {
 	return Label(ids...)
-}
-
-// ReqIDs returns the requirement IDs among a spec's labels.
-func ReqIDs(labels []string) []string {
-	var out []string
-	for _, l := range labels {
-		if isReqID(l) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func isReqID(s string) bool {
-	i := strings.LastIndex(s, "-")
-	if i <= 0 || len(s)-i != 4 {
-		return false
-	}
-	for _, c := range s[:i] {
-		if (c < 'A' || c > 'Z') && c != '-' {
-			return false
-		}
-	}
-	for _, c := range s[i+1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 var _ = BeforeEach(func() {
@@ -85,8 +48,8 @@ var _ = AfterEach(func() {
 	for i, e := range ex {
 		fmt.Fprintf(&b, "--- exchange %d of %d\n%s", i+1, len(ex), harness.FormatExchange(e))
 	}
-	AddReportEntry(EntryExchanges, b.String(), ReportEntryVisibilityFailureOrVerbose)
-	AddReportEntry(EntryCurl, harness.CurlLine(ex[len(ex)-1], F.Target.Resolve, F.Target.CAFile), ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(verdict.Exchanges, b.String(), ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(verdict.Curl, harness.CurlLine(ex[len(ex)-1], F.Target.Resolve, F.Target.CAFile), ReportEntryVisibilityFailureOrVerbose)
 })
 
 // deliver fails the spec on transport failures only (a target that cannot be
@@ -97,8 +60,8 @@ func deliver(resp *harness.Response, err error) *harness.Response {
 	if err != nil {
 		var ue *harness.UnreachableError
 		if errors.As(err, &ue) {
-			AddReportEntry(EntryInconclusive, ue.Error())
-			Fail(InconclusivePrefix + ue.Error())
+			AddReportEntry(verdict.Inconclusive, ue.Error())
+			Fail(verdict.InconclusivePrefix + ue.Error())
 		}
 		Fail("request failed: " + err.Error())
 	}

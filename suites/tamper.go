@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // Forged and replayed passkey ceremonies: what a server accepts that it should
@@ -25,7 +28,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
-		u = signUp(ctx, harness.ES256)
+		u = signUp(ctx, authenticator.ES256)
 	})
 
 	// tokenRequest finishes a login ceremony with a prepared assertion.
@@ -36,7 +39,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 
 	It("refuses a login assertion signed over another challenge", Req("AUTH-PK-004"), func(ctx SpecContext) {
 		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
-		assertion, err := u.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0], harness.Mods{Challenge: randomBytes(32)})
+		assertion, err := u.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0], authenticator.Mods{Challenge: randomBytes(32)})
 		Expect(err).NotTo(HaveOccurred())
 		expectGrantRefused(tokenRequest(ctx, c.AuthSession, assertion))
 	})
@@ -45,7 +48,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		login(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 		last := u.Passkeys[0].Counter // the counter the server saw last
 		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
-		assertion, err := u.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0], harness.Mods{Counter: &last})
+		assertion, err := u.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0], authenticator.Mods{Counter: &last})
 		Expect(err).NotTo(HaveOccurred())
 		expectGrantRefused(tokenRequest(ctx, c.AuthSession, assertion))
 	})
@@ -67,7 +70,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		resp := startEnrollment(ctx, host, token)
 		Expect(resp).To(HaveStatus(http.StatusAccepted))
 		c := decodeCeremony(resp)
-		att, _, err := harness.NewAuthenticator().RegisterWith(c.Options, F.Target.WebAuthn.Origin, harness.ES256, harness.Mods{Challenge: randomBytes(32)})
+		att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Challenge: randomBytes(32)})
 		Expect(err).NotTo(HaveOccurred())
 		resp = verify(ctx, host, token, resp.Location(), c.AuthSession, att)
 		Expect(resp).To(HaveStatus(http.StatusBadRequest), "an attestation over a challenge the server never issued was accepted")
@@ -79,7 +82,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		resp := startEnrollment(ctx, host, token)
 		Expect(resp).To(HaveStatus(http.StatusAccepted))
 		location, c := resp.Location(), decodeCeremony(resp)
-		att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 		Expect(err).NotTo(HaveOccurred())
 		resp = verify(ctx, host, token, location, c.AuthSession, att)
 		Expect(resp).To(HaveStatus(http.StatusCreated))
@@ -87,7 +90,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		before := methodIDs(listMethods(ctx, host, token))
 
 		// Another device answers the same options with the same auth_session.
-		att, _, err = harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		att, _, err = authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 		Expect(err).NotTo(HaveOccurred())
 		resp = verify(ctx, host, token, location, c.AuthSession, att)
 		Expect(resp.Status).To(BeNumerically(">=", 400), "a used enrollment auth_session verified another passkey: %s", resp.Body)
@@ -126,14 +129,14 @@ func expectGrantRefused(resp *harness.Response) {
 // they do not offer, as a client that ignores pubKeyCredParams would (the options are
 // rewritten to offer it); it skips the spec when every algorithm the virtual
 // authenticator can create is offered.
-func unofferedAlgAttestation(options json.RawMessage) ([]byte, harness.Alg) {
+func unofferedAlgAttestation(options json.RawMessage) ([]byte, authenticator.Alg) {
 	GinkgoHelper()
-	offered := map[harness.Alg]bool{}
+	offered := map[authenticator.Alg]bool{}
 	for _, p := range creationOptions(options).PubKeyCredParams {
-		offered[harness.Alg(p.Alg)] = true
+		offered[authenticator.Alg(p.Alg)] = true
 	}
-	alg := harness.Alg(0)
-	for _, a := range []harness.Alg{harness.EdDSA, harness.RS256, harness.ES256} {
+	alg := authenticator.Alg(0)
+	for _, a := range []authenticator.Alg{authenticator.EdDSA, authenticator.RS256, authenticator.ES256} {
 		if !offered[a] {
 			alg = a
 		}
@@ -146,7 +149,7 @@ func unofferedAlgAttestation(options json.RawMessage) ([]byte, harness.Alg) {
 	opts["pubKeyCredParams"] = []map[string]any{{"type": "public-key", "alg": int(alg)}}
 	rewritten, err := json.Marshal(opts)
 	Expect(err).NotTo(HaveOccurred())
-	att, _, err := harness.NewAuthenticator().Register(rewritten, F.Target.WebAuthn.Origin, alg)
+	att, _, err := authenticator.New().Register(rewritten, F.Target.WebAuthn.Origin, alg)
 	Expect(err).NotTo(HaveOccurred())
 	return att, alg
 }
@@ -168,7 +171,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
-		alice, bob = signUp(ctx, harness.ES256), signUp(ctx, harness.ES256)
+		alice, bob = signUp(ctx, authenticator.ES256), signUp(ctx, authenticator.ES256)
 		token = login(ctx, alice, alice.Passkeys[0], host).AccessToken
 	})
 
@@ -190,22 +193,22 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	type enrollCase struct {
 		name, req string
 		// mods returns the tampering for these options, or a reason to skip.
-		mods func(opts json.RawMessage) (harness.Mods, string)
+		mods func(opts json.RawMessage) (authenticator.Mods, string)
 	}
 	for _, ec := range []enrollCase{
-		{"an attestation from another origin", "MA-ENR-011", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Origin: "https://evil.example"}, ""
+		{"an attestation from another origin", "MA-ENR-011", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Origin: "https://evil.example"}, ""
 		}},
-		{"an attestation for another RP ID (rpIdHash)", "MA-ENR-012", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{RPID: "evil.example"}, ""
+		{"an attestation for another RP ID (rpIdHash)", "MA-ENR-012", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{RPID: "evil.example"}, ""
 		}},
-		{"an attestation whose signature does not cover the clientDataJSON sent", "MA-ENR-013", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Edit: editClientData(func(cd map[string]any) { cd["crossOrigin"] = false })}, ""
+		{"an attestation whose signature does not cover the clientDataJSON sent", "MA-ENR-013", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Edit: editClientData(func(cd map[string]any) { cd["crossOrigin"] = false })}, ""
 		}},
-		{"an attestation without user presence", "MA-ENR-014", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{NoUP: true}, ""
+		{"an attestation without user presence", "MA-ENR-014", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{NoUP: true}, ""
 		}},
-		{"an attestation without user verification when the options require it", "MA-ENR-015", func(opts json.RawMessage) (harness.Mods, string) {
+		{"an attestation without user verification when the options require it", "MA-ENR-015", func(opts json.RawMessage) (authenticator.Mods, string) {
 			var o struct {
 				Sel struct {
 					UV string `json:"userVerification"`
@@ -213,18 +216,18 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 			}
 			_ = json.Unmarshal(opts, &o)
 			if o.Sel.UV != "required" {
-				return harness.Mods{}, fmt.Sprintf("the creation options ask for userVerification %q, not \"required\": an attestation without UV is acceptable", o.Sel.UV)
+				return authenticator.Mods{}, fmt.Sprintf("the creation options ask for userVerification %q, not \"required\": an attestation without UV is acceptable", o.Sel.UV)
 			}
-			return harness.Mods{NoUV: true}, ""
+			return authenticator.Mods{NoUV: true}, ""
 		}},
-		{"clientData of type webauthn.get", "MA-ENR-016", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Type: "webauthn.get"}, ""
+		{"clientData of type webauthn.get", "MA-ENR-016", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Type: "webauthn.get"}, ""
 		}},
-		{"a truncated attestationObject", "MA-ENR-018", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Edit: editResponse("attestationObject", func(b []byte) []byte { return b[:len(b)/2] })}, ""
+		{"a truncated attestationObject", "MA-ENR-018", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Edit: editResponse("attestationObject", func(b []byte) []byte { return b[:len(b)/2] })}, ""
 		}},
-		{"a garbage attestationObject", "MA-ENR-018", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Edit: editResponse("attestationObject", func(b []byte) []byte { return randomBytes(len(b)) })}, ""
+		{"a garbage attestationObject", "MA-ENR-018", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Edit: editResponse("attestationObject", func(b []byte) []byte { return randomBytes(len(b)) })}, ""
 		}},
 	} {
 		It("refuses an enrollment verified with "+ec.name+", and creates nothing", Req(ec.req), func(ctx SpecContext) {
@@ -234,7 +237,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 			if skip != "" {
 				Skip(skip)
 			}
-			att, _, err := harness.NewAuthenticator().RegisterWith(c.Options, F.Target.WebAuthn.Origin, harness.ES256, mods)
+			att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, mods)
 			Expect(err).NotTo(HaveOccurred())
 			expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att))), before, ec.name)
 		})
@@ -260,7 +263,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 		bobBefore := methodIDs(listMethods(ctx, host, bobToken))
 		before := methodIDs(listMethods(ctx, host, token))
 		c, location := enrollmentFor(ctx, bobToken)
-		att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 		Expect(err).NotTo(HaveOccurred())
 		// Alice presents Bob's auth_session with a valid answer to Bob's options.
 		resp := deliver(F.Client.Do(ctx, verifyRequest(host, token, location, c.AuthSession, att)))
@@ -279,20 +282,20 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 		waitOutCeremony(ctx, c.Options)
 		fresh := login(ctx, alice, alice.Passkeys[0], host).AccessToken
 		before := methodIDs(listMethods(ctx, host, fresh))
-		att, _, err := harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 		Expect(err).NotTo(HaveOccurred())
 		expectEnrollRefused(ctx, deliver(F.Client.Do(ctx, verifyRequest(host, fresh, location, c.AuthSession, att))), before, "an expired auth_session")
 
 		// Control: the same steps without the wait succeed, so the refusal was the expiry.
 		short = loginAs(ctx, f, alice, alice.Passkeys[0], host, harness.ScopeCreateMethods).AccessToken
 		c, location = enrollmentFor(ctx, short)
-		att, _, err = harness.NewAuthenticator().Register(c.Options, F.Target.WebAuthn.Origin, harness.ES256)
+		att, _, err = authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 		Expect(err).NotTo(HaveOccurred())
 		resp := deliver(F.Client.Do(ctx, verifyRequest(host, fresh, location, c.AuthSession, att)))
 		if resp.Status == http.StatusCreated {
 			DeferCleanup(deleteMethod, host, fresh, resp.Object()["id"])
 		} else {
-			Fail(fmt.Sprintf("%san enrollment started with a token of clients.short_lived and verified at once with a token of clients.native was refused too (%d), so the refusal after the wait proves nothing", InconclusivePrefix, resp.Status))
+			Fail(fmt.Sprintf("%san enrollment started with a token of clients.short_lived and verified at once with a token of clients.native was refused too (%d), so the refusal after the wait proves nothing", verdict.InconclusivePrefix, resp.Status))
 		}
 	})
 
@@ -314,37 +317,37 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	// Login: the same changes to an assertion for the webauthn grant.
 	type loginCase struct {
 		name, req string
-		mods      func(opts json.RawMessage) (harness.Mods, string)
+		mods      func(opts json.RawMessage) (authenticator.Mods, string)
 	}
 	for _, lc := range []loginCase{
-		{"from another origin", "AUTH-PK-007", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Origin: "https://evil.example"}, ""
+		{"from another origin", "AUTH-PK-007", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Origin: "https://evil.example"}, ""
 		}},
-		{"for another RP ID (rpIdHash)", "AUTH-PK-008", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{RPID: "evil.example"}, ""
+		{"for another RP ID (rpIdHash)", "AUTH-PK-008", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{RPID: "evil.example"}, ""
 		}},
-		{"with a signature that does not verify", "AUTH-PK-009", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Edit: editResponse("signature", func(b []byte) []byte {
+		{"with a signature that does not verify", "AUTH-PK-009", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Edit: editResponse("signature", func(b []byte) []byte {
 				b = append([]byte(nil), b...)
 				b[len(b)-1] ^= 0x01
 				return b
 			})}, ""
 		}},
-		{"without user presence", "AUTH-PK-010", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{NoUP: true}, ""
+		{"without user presence", "AUTH-PK-010", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{NoUP: true}, ""
 		}},
-		{"without user verification when the options require it", "AUTH-PK-011", func(opts json.RawMessage) (harness.Mods, string) {
+		{"without user verification when the options require it", "AUTH-PK-011", func(opts json.RawMessage) (authenticator.Mods, string) {
 			var o struct {
 				UV string `json:"userVerification"`
 			}
 			_ = json.Unmarshal(opts, &o)
 			if o.UV != "required" {
-				return harness.Mods{}, fmt.Sprintf("the request options ask for userVerification %q, not \"required\": an assertion without UV is acceptable", o.UV)
+				return authenticator.Mods{}, fmt.Sprintf("the request options ask for userVerification %q, not \"required\": an assertion without UV is acceptable", o.UV)
 			}
-			return harness.Mods{NoUV: true}, ""
+			return authenticator.Mods{NoUV: true}, ""
 		}},
-		{"whose clientData type is webauthn.create", "AUTH-PK-012", func(json.RawMessage) (harness.Mods, string) {
-			return harness.Mods{Type: "webauthn.create"}, ""
+		{"whose clientData type is webauthn.create", "AUTH-PK-012", func(json.RawMessage) (authenticator.Mods, string) {
+			return authenticator.Mods{Type: "webauthn.create"}, ""
 		}},
 	} {
 		It("refuses a login assertion "+lc.name, Req(lc.req), func(ctx SpecContext) {
@@ -365,7 +368,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 		Expect(err).NotTo(HaveOccurred())
 		// A valid assertion over the enrollment's challenge, for the login endpoint.
 		lc := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
-		assertion, err := alice.Authn.LoginWith(lc.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0], harness.Mods{Challenge: challenge})
+		assertion, err := alice.Authn.LoginWith(lc.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0], authenticator.Mods{Challenge: challenge})
 		Expect(err).NotTo(HaveOccurred())
 		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
 	})
@@ -411,7 +414,7 @@ func shortLived() *harness.Framework {
 }
 
 // loginAs is login through f's native client.
-func loginAs(ctx context.Context, f *harness.Framework, u *user, pk *harness.Passkey, host string, scopes ...string) harness.Tokens {
+func loginAs(ctx context.Context, f *harness.Framework, u *user, pk *authenticator.Passkey, host string, scopes ...string) harness.Tokens {
 	GinkgoHelper()
 	c := decodeCeremony(call(f.PasskeyChallenge(ctx, host)))
 	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, pk)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -22,7 +24,7 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
-		u = signUp(ctx, harness.ES256)
+		u = signUp(ctx, authenticator.ES256)
 		token = login(ctx, u, u.Passkeys[0], host).AccessToken
 	})
 
@@ -34,7 +36,7 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 		Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods")
 		location, c := resp.Location(), decodeCeremony(resp)
 		Expect(location).NotTo(BeEmpty(), "the enrollment answered without a Location")
-		att, _, err := harness.NewAuthenticator().RegisterWith(c.Options, F.Target.WebAuthn.Origin, harness.ES256, harness.Mods{Edit: shape})
+		att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: shape})
 		Expect(err).NotTo(HaveOccurred())
 		url := verifyURL(host, location)
 		if path != nil {
@@ -95,7 +97,7 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 		resp := call(F.PasskeyRegister(ctx, host, email))
 		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
 		c := decodeCeremony(resp)
-		att, _, err := harness.NewAuthenticator().RegisterWith(c.Options, F.Target.WebAuthn.Origin, harness.ES256, harness.Mods{Edit: func(m map[string]any) {
+		att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: func(m map[string]any) {
 			m["clientExtensionResults"] = map[string]any{"credProps": map[string]any{"rk": true}}
 		}})
 		Expect(err).NotTo(HaveOccurred())

@@ -10,7 +10,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 func it(text string, state types.SpecState, msg string, ids ...string) types.SpecReport {
@@ -28,8 +28,8 @@ func it(text string, state types.SpecState, msg string, ids ...string) types.Spe
 func fixture() types.Report {
 	failed := it("fails", types.SpecStateFailed, "answered 200, want 202", "MA-ENR-001", "MA-ENR-008")
 	failed.ReportEntries = types.ReportEntries{
-		{Name: suites.EntryExchanges, Value: types.WrapEntryValue("> POST https://x/me/v1/authentication-methods\n< 200 OK")},
-		{Name: suites.EntryCurl, Value: types.WrapEntryValue("curl -sS -X POST 'https://x/me/v1/authentication-methods'")},
+		{Name: verdict.Exchanges, Value: types.WrapEntryValue("> POST https://x/me/v1/authentication-methods\n< 200 OK")},
+		{Name: verdict.Curl, Value: types.WrapEntryValue("curl -sS -X POST 'https://x/me/v1/authentication-methods'")},
 	}
 	return types.Report{SpecReports: types.SpecReports{
 		it("passes", types.SpecStatePassed, "", "AUTH-PK-001"),
@@ -37,7 +37,7 @@ func fixture() types.Report {
 		it("passes too", types.SpecStatePassed, "", "MA-ENR-002"),
 		it("skipped after an ordered failure", types.SpecStateSkipped, "Spec skipped because an earlier spec in an ordered container failed", "MA-ENR-002"),
 		it("warns", types.SpecStateFailed, "counter not checked", "AUTH-PK-005"),
-		it("cannot decide", types.SpecStateFailed, suites.InconclusivePrefix+"unreachable", "MA-AUTHZ-001"),
+		it("cannot decide", types.SpecStateFailed, verdict.InconclusivePrefix+"unreachable", "MA-AUTHZ-001"),
 		it("filtered out", types.SpecStateSkipped, "", "MA-AUTHZ-002"),
 		it("uses an ID the catalogue lacks", types.SpecStateFailed, "boom", "ZZ-NEW-001"),
 		{LeafNodeType: types.NodeTypeReportAfterSuite, State: types.SpecStatePassed},

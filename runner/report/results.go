@@ -14,7 +14,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // Result is the outcome of a spec or a requirement.
@@ -86,7 +86,7 @@ func Specs(r types.Report) []Spec {
 			Containers: s.ContainerHierarchyTexts,
 			Leaf:       s.LeafNodeText,
 			Ordered:    s.IsInOrderedContainer,
-			IDs:        suites.ReqIDs(s.Labels()),
+			IDs:        verdict.ReqIDs(s.Labels()),
 			State:      s.State.String(),
 			Location:   s.LeafNodeLocation.String(),
 			Duration:   s.RunTime,
@@ -104,7 +104,7 @@ func Specs(r types.Report) []Spec {
 			o.Result = Pass
 		case s.State.Is(types.SpecStateFailureStates):
 			o.Result = Fail
-			if strings.HasPrefix(msg, strings.TrimSpace(suites.InconclusivePrefix)) {
+			if verdict.IsInconclusive(msg) {
 				o.Result = Inconclusive
 			}
 			o.Reason = msg
@@ -124,9 +124,9 @@ func Specs(r types.Report) []Spec {
 		}
 		for _, e := range s.ReportEntries {
 			switch e.Name {
-			case suites.EntryExchanges:
+			case verdict.Exchanges:
 				o.Exchanges = EntryString(e)
-			case suites.EntryCurl:
+			case verdict.Curl:
 				o.Curl = EntryString(e)
 			}
 		}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/webauthn"
@@ -330,8 +332,8 @@ func pageSays(tab context.Context) string {
 
 // addPasskey adds a virtual authenticator to the tab (UV, resident keys, presence
 // simulated: without it create() and get() wait forever) holding the passkey.
-func addPasskey(tab context.Context, pk *Passkey) (webauthn.AuthenticatorID, error) {
-	if pk.Alg != ES256 {
+func addPasskey(tab context.Context, pk *authenticator.Passkey) (webauthn.AuthenticatorID, error) {
+	if pk.Alg != authenticator.ES256 {
 		return "", fmt.Errorf("Chromium's virtual authenticator imports ES256 keys only, not %v", pk.Alg)
 	}
 	if _, err := chromedp.Call(tab, webauthn.Enable, webauthn.EnableParams{}); err != nil {
@@ -347,7 +349,7 @@ func addPasskey(tab context.Context, pk *Passkey) (webauthn.AuthenticatorID, err
 		return "", err
 	}
 	_, err = chromedp.Call(tab, addCredential, addCredentialParams{AuthenticatorID: res.AuthenticatorID, Credential: credential{
-		CredentialID: pk.ID, IsResidentCredential: true, RpID: pk.RPID, PrivateKey: pk.cred.Key.Data,
+		CredentialID: pk.ID, IsResidentCredential: true, RpID: pk.RPID, PrivateKey: pk.PrivateKeyPKCS8(),
 		UserHandle: pk.UserHandle, SignCount: float64(pk.Counter), BackupEligibility: true, BackupState: true,
 	}})
 	return res.AuthenticatorID, err
@@ -376,7 +378,7 @@ type credential struct {
 
 // syncCounter copies the authenticator's counter back, so that the suite's own
 // authenticator continues above it.
-func syncCounter(tab context.Context, id webauthn.AuthenticatorID, pk *Passkey) {
+func syncCounter(tab context.Context, id webauthn.AuthenticatorID, pk *authenticator.Passkey) {
 	res, err := chromedp.Call(tab, webauthn.GetCredential, webauthn.GetCredentialParams{AuthenticatorID: id, CredentialID: pk.ID})
 	if err == nil && res.Credential != nil && uint32(res.Credential.SignCount) > pk.Counter {
 		pk.Counter = uint32(res.Credential.SignCount)

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	"golang.org/x/net/html"
 )
 
@@ -107,7 +109,7 @@ func IsRedirectTo(raw, redirectURI string) bool {
 // LoginAs is who signs in: with a password, or (browser only) with a passkey.
 type LoginAs struct {
 	Username, Password string
-	Passkey            *Passkey
+	Passkey            *authenticator.Passkey
 }
 
 // LoginDriver gets through the login page.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 )
@@ -98,7 +100,7 @@ func TestBrowserDriverLogsInToTheReferenceTenant(t *testing.T) {
 	}
 	// A passkey the page's RP does not know is refused by the server, and the driver says so.
 	f := framework(t, tg)
-	authn := harness.NewAuthenticator()
+	authn := authenticator.New()
 	resp, err := f.PasskeyRegister(context.Background(), tg.CustomDomain, harness.NewEmail())
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +109,7 @@ func TestBrowserDriverLogsInToTheReferenceTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, pk, err := authn.Register(opts, tg.WebAuthn.Origin, harness.ES256)
+	_, pk, err := authn.Register(opts, tg.WebAuthn.Origin, authenticator.ES256)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 )
 
 func TestCommandDriverReadsTheCallback(t *testing.T) {
@@ -20,7 +22,7 @@ func TestCommandDriverReadsTheCallback(t *testing.T) {
 	if _, err := d.Login(context.Background(), "https://t.example/authorize", "https://app.example/cb", LoginAs{}); err == nil || !strings.Contains(err.Error(), "printed no URL") {
 		t.Errorf("no callback: %v", err)
 	}
-	if _, err := d.Login(context.Background(), "u", "r", LoginAs{Passkey: &Passkey{}}); err != ErrPasskeyUnsupported {
+	if _, err := d.Login(context.Background(), "u", "r", LoginAs{Passkey: &authenticator.Passkey{}}); err != ErrPasskeyUnsupported {
 		t.Errorf("passkey: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package harness
+package authenticator
 
 import (
 	"bytes"
@@ -106,7 +106,7 @@ func TestAuthenticatorRegisterLogin(t *testing.T) {
 	rp := newRP(t) // go-webauthn's default pubKeyCredParams offer EdDSA (-8) too
 	for _, alg := range []Alg{ES256, RS256, EdDSA} {
 		t.Run(alg.String(), func(t *testing.T) {
-			a, u := NewAuthenticator(), newUser(0)
+			a, u := New(), newUser(0)
 			pk, cred, err := register(t, rp, a, u, alg)
 			if err != nil {
 				t.Fatalf("registration rejected: %v", err)
@@ -126,7 +126,7 @@ func TestAuthenticatorRegisterLogin(t *testing.T) {
 }
 
 func TestAuthenticatorWireShape(t *testing.T) {
-	rp, a, u := newRP(t), NewAuthenticator(), newUser(0)
+	rp, a, u := newRP(t), New(), newUser(0)
 	options, session := creationOptions(t, rp, u)
 	resp, pk, err := a.Register(options, testOrigin, ES256)
 	if err != nil {
@@ -185,7 +185,7 @@ func checkShape(t *testing.T, resp []byte, pk *Passkey, want string) {
 
 // Without the padding fix about 1 ES256 key in 128 has a short coordinate and is rejected.
 func TestAuthenticatorManyES256Registrations(t *testing.T) {
-	rp, a := newRP(t), NewAuthenticator()
+	rp, a := newRP(t), New()
 	for i := 0; i < 300; i++ {
 		if _, _, err := register(t, rp, a, newUser(byte(i)), ES256); err != nil {
 			t.Fatalf("registration %d rejected: %v", i, err)
@@ -194,7 +194,7 @@ func TestAuthenticatorManyES256Registrations(t *testing.T) {
 }
 
 func TestAuthenticatorCounterIncreases(t *testing.T) {
-	rp, a, u := newRP(t), NewAuthenticator(), newUser(0)
+	rp, a, u := newRP(t), New(), newUser(0)
 	pk, cred, err := register(t, rp, a, u, ES256)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestAuthenticatorCounterIncreases(t *testing.T) {
 }
 
 func TestAuthenticatorOptionErrors(t *testing.T) {
-	rp, a, u := newRP(t), NewAuthenticator(), newUser(0)
+	rp, a, u := newRP(t), New(), newUser(0)
 	pk, cred, err := register(t, rp, a, u, ES256)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestAuthenticatorOptionErrors(t *testing.T) {
 			t.Fatalf("err = %v, want ErrInvalidState naming %s", err, pk.IDString())
 		}
 		// Another authenticator does not hold the passkey.
-		if _, _, err := NewAuthenticator().Register(excl, testOrigin, ES256); err != nil {
+		if _, _, err := New().Register(excl, testOrigin, ES256); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -310,7 +310,7 @@ func TestAuthenticatorOptionErrors(t *testing.T) {
 }
 
 func TestAuthenticatorMods(t *testing.T) {
-	rp, a, u := newRP(t), NewAuthenticator(), newUser(0)
+	rp, a, u := newRP(t), New(), newUser(0)
 	pk, cred, err := register(t, rp, a, u, ES256)
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +358,7 @@ func TestAuthenticatorMods(t *testing.T) {
 	}
 
 	options, _ = creationOptions(t, rp, newUser(1))
-	resp, pk2, err := NewAuthenticator().RegisterWith(options, testOrigin, ES256, Mods{Type: "webauthn.get"})
+	resp, pk2, err := New().RegisterWith(options, testOrigin, ES256, Mods{Type: "webauthn.get"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +398,7 @@ func edit(t *testing.T, options []byte, f func(map[string]any)) []byte {
 // EdDSA is built by hand (virtualwebauthn has none): an OKP Ed25519 COSE key, refused
 // when -8 is not offered, and refused by the RP when its session does not offer it.
 func TestAuthenticatorEdDSA(t *testing.T) {
-	rp, a, u := newRP(t), NewAuthenticator(), newUser(0)
+	rp, a, u := newRP(t), New(), newUser(0)
 	pk, cred, err := register(t, rp, a, u, EdDSA)
 	if err != nil {
 		t.Fatalf("EdDSA registration rejected: %v", err)

@@ -1,4 +1,7 @@
-package harness
+// Package authenticator is the virtual WebAuthn authenticator the suite signs up,
+// logs in and enrolls passkeys with: descope/virtualwebauthn with the fixes and the
+// tampering knobs a conformance suite needs (PROTOCOL §8).
+package authenticator
 
 import (
 	"bytes"
@@ -67,8 +70,8 @@ type Authenticator struct {
 	passkeys []*Passkey
 }
 
-// NewAuthenticator returns an empty authenticator with a random AAGUID.
-func NewAuthenticator() *Authenticator {
+// New returns an empty authenticator with a random AAGUID.
+func New() *Authenticator {
 	return &Authenticator{aaguid: virtualwebauthn.NewAuthenticator().Aaguid}
 }
 
@@ -86,6 +89,10 @@ type Passkey struct {
 	cred virtualwebauthn.Credential // holds the private key (for EdDSA: a carrier key, see newCredential)
 	ed   ed25519.PrivateKey         // the EdDSA key; nil for other algorithms
 }
+
+// PrivateKeyPKCS8 is the credential's private key (PKCS #8 DER), for handing the
+// passkey to a browser's virtual authenticator.
+func (p *Passkey) PrivateKeyPKCS8() []byte { return p.cred.Key.Data }
 
 // IDString is the credential id in base64url without padding, as it appears on the wire.
 func (p *Passkey) IDString() string { return b64(p.ID) }
