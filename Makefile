@@ -44,7 +44,7 @@ selftest: build
 ## bench: the burst pacer's precision at 25, 100 and 500 requests/s on loopback
 ## (rate error, send jitter) and the reference tenant's throughput on GET /me/v1/factors.
 bench:
-	$(GO) test -run '^$$' -bench '^BenchmarkPacer$$' -benchtime 3x ./suites/harness/
+	$(GO) test -run '^$$' -bench '^BenchmarkPacer$$' -benchtime 3x ./suites/harness/burst/
 	$(GO) test -run '^$$' -bench '^BenchmarkTenantFactors$$' -benchtime 3s ./fixtures/reftenant/
 
 lint:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/burst"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -114,9 +115,9 @@ func factorsRequest(host, token string) *harness.Request {
 
 // sendBurst sends a burst and validates the answers afterwards. A burst the runner
 // could not finish is INCONCLUSIVE.
-func sendBurst(ctx context.Context, b harness.Burst) *harness.BurstResult {
+func sendBurst(ctx context.Context, b burst.Spec) *burst.Result {
 	GinkgoHelper()
-	res, err := F.Client.Burst(ctx, b)
+	res, err := burst.Send(ctx, F.Client, b)
 	if res != nil {
 		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
@@ -127,18 +128,18 @@ func sendBurst(ctx context.Context, b harness.Burst) *harness.BurstResult {
 		}
 		Fail("burst: " + err.Error())
 	}
-	F.Client.Validate(res)
+	burst.Validate(F.Client, res)
 	return res
 }
 
 // picture writes the burst's timeline into the report dir.
-func burstPicture(res *harness.BurstResult, l limitBucket, title string, notes ...string) {
+func burstPicture(res *burst.Result, l limitBucket, title string, notes ...string) {
 	GinkgoHelper()
-	tl := harness.Timeline{Title: title, Rate: l.R, Burst: l.B, Tolerance: l.Tol, Notes: notes}
+	tl := burst.Timeline{Title: title, Rate: l.R, Burst: l.B, Tolerance: l.Tol, Notes: notes}
 	if e := firstExcess(res, l); e != nil {
-		tl.Marks = append(tl.Marks, harness.TimelineMark{At: e.At, Count: float64(e.Count), Label: "2xx beyond the limit"})
+		tl.Marks = append(tl.Marks, burst.TimelineMark{At: e.At, Count: float64(e.Count), Label: "2xx beyond the limit"})
 	}
-	path, err := harness.WriteTimelineFile(F.ReportDir, res, tl)
+	path, err := burst.WriteTimelineFile(F.ReportDir, res, tl)
 	if err != nil {
 		AddReportEntry(verdict.Timeline, "the timeline could not be written: "+err.Error(), ReportEntryVisibilityFailureOrVerbose)
 		return
@@ -148,10 +149,10 @@ func burstPicture(res *harness.BurstResult, l limitBucket, title string, notes .
 
 // requireAnswers fails (or, when the target could not be reached, ends as
 // INCONCLUSIVE) on transport errors and answers that break the API description.
-func requireAnswers(res *harness.BurstResult) {
+func requireAnswers(res *burst.Result) {
 	GinkgoHelper()
-	var failed, unreachable []*harness.Shot
-	var violations []*harness.Shot
+	var failed, unreachable []*burst.Shot
+	var violations []*burst.Shot
 	for i := range res.Shots {
 		s := &res.Shots[i]
 		var ue *harness.UnreachableError
@@ -166,13 +167,13 @@ func requireAnswers(res *harness.BurstResult) {
 	}
 	switch {
 	case len(failed) > 0:
-		F.Client.Record(failed[0])
+		burst.Record(F.Client, failed[0])
 		Fail(fmt.Sprintf("%d of %d requests of the burst failed; the first: %v", len(failed), len(res.Shots), failed[0].Err))
 	case len(unreachable) > 0:
 		undecided(fmt.Sprintf("%d of %d requests of the burst got no answer; the first: %v", len(unreachable), len(res.Shots), unreachable[0].Err))
 	case len(violations) > 0:
 		for _, s := range violations[:min(3, len(violations))] {
-			F.Client.Record(s)
+			burst.Record(F.Client, s)
 		}
 		s := violations[0]
 		Fail(fmt.Sprintf("%d of %d answers of the burst break the API description; request #%d answered %d:\n%v",
@@ -184,7 +185,7 @@ func requireAnswers(res *harness.BurstResult) {
 // burst above the limit: at least half its requested rate, and so many requests so
 // fast that even an ideal bucket, fed them as they left, refuses a clear number. A
 // slow or stalled runner must not make a limit look right or wrong.
-func requireOverload(res *harness.BurstResult, l limitBucket) {
+func requireOverload(res *burst.Result, l limitBucket) {
 	GinkgoHelper()
 	if err := res.RequireRate(minOverload); err != nil {
 		undecided(err.Error())
@@ -204,7 +205,7 @@ func overloadMargin(n int, l limitBucket) int {
 
 // ideal feeds the burst's requests, at the times they were sent, to an ideal bucket
 // that starts full: how many it refuses, and the index of the first it refuses (-1).
-func ideal(res *harness.BurstResult, l limitBucket) (refused, first int) {
+func ideal(res *burst.Result, l limitBucket) (refused, first int) {
 	sends := make([]time.Duration, 0, len(res.Shots))
 	for _, s := range res.Shots {
 		sends = append(sends, s.Sent)
@@ -237,7 +238,7 @@ type limitExcess struct {
 	Allowed float64
 }
 
-func firstExcess(res *harness.BurstResult, l limitBucket) *limitExcess {
+func firstExcess(res *burst.Result, l limitBucket) *limitExcess {
 	var oks []time.Duration
 	for _, s := range res.Shots {
 		if s.Err == nil && s.Status >= 200 && s.Status < 300 {
@@ -255,11 +256,11 @@ func firstExcess(res *harness.BurstResult, l limitBucket) *limitExcess {
 	return nil
 }
 
-func countStatus(res *harness.BurstResult, status int) int {
+func countStatus(res *burst.Result, status int) int {
 	return res.Statuses()[status]
 }
 
-func count2xx(res *harness.BurstResult) int {
+func count2xx(res *burst.Result) int {
 	n := 0
 	for _, s := range res.Shots {
 		if s.Err == nil && s.Status >= 200 && s.Status < 300 {
@@ -270,7 +271,7 @@ func count2xx(res *harness.BurstResult) int {
 }
 
 // limitVerdict is the picture's note on the bound.
-func limitVerdict(res *harness.BurstResult, l limitBucket) string {
+func limitVerdict(res *burst.Result, l limitBucket) string {
 	span := res.Span()
 	v := fmt.Sprintf("%d × 2xx and %d × 429 in %.3f s; a bucket of %d at %.4g/s allows at most %.1f (+ tolerance %.0f) in that time",
 		count2xx(res), countStatus(res, 429), span.Seconds(), l.B, l.R, l.allowed(span)-l.Tol, l.Tol)
@@ -282,13 +283,13 @@ func limitVerdict(res *harness.BurstResult, l limitBucket) string {
 
 // requireLimited holds a burst to the bucket: 429s appear, and never more 2xx than
 // B + R·t (+ tolerance) in the first t seconds.
-func requireLimited(res *harness.BurstResult, l limitBucket, what, hint string) {
+func requireLimited(res *burst.Result, l limitBucket, what, hint string) {
 	GinkgoHelper()
 	requireAnswers(res)
 	requireOverload(res, l)
 	for _, s := range res.Shots {
 		if s.Status != 429 && (s.Status < 200 || s.Status >= 300) {
-			F.Client.Record(&s)
+			burst.Record(F.Client, &s)
 			Fail(fmt.Sprintf("%s: request #%d answered %d; a burst of valid reads answers 2xx or 429", what, s.Index, s.Status))
 		}
 	}
@@ -319,7 +320,7 @@ func headerNumber(h http.Header, name string) float64 {
 	return v
 }
 
-func headersOf(s *harness.Shot) rateHeaders {
+func headersOf(s *burst.Shot) rateHeaders {
 	h := rateHeaders{
 		Limit: headerNumber(s.Header, "X-RateLimit-Limit"), Remaining: headerNumber(s.Header, "X-RateLimit-Remaining"),
 		Reset: headerNumber(s.Header, "X-RateLimit-Reset"), RetryAfter: headerNumber(s.Header, "Retry-After"),
@@ -335,7 +336,7 @@ func headersOf(s *harness.Shot) rateHeaders {
 	return h
 }
 
-func limitedOrOK(s *harness.Shot) bool {
+func limitedOrOK(s *burst.Shot) bool {
 	return s.Err == nil && (s.Status == 429 || (s.Status >= 200 && s.Status < 300))
 }
 
@@ -343,21 +344,21 @@ func limitedOrOK(s *harness.Shot) bool {
 // about, and fails the spec with the first few.
 type burstFindings struct {
 	lines []string
-	shots []*harness.Shot
+	shots []*burst.Shot
 }
 
-func (f *burstFindings) add(s *harness.Shot, format string, a ...any) {
+func (f *burstFindings) add(s *burst.Shot, format string, a ...any) {
 	f.lines = append(f.lines, fmt.Sprintf("request #%d (%d, answered at %.3f s): ", s.Index, s.Status, s.Received.Seconds())+fmt.Sprintf(format, a...))
 	f.shots = append(f.shots, s)
 }
 
-func (f *burstFindings) fail(what string, res *harness.BurstResult) {
+func (f *burstFindings) fail(what string, res *burst.Result) {
 	GinkgoHelper()
 	if len(f.lines) == 0 {
 		return
 	}
 	for _, s := range f.shots[:min(3, len(f.shots))] {
-		F.Client.Record(s)
+		burst.Record(F.Client, s)
 	}
 	shown := f.lines[:min(8, len(f.lines))]
 	more := ""
@@ -371,7 +372,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 	var (
 		l    limitBucket
 		a, b *user // two users of the custom domain
-		main *harness.BurstResult
+		main *burst.Result
 	)
 
 	BeforeAll(func(ctx SpecContext) {
@@ -396,12 +397,12 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 	}
 
 	// burst sends the main burst once, for the specs that read it.
-	burst := func(ctx context.Context) *harness.BurstResult {
+	mainBurst := func(ctx context.Context) *burst.Result {
 		GinkgoHelper()
 		if main == nil {
 			waitRefill(ctx, l)
 			host, token := F.Target.CustomDomain, a.Signup.AccessToken
-			main = sendBurst(ctx, harness.Burst{
+			main = sendBurst(ctx, burst.Spec{
 				Name: "burst", Rate: overload * l.R, Count: burstSize(l),
 				Request: func(int) *harness.Request { return factorsRequest(host, token) },
 			})
@@ -416,7 +417,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		waitRefill(ctx, l)
 		host, token := F.Target.CustomDomain, a.Signup.AccessToken
 		n := min(maxShots, int(math.Ceil(l.R*atLimitFor.Seconds())))
-		res := sendBurst(ctx, harness.Burst{
+		res := sendBurst(ctx, burst.Spec{
 			Name: "at the limit", Rate: l.R, Count: n,
 			Request: func(int) *harness.Request { return factorsRequest(host, token) },
 		})
@@ -431,13 +432,13 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 			undecided(sim)
 		}
 		if refused > 0 {
-			var first *harness.Shot
+			var first *burst.Shot
 			for i := range res.Shots {
 				if s := &res.Shots[i]; s.Status == 429 && (first == nil || s.Received < first.Received) {
 					first = s
 				}
 			}
-			F.Client.Record(first)
+			burst.Record(F.Client, first)
 			kind := first.Header.Get("X-Auth0-Error-Kind")
 			if kind == "" {
 				kind = "none"
@@ -449,12 +450,12 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 	})
 
 	It("refuses a burst well above the limit with 429, letting at most B + R·t through in the first t seconds", Req("MA-RL-002"), func(ctx SpecContext) {
-		requireLimited(burst(ctx), l, "one user, one domain",
+		requireLimited(mainBurst(ctx), l, "one user, one domain",
 			"The tenant lets more through than its configured limit: check rate_limit in the target config, or the limiter.")
 	})
 
 	It("sends x-ratelimit-limit, -remaining and -reset on every 2xx and 429 of the burst", Req("MA-RL-003"), func(ctx SpecContext) {
-		res := burst(ctx)
+		res := mainBurst(ctx)
 		requireAnswers(res)
 		requireOverload(res, l)
 		var f burstFindings
@@ -477,7 +478,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 	})
 
 	It("sends retry-after on every 429", Req("MA-RL-004"), func(ctx SpecContext) {
-		res := burst(ctx)
+		res := mainBurst(ctx)
 		requireAnswers(res)
 		requireOverload(res, l)
 		if countStatus(res, 429) == 0 {
@@ -493,7 +494,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 	})
 
 	It("keeps x-ratelimit-remaining, -reset and retry-after consistent with the bucket", Req("MA-RL-005"), func(ctx SpecContext) {
-		res := burst(ctx)
+		res := mainBurst(ctx)
 		requireAnswers(res)
 		requireOverload(res, l)
 		var f burstFindings
@@ -502,7 +503,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 	})
 
 	It("answers again after the wait retry-after asked for", Req("MA-RL-006"), func(ctx SpecContext) {
-		res := burst(ctx)
+		res := mainBurst(ctx)
 		requireAnswers(res)
 		requireOverload(res, l)
 		wait := -1.0
@@ -534,7 +535,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		waitRefill(ctx, l)
 		host := F.Target.CustomDomain
 		tokens := []string{a.Signup.AccessToken, b.Signup.AccessToken}
-		res := sendBurst(ctx, harness.Burst{
+		res := sendBurst(ctx, burst.Spec{
 			Name: "two users", Rate: overload * l.R, Count: burstSize(l),
 			Request: func(i int) *harness.Request { return factorsRequest(host, tokens[i%2]) },
 			Series:  func(i int) string { return []string{"user A", "user B"}[i%2] },
@@ -553,7 +554,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		waitRefill(ctx, l)
 		hosts := []string{F.Target.CustomDomain, F.Target.Domain}
 		tokens := []string{a.Signup.AccessToken, canonical}
-		res := sendBurst(ctx, harness.Burst{
+		res := sendBurst(ctx, burst.Spec{
 			Name: "two domains", Rate: overload * l.R, Count: burstSize(l),
 			Request: func(i int) *harness.Request { return factorsRequest(hosts[i%2], tokens[i%2]) },
 			Series:  func(i int) string { return hosts[i%2] },
@@ -593,7 +594,7 @@ func describeHeader(h http.Header, name string) string {
 }
 
 // okBefore counts the 2xx answered before t.
-func okBefore(res *harness.BurstResult, t time.Duration) int {
+func okBefore(res *burst.Result, t time.Duration) int {
 	n := 0
 	for _, s := range res.Shots {
 		if s.Err == nil && s.Status >= 200 && s.Status < 300 && s.Received < t {
@@ -605,7 +606,7 @@ func okBefore(res *harness.BurstResult, t time.Duration) int {
 
 // bunching says whether the runner's own sends, fed to an ideal bucket as they left,
 // would have emptied it: then a 429 at "the limit" would be the runner's fault.
-func bunching(res *harness.BurstResult, l limitBucket) string {
+func bunching(res *burst.Result, l limitBucket) string {
 	if _, first := ideal(res, l); first >= 0 {
 		return fmt.Sprintf("the runner's sends bunched up: request #%d left when even an ideal %s would have been empty. %s", first, l, res.Summary())
 	}
@@ -614,8 +615,8 @@ func bunching(res *harness.BurstResult, l limitBucket) string {
 
 // consistency checks x-ratelimit-remaining, -limit, -reset and retry-after against
 // the bucket they describe.
-func consistency(res *harness.BurstResult, l limitBucket, f *burstFindings) {
-	var shots []*harness.Shot
+func consistency(res *burst.Result, l limitBucket, f *burstFindings) {
+	var shots []*burst.Shot
 	for i := range res.Shots {
 		if s := &res.Shots[i]; limitedOrOK(s) {
 			shots = append(shots, s)

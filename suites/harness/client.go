@@ -25,8 +25,8 @@ import (
 // UserAgent identifies the suite to the target.
 const UserAgent = "myaccount-conformance"
 
-// maxBody bounds what the client reads of one response.
-const maxBody = 4 << 20
+// MaxBody bounds what the client reads of one response.
+const MaxBody = 4 << 20
 
 // Client is the one HTTP client for all of the suite's traffic. It dials through the
 // target's resolve map, trusts its CA file, bounds every request in time, paces My
@@ -225,7 +225,7 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 		return nil, c.transportError(r.URL, err)
 	}
 	defer hr.Body.Close()
-	respBody, err := io.ReadAll(io.LimitReader(hr.Body, maxBody))
+	respBody, err := io.ReadAll(io.LimitReader(hr.Body, MaxBody))
 	ex.Duration = time.Since(ex.Started)
 	ex.Status = hr.StatusCode
 	ex.RespHead = hr.Header.Clone()
@@ -290,6 +290,60 @@ func (c *Client) record(ex Exchange, _ *Response) Exchange {
 	return red
 }
 
+// Prepare builds the HTTP request for r, headers and credentials included, without
+// sending it: for callers that time the sending themselves (bursts).
+func (c *Client) Prepare(ctx context.Context, r *Request) (*http.Request, []byte, error) {
+	body, ctype, err := r.encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := c.newRequest(ctx, r, body, ctype)
+	return req, body, err
+}
+
+// RoundTrip sends a prepared request through the client's transport, nothing more:
+// no pacing, no retry, no validation, no recording. A transport failure is
+// classified as Do classifies it (an *UnreachableError when nothing answered).
+func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(req.URL.String(), err)
+	}
+	return resp, nil
+}
+
+// RecordExchange adds an exchange sent outside Do to the evidence of the current
+// spec, redacted (and teaching the redactor the secrets it carries).
+func (c *Client) RecordExchange(ex Exchange, reqBody, respBody []byte) Exchange {
+	u, _ := url.Parse(ex.URL)
+	if u != nil && c.Validator != nil && ex.Operation == "" {
+		if req, err := http.NewRequest(ex.Method, ex.URL, nil); err == nil {
+			ex.Operation = c.Validator.Operation(req)
+		}
+	}
+	c.Redactor.Learn(ex.ReqHeader, reqBody, ex.URL, ex.RespHead, respBody)
+	return c.record(ex, nil)
+}
+
+// Warm opens (or reuses) a connection to base (https://host) with a discovery
+// request, which no My Account limit counts, so that a timed request that follows
+// carries no TLS handshake.
+func (c *Client) Warm(ctx context.Context, base string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Connect)+time.Duration(c.Target.Timeouts.Request))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("User-Agent", UserAgent)
+	resp, err := c.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+	return resp.Body.Close()
+}
+
 // transportError classifies a failed round trip.
 func (c *Client) transportError(rawURL string, err error) error {
 	var opErr *net.OpError
@@ -343,8 +397,18 @@ func (c *Client) Probe(ctx context.Context) error {
 			}
 			return &UnreachableError{URL: u, Err: err}
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
 		resp.Body.Close()
 	}
 	return nil
+}
+
+// Once sends r a single time, validated and recorded like Do, but a 429 comes back
+// as it is instead of being retried.
+func (c *Client) Once(ctx context.Context, r *Request) (*Response, error) {
+	body, ctype, err := r.encode()
+	if err != nil {
+		return nil, err
+	}
+	return c.once(ctx, r, body, ctype)
 }

@@ -25,7 +25,7 @@ func tlsTarget(t *testing.T, h http.Handler) *Target {
 	}
 	tg := &Target{Domain: "example.com", Resolve: map[string]string{"example.com:443": srv.Listener.Addr().String()},
 		CAFile: ca, Clients: Clients{Native: OAuthClient{ClientID: "c"}}}
-	tg.fillDefaults()
+	tg.SetDefaults()
 	return tg
 }
 
@@ -63,7 +63,7 @@ func TestClientReportsAClosedPortAsUnreachable(t *testing.T) {
 	l.Close()
 	tg := &Target{Domain: "tenant.example.test", Resolve: map[string]string{"tenant.example.test:443": closed},
 		Clients: Clients{Native: OAuthClient{ClientID: "c"}}, Timeouts: Timeouts{Connect: Duration(time.Second), Request: Duration(time.Second)}}
-	tg.fillDefaults()
+	tg.SetDefaults()
 	c, err := NewClient(tg, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -221,7 +221,7 @@ func ParseTarget(data []byte) (*Target, error) {
 	if err := expandEnv(reflect.ValueOf(&t).Elem(), ""); err != nil {
 		return nil, err
 	}
-	t.fillDefaults()
+	t.SetDefaults()
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -285,7 +285,8 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-func (t *Target) fillDefaults() {
+// SetDefaults fills the fields left empty with their defaults (ParseTarget does).
+func (t *Target) SetDefaults() {
 	if t.Connection == "" {
 		t.Connection = DefaultConnection
 	}

@@ -1,49 +1,26 @@
-package harness
+package burst
 
 import (
 	"context"
-	"encoding/pem"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/harnesstest"
 )
 
-// pacerTarget serves h over TLS with HTTP/2 (as the reference tenant and Auth0 do)
-// on loopback as https://example.com, and returns a client for it.
-func pacerTarget(tb testing.TB, h http.Handler) *Client {
-	tb.Helper()
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	tb.Cleanup(srv.Close)
-	ca := filepath.Join(tb.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	tg := &Target{Domain: "example.com", Resolve: map[string]string{"example.com:443": srv.Listener.Addr().String()},
-		CAFile: ca, Clients: Clients{Native: OAuthClient{ClientID: "c"}}}
-	tg.fillDefaults()
-	c, err := NewClient(tg, nil, nil, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
-
-func meFactors(int) *Request {
-	return &Request{Method: http.MethodGet, URL: "https://example.com/me/v1/factors", Bearer: "token-abcdef"}
+func meFactors(int) *harness.Request {
+	return &harness.Request{Method: http.MethodGet, URL: "https://example.com/me/v1/factors", Bearer: "token-abcdef"}
 }
 
 // A burst sends exactly N requests, none retried, and records each answer.
 func TestBurstSendsExactlyNAndRecordsEach(t *testing.T) {
 	var served atomic.Int32
-	c := pacerTarget(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := harnesstest.Client(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/me/v1/factors" {
 			return // the connection warm-up
 		}
@@ -56,7 +33,7 @@ func TestBurstSendsExactlyNAndRecordsEach(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{"factors":[]}`))
 	}))
-	res, err := c.Burst(context.Background(), Burst{
+	res, err := Send(context.Background(), c, Spec{
 		Name: "test", Rate: 500, Count: 20, Request: meFactors,
 		Series: func(i int) string { return []string{"a", "b"}[i%2] },
 	})
@@ -91,7 +68,7 @@ func TestBurstSendsExactlyNAndRecordsEach(t *testing.T) {
 		t.Error("RequireRate(1e6) accepted the burst")
 	}
 	// The evidence of a shot is redacted.
-	ex := c.Record(&res.Shots[0])
+	ex := Record(c, &res.Shots[0])
 	if got := ex.ReqHeader.Get("Authorization"); got == "Bearer token-abcdef" {
 		t.Errorf("recorded exchange carries the token: %q", got)
 	}
@@ -103,7 +80,7 @@ func TestBurstDoesNotWaitForAnswers(t *testing.T) {
 	var mu sync.Mutex
 	inFlight := 0
 	five := make(chan struct{})
-	c := pacerTarget(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := harnesstest.Client(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/me/v1/factors" {
 			return
 		}
@@ -119,7 +96,7 @@ func TestBurstDoesNotWaitForAnswers(t *testing.T) {
 			w.WriteHeader(http.StatusGatewayTimeout)
 		}
 	}))
-	res, err := c.Burst(context.Background(), Burst{Name: "concurrent", Rate: 200, Count: 5, Request: meFactors})
+	res, err := Send(context.Background(), c, Spec{Name: "concurrent", Rate: 200, Count: 5, Request: meFactors})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,14 +106,14 @@ func TestBurstDoesNotWaitForAnswers(t *testing.T) {
 }
 
 func TestBurstRejectsBadBursts(t *testing.T) {
-	c := pacerTarget(t, http.NotFoundHandler())
-	for _, b := range []Burst{
+	c := harnesstest.Client(t, http.NotFoundHandler())
+	for _, b := range []Spec{
 		{Rate: 0, Count: 1, Request: meFactors},
 		{Rate: 10, Count: 0, Request: meFactors},
-		{Rate: 10, Count: MaxBurstCount + 1, Request: meFactors},
+		{Rate: 10, Count: MaxCount + 1, Request: meFactors},
 		{Rate: 10, Count: 1},
 	} {
-		if _, err := c.Burst(context.Background(), b); err == nil {
+		if _, err := Send(context.Background(), c, b); err == nil {
 			t.Errorf("%+v accepted", b)
 		}
 	}
@@ -144,7 +121,7 @@ func TestBurstRejectsBadBursts(t *testing.T) {
 
 func TestBurstStats(t *testing.T) {
 	ms := time.Millisecond
-	r := &BurstResult{Rate: 100, Shots: []Shot{
+	r := &Result{Rate: 100, Shots: []Shot{
 		{Sent: 0, Received: 1 * ms}, {Sent: 10 * ms, Received: 12 * ms},
 		{Sent: 21 * ms, Received: 22 * ms}, {Sent: 30 * ms, Received: 40 * ms},
 	}}

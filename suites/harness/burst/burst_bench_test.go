@@ -1,4 +1,4 @@
-package harness
+package burst
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/harnesstest"
 )
 
 // BenchmarkPacer measures how precisely a burst keeps its rate on loopback against
@@ -17,14 +19,14 @@ import (
 func BenchmarkPacer(b *testing.B) {
 	for _, rps := range []float64{25, 100, 500} {
 		b.Run(fmt.Sprintf("%grps", rps), func(b *testing.B) {
-			c := pacerTarget(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c := harnesstest.Client(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				_, _ = w.Write([]byte(`{"factors":[]}`))
 			}))
 			n := int(2 * rps)
 			var rateErr, p99, worst, lat99 float64
 			iters := 0
 			for b.Loop() {
-				res, err := c.Burst(context.Background(), Burst{Name: "bench", Rate: rps, Count: n, Request: meFactors})
+				res, err := Send(context.Background(), c, Spec{Name: "bench", Rate: rps, Count: n, Request: meFactors})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package harness
+package burst
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-func sampleBurst() *BurstResult {
-	r := &BurstResult{Name: "two users", Rate: 100, Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+func sampleBurst() *Result {
+	r := &Result{Name: "two users", Rate: 100, Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	for i := range 40 {
 		s := Shot{Index: i, Series: []string{"user A", "user B"}[i%2], Sent: time.Duration(i) * 10 * time.Millisecond}
 		s.Received = s.Sent + time.Millisecond

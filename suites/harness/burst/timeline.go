@@ -1,4 +1,4 @@
-package harness
+package burst
 
 import (
 	"bufio"
@@ -57,7 +57,7 @@ func statusColor(s *Shot) string {
 
 // WriteTimelineFile writes the burst's timeline as dir/ratelimit-<name>.svg and
 // returns the path.
-func WriteTimelineFile(dir string, r *BurstResult, tl Timeline) (string, error) {
+func WriteTimelineFile(dir string, r *Result, tl Timeline) (string, error) {
 	if dir == "" {
 		dir = "."
 	}
@@ -99,7 +99,7 @@ func fileSlug(s string) string {
 // (y: its place in the send order), coloured by status, a line to when its answer
 // came; the running count of 2xx answers; the limit B + R·t; and where the first
 // 429 came back.
-func WriteTimeline(w io.Writer, r *BurstResult, tl Timeline) error {
+func WriteTimeline(w io.Writer, r *Result, tl Timeline) error {
 	const (
 		width, height            = 960, 580
 		left, right, top, bottom = 70, 220, 56, 130
@@ -267,7 +267,7 @@ func WriteTimeline(w io.Writer, r *BurstResult, tl Timeline) error {
 }
 
 // seriesOf lists the burst's series in order of first appearance.
-func seriesOf(r *BurstResult) []string {
+func seriesOf(r *Result) []string {
 	var out []string
 	for _, s := range r.Shots {
 		if !slices.Contains(out, s.Series) {

@@ -1,4 +1,9 @@
-package harness
+// Package burst sends rate-limit bursts: exactly N requests at a set rate, one
+// goroutine each, none waiting for another, with send and answer times on the
+// monotonic clock; the bucket arithmetic that judges them; and their SVG timelines.
+// Bursts bypass the client's pacing and 429 retry on purpose: those keep ordinary
+// specs below the limits, a burst exists to cross them.
+package burst
 
 import (
 	"bytes"
@@ -14,27 +19,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"golang.org/x/time/rate"
 )
 
-// MaxBurstCount bounds the requests of one burst.
-const MaxBurstCount = 1000
+// MaxCount bounds the requests of one burst.
+const MaxCount = 1000
 
 // catchUp is how far behind schedule the pacer may catch up: after the runner
 // stalls (a loaded machine), the requests it owes go out at once, up to this much
 // time's worth, so that the achieved rate stays the requested one.
 const catchUp = 100 * time.Millisecond
 
-// Burst is exactly Count requests sent at Rate requests per second, each on its own
-// goroutine, without waiting for earlier answers. It deliberately bypasses the
-// Client's pacing and 429 retry (Do): those exist to keep ordinary specs below the
-// limit, a burst exists to cross it.
-type Burst struct {
+// Spec is exactly Count requests sent at Rate requests per second, each on its own
+// goroutine, without waiting for earlier answers.
+type Spec struct {
 	Name  string  // names the burst in reports and file names
 	Rate  float64 // requests per second
 	Count int
 	// Request builds request i. It is called for every i before the timed loop.
-	Request func(i int) *Request
+	Request func(i int) *harness.Request
 	// Series names the group of request i (a user, a domain) for the picture; nil
 	// when there is one group.
 	Series func(i int) string
@@ -59,9 +63,9 @@ type Shot struct {
 	started time.Time // wall clock of Sent, for the recorded exchange
 }
 
-// BurstResult is a finished burst: every shot in send order and how well the
+// Result is a finished burst: every shot in send order and how well the
 // pacer kept to the requested rate.
-type BurstResult struct {
+type Result struct {
 	Name    string
 	Rate    float64 // requested
 	Started time.Time
@@ -75,24 +79,19 @@ type BurstResult struct {
 	LatencyP50, LatencyP99 time.Duration
 }
 
-// Burst sends b and waits for every answer, bounded by Count/Rate plus the target's
+// Send sends b and waits for every answer, bounded by Count/Rate plus the target's
 // request timeout. The connections to each host are opened beforehand (a discovery
 // request, which the My Account limit does not count) so the first shots do not
 // carry a TLS handshake. Answers are not validated here: call Validate afterwards,
 // outside the timed loop.
-func (c *Client) Burst(ctx context.Context, b Burst) (*BurstResult, error) {
-	if b.Rate <= 0 || b.Count <= 0 || b.Count > MaxBurstCount || b.Request == nil {
-		return nil, fmt.Errorf("burst %q: need 0 < rate, 0 < count ≤ %d and a request builder", b.Name, MaxBurstCount)
+func Send(ctx context.Context, c *harness.Client, b Spec) (*Result, error) {
+	if b.Rate <= 0 || b.Count <= 0 || b.Count > MaxCount || b.Request == nil {
+		return nil, fmt.Errorf("burst %q: need 0 < rate, 0 < count ≤ %d and a request builder", b.Name, MaxCount)
 	}
 	shots := make([]Shot, b.Count)
 	hosts := map[string]bool{}
 	for i := range shots {
-		r := b.Request(i)
-		body, ctype, err := r.encode()
-		if err != nil {
-			return nil, err
-		}
-		req, err := c.newRequest(ctx, r, body, ctype)
+		req, body, err := c.Prepare(ctx, b.Request(i))
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +102,7 @@ func (c *Client) Burst(ctx context.Context, b Burst) (*BurstResult, error) {
 		hosts[req.URL.Scheme+"://"+req.URL.Host] = true
 	}
 	for h := range hosts {
-		if err := c.warm(ctx, h); err != nil {
+		if err := c.Warm(ctx, h); err != nil {
 			return nil, err
 		}
 	}
@@ -112,7 +111,7 @@ func (c *Client) Burst(ctx context.Context, b Burst) (*BurstResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	start := time.Now() // carries the monotonic reading every Sent/Received is taken against
-	res := &BurstResult{Name: b.Name, Rate: b.Rate, Started: start}
+	res := &Result{Name: b.Name, Rate: b.Rate, Started: start}
 	// A limiter starts full: take all but one token so the burst starts with one
 	// request, not with catchUp's worth.
 	room := max(1, int(math.Ceil(b.Rate*catchUp.Seconds())))
@@ -125,7 +124,7 @@ func (c *Client) Burst(ctx context.Context, b Burst) (*BurstResult, error) {
 			sent = i // out of time: the burst is cut short and says so
 			break
 		}
-		wg.Go(func() { c.shoot(ctx, start, &shots[i]) })
+		wg.Go(func() { shoot(ctx, c, start, &shots[i]) })
 	}
 	wg.Wait()
 	res.Ended = time.Now()
@@ -137,38 +136,21 @@ func (c *Client) Burst(ctx context.Context, b Burst) (*BurstResult, error) {
 	return res, nil
 }
 
-// warm opens (or reuses) a connection to base with a discovery request.
-func (c *Client) warm(ctx context.Context, base string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Connect)+time.Duration(c.Target.Timeouts.Request))
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/.well-known/openid-configuration", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("User-Agent", UserAgent)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.transportError(req.URL.String(), err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	return resp.Body.Close()
-}
-
 // shoot sends one request of a burst and records its times, status and headers.
-func (c *Client) shoot(ctx context.Context, start time.Time, s *Shot) {
+func shoot(ctx context.Context, c *harness.Client, start time.Time, s *Shot) {
 	req := s.req.WithContext(ctx)
 	if s.reqBody != nil {
 		req.Body = io.NopCloser(bytes.NewReader(s.reqBody))
 	}
 	s.started = time.Now()
 	s.Sent = s.started.Sub(start)
-	resp, err := c.http.Do(req)
+	resp, err := c.RoundTrip(req)
 	if err != nil {
 		s.Received = time.Since(start)
-		s.Err = c.transportError(req.URL.String(), err)
+		s.Err = err
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, harness.MaxBody))
 	resp.Body.Close()
 	s.Received = time.Since(start)
 	s.Status, s.Header, s.Body = resp.StatusCode, resp.Header, body
@@ -178,7 +160,7 @@ func (c *Client) shoot(ctx context.Context, start time.Time, s *Shot) {
 }
 
 // stats computes the achieved rate, the send jitter and the latencies.
-func (r *BurstResult) stats() {
+func (r *Result) stats() {
 	n := len(r.Shots)
 	if n == 0 {
 		return
@@ -220,7 +202,7 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 }
 
 // Span is the time from the first send to the last answer.
-func (r *BurstResult) Span() time.Duration {
+func (r *Result) Span() time.Duration {
 	var end time.Duration
 	for _, s := range r.Shots {
 		end = max(end, s.Received)
@@ -229,7 +211,7 @@ func (r *BurstResult) Span() time.Duration {
 }
 
 // Statuses counts the answers by status code (0: transport error).
-func (r *BurstResult) Statuses() map[int]int {
+func (r *Result) Statuses() map[int]int {
 	out := map[int]int{}
 	for _, s := range r.Shots {
 		out[s.Status]++
@@ -239,7 +221,7 @@ func (r *BurstResult) Statuses() map[int]int {
 
 // Summary is one line for the report: what was asked, what was achieved, what came
 // back.
-func (r *BurstResult) Summary() string {
+func (r *Result) Summary() string {
 	st := r.Statuses()
 	codes := make([]int, 0, len(st))
 	for c := range st {
@@ -271,7 +253,7 @@ func roundDur(d time.Duration) time.Duration {
 
 // Validate checks every answer against the OpenAPI documents, after the burst so
 // that validation costs nothing inside the timed loop. It returns the violations.
-func (c *Client) Validate(r *BurstResult) []*Shot {
+func Validate(c *harness.Client, r *Result) []*Shot {
 	var bad []*Shot
 	if c.Validator == nil {
 		return nil
@@ -298,13 +280,10 @@ func (c *Client) Validate(r *BurstResult) []*Shot {
 
 // Record adds the shot's exchange, redacted, to the evidence of the current spec.
 // A burst records only the shots a finding is about, not hundreds of exchanges.
-func (c *Client) Record(s *Shot) Exchange {
-	ex := Exchange{
+func Record(c *harness.Client, s *Shot) harness.Exchange {
+	ex := harness.Exchange{
 		Method: s.req.Method, URL: s.req.URL.String(), ReqHeader: s.req.Header.Clone(), ReqBody: string(s.reqBody),
 		Started: s.started, Duration: s.Received - s.Sent, Status: s.Status, RespHead: s.Header.Clone(), RespBody: string(s.Body),
-	}
-	if c.Validator != nil {
-		ex.Operation = c.Validator.Operation(s.req)
 	}
 	if s.Err != nil {
 		ex.Error = s.Err.Error()
@@ -312,8 +291,7 @@ func (c *Client) Record(s *Shot) Exchange {
 	if s.Violation != nil {
 		ex.Violation = s.Violation.Error()
 	}
-	c.Redactor.Learn(s.req.Header, s.reqBody, ex.URL, s.Header, s.Body)
-	return c.record(ex, nil)
+	return c.RecordExchange(ex, s.reqBody, s.Body)
 }
 
 // ErrBurstTooSlow marks a burst the runner could not send at the requested rate.
@@ -321,7 +299,7 @@ var ErrBurstTooSlow = errors.New("the runner could not send at the requested rat
 
 // RequireRate returns an ErrBurstTooSlow error, stating the achieved rate, when the
 // burst was sent at less than frac of the requested rate.
-func (r *BurstResult) RequireRate(frac float64) error {
+func (r *Result) RequireRate(frac float64) error {
 	if len(r.Shots) > 1 && r.Achieved >= frac*r.Rate {
 		return nil
 	}
@@ -330,13 +308,3 @@ func (r *BurstResult) RequireRate(frac float64) error {
 
 // Host is the host the shot's request went to.
 func (s *Shot) Host() string { return s.req.URL.Host }
-
-// Once sends r a single time, validated and recorded like Do, but a 429 comes back
-// as it is instead of being retried.
-func (c *Client) Once(ctx context.Context, r *Request) (*Response, error) {
-	body, ctype, err := r.encode()
-	if err != nil {
-		return nil, err
-	}
-	return c.once(ctx, r, body, ctype)
-}

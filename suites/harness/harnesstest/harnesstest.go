@@ -1,0 +1,45 @@
+// Package harnesstest serves handlers over TLS on loopback for the harness's own
+// tests, under a host name the client resolves to them as it would a real target's.
+package harnesstest
+
+import (
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+)
+
+// Host is the name the served handler answers as.
+const Host = "example.com"
+
+// Target serves h over TLS with HTTP/2 (as the reference tenant and Auth0 do) on
+// loopback as https://example.com and returns a target config for it.
+func Target(tb testing.TB, h http.Handler) *harness.Target {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	tb.Cleanup(srv.Close)
+	ca := filepath.Join(tb.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	tg := &harness.Target{Domain: Host, Resolve: map[string]string{Host + ":443": srv.Listener.Addr().String()},
+		CAFile: ca, Clients: harness.Clients{Native: harness.OAuthClient{ClientID: "c"}}}
+	tg.SetDefaults()
+	return tg
+}
+
+// Client is a client (no validator) for a target serving h.
+func Client(tb testing.TB, h http.Handler) *harness.Client {
+	tb.Helper()
+	c, err := harness.NewClient(Target(tb, h), nil, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
