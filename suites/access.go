@@ -49,8 +49,8 @@ var _ = Describe("Access to the My Account API", Label("access"), Ordered, Conti
 	})
 
 	It("refuses a token without the operation's scope with 403", Req("MA-AUTHZ-002"), func(ctx SpecContext) {
-		readOnly := login(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods).AccessToken
-		createOnly := login(ctx, u, u.Passkeys[0], host, harness.ScopeCreateMethods).AccessToken
+		readOnly := signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods).AccessToken
+		createOnly := signIn(ctx, u, u.Passkeys[0], host, harness.ScopeCreateMethods).AccessToken
 
 		resp := startEnrollment(ctx, host, readOnly)
 		Expect(resp).To(HaveStatus(http.StatusForbidden), "POST /authentication-methods needs %s", harness.ScopeCreateMethods)
@@ -70,7 +70,7 @@ var _ = Describe("Access to the My Account API", Label("access"), Ordered, Conti
 	})
 
 	It("does not serve the API without its version in the path", Req("MA-API-002"), func(ctx SpecContext) {
-		t := login(ctx, u, u.Passkeys[0], host).AccessToken
+		t := signIn(ctx, u, u.Passkeys[0], host).AccessToken
 		resp := call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: F.Target.BaseURL(host) + "/me/authentication-methods", Bearer: t, Deliberate: true}))
 		Expect(resp).To(HaveStatus(http.StatusNotFound))
 	})
@@ -78,7 +78,7 @@ var _ = Describe("Access to the My Account API", Label("access"), Ordered, Conti
 	It("answers the read operations as the API description says", Req("MA-API-001"), func(ctx SpecContext) {
 		// Every exchange of every spec is validated; this one walks the read operations
 		// on their own so that a schema defect there shows as one clear failure.
-		t := login(ctx, u, u.Passkeys[0], host).AccessToken
+		t := signIn(ctx, u, u.Passkeys[0], host).AccessToken
 		Expect(call(F.Me(ctx, http.MethodGet, host, "/factors", t, nil))).To(HaveStatus(http.StatusOK))
 		ms := listMethods(ctx, host, t)
 		Expect(ms).NotTo(BeEmpty())

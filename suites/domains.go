@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,7 +21,7 @@ import (
 // Whatever is obtained on one domain works on that domain only, and every URL, issuer
 // and Location names the domain that was called.
 var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFailure, func() {
-	var d harness.LoginDriver
+	var d login.Driver
 
 	BeforeAll(func() {
 		if F.Target.CustomDomain == "" {
@@ -28,7 +30,7 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 	})
 
 	// withLogin starts the login driver on first use: only some specs need it.
-	withLogin := func(ctx SpecContext) harness.LoginDriver {
+	withLogin := func(ctx SpecContext) login.Driver {
 		GinkgoHelper()
 		requireLoginConfig()
 		if d == nil {
@@ -50,15 +52,15 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 	It("accepts a token only where it was obtained: login domain, audience and API domain all alike", Req("AUTH-DOM-001", "AUTH-DOM-003"), func(ctx SpecContext) {
 		d := withLogin(ctx)
 		c := F.Target.LoginClients()[0]
-		for _, login := range F.Target.Domains() {
+		for _, loginHost := range F.Target.Domains() {
 			for _, aud := range F.Target.Domains() {
-				a := newAuth(login, c, "openid", harness.ScopeReadMethods)
+				a := newAuth(loginHost, c, "openid", harness.ScopeReadMethods)
 				a.Audience = harness.MeAudience(aud)
 				u, err := d.Login(ctx, a.URL(), c.RedirectURI, userAs())
-				Expect(err).NotTo(HaveOccurred(), "login on %s", login)
-				cb, err := harness.ParseCallback(u)
+				Expect(err).NotTo(HaveOccurred(), "loginHost on %s", loginHost)
+				cb, err := login.ParseCallback(u)
 				Expect(err).NotTo(HaveOccurred())
-				if login != aud {
+				if loginHost != aud {
 					if cb.Error != "" {
 						continue // refused at /authorize: fine
 					}
@@ -70,22 +72,22 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 					for _, api := range F.Target.Domains() {
 						resp := call(F.Me(ctx, http.MethodGet, api, "/authentication-methods", t.AccessToken, nil))
 						Expect(resp).To(HaveStatus(http.StatusUnauthorized),
-							"a token obtained on %s for the audience of %s was accepted by /me/v1 on %s", login, aud, api)
+							"a token obtained on %s for the audience of %s was accepted by /me/v1 on %s", loginHost, aud, api)
 					}
 					continue
 				}
 				cb = checkCallback(u, a)
 				t := tokensOf(redeem(ctx, a, cb.Code, false, nil))
-				Expect(claims(t.AccessToken)["iss"]).To(Equal("https://"+login+"/"), "the access token's iss must be the domain it was obtained on")
+				Expect(claims(t.AccessToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the access token's iss must be the domain it was obtained on")
 				if t.IDToken != "" {
-					Expect(claims(t.IDToken)["iss"]).To(Equal("https://"+login+"/"), "the ID token's iss must be the domain it was obtained on")
+					Expect(claims(t.IDToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the ID token's iss must be the domain it was obtained on")
 				}
 				for _, api := range F.Target.Domains() {
 					resp := call(F.Me(ctx, http.MethodGet, api, "/authentication-methods", t.AccessToken, nil))
-					if api == login {
-						Expect(resp).To(HaveStatus(http.StatusOK), "a token obtained on %s was refused by /me/v1 on the same domain", login)
+					if api == loginHost {
+						Expect(resp).To(HaveStatus(http.StatusOK), "a token obtained on %s was refused by /me/v1 on the same domain", loginHost)
 					} else {
-						Expect(resp).To(HaveStatus(http.StatusUnauthorized), "a token obtained on %s was accepted by /me/v1 on %s", login, api)
+						Expect(resp).To(HaveStatus(http.StatusUnauthorized), "a token obtained on %s was accepted by /me/v1 on %s", loginHost, api)
 					}
 				}
 			}

@@ -39,7 +39,7 @@ var _ = Describe("Passkey enrollment through the My Account API", Label("enroll"
 					first = authenticator.RS256
 				}
 				u = signUp(ctx, first)
-				token = login(ctx, u, u.Passkeys[0], host).AccessToken
+				token = signIn(ctx, u, u.Passkeys[0], host).AccessToken
 			})
 
 			It("answers 202 with a Location and WebAuthn creation options when enrollment starts", Req("MA-ENR-001", "MA-ENR-008"), func(ctx SpecContext) {
@@ -100,7 +100,7 @@ var _ = Describe("Passkey enrollment through the My Account API", Label("enroll"
 			})
 
 			It("logs the user in with the new passkey", Req("MA-ENR-004"), func(ctx SpecContext) {
-				t := login(ctx, u, newPK, host)
+				t := signIn(ctx, u, newPK, host)
 				Expect(claims(t.AccessToken)["sub"]).To(Equal(claims(token)["sub"]), "the new passkey must log in the same user")
 			})
 
@@ -122,7 +122,7 @@ var _ = Describe("Passkey enrollment through the My Account API", Label("enroll"
 				Expect(resp.Status).To(BeNumerically("<", 500), "a deleted passkey must be refused as a client error: %s", resp.Body)
 				Expect(resp.Object()).To(HaveKey("error"), "the refusal must carry an OAuth error")
 				// The first passkey still works: the refusal is about the deleted one.
-				login(ctx, u, u.Passkeys[0], host)
+				signIn(ctx, u, u.Passkeys[0], host)
 			})
 		})
 	}

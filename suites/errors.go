@@ -61,11 +61,11 @@ var _ = Describe("Error catalogue: refused requests change nothing", Label("erro
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
 		alice, bob = signUp(ctx, authenticator.ES256), signUp(ctx, authenticator.ES256)
-		full = login(ctx, alice, alice.Passkeys[0], host, append([]string{"openid", "offline_access"}, catalogueScopes()...)...)
+		full = signIn(ctx, alice, alice.Passkeys[0], host, append([]string{"openid", "offline_access"}, catalogueScopes()...)...)
 		ms := listMethods(ctx, host, full.AccessToken)
 		Expect(ms).NotTo(BeEmpty())
 		methodID, _ = ms[0]["id"].(string)
-		bobToken = login(ctx, bob, bob.Passkeys[0], host).AccessToken
+		bobToken = signIn(ctx, bob, bob.Passkeys[0], host).AccessToken
 		bms := listMethods(ctx, host, bobToken)
 		Expect(bms).NotTo(BeEmpty())
 		bobMethod = bms[0]
@@ -174,7 +174,7 @@ var _ = Describe("Error catalogue: refused requests change nothing", Label("erro
 		for _, missing := range scopes {
 			// One login per scope: every scope of the catalogue but this one.
 			rest := slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == missing })
-			token := login(ctx, alice, alice.Passkeys[0], host, rest...).AccessToken
+			token := signIn(ctx, alice, alice.Passkeys[0], host, rest...).AccessToken
 			for _, op := range catalogue.Operations {
 				if op.Scope != missing {
 					continue

@@ -35,7 +35,7 @@ var _ = Describe("Native passkey signup and login", Label("login", "passkey"), f
 
 			It("logs the user in with /passkey/challenge and the webauthn grant, for the My Account audience and scopes", Req("AUTH-PK-002"), func(ctx SpecContext) {
 				host := requireCustomDomain()
-				t := login(ctx, u, u.Passkeys[0], host)
+				t := signIn(ctx, u, u.Passkeys[0], host)
 				c := claims(t.AccessToken)
 				Expect(c["iss"]).To(Equal("https://"+host+"/"), "iss must be the domain the token was obtained on, with a trailing slash")
 				Expect(audiences(c)).To(ContainElement(harness.MeAudience(host)), "aud must include the My Account audience")

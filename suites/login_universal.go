@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -23,7 +25,7 @@ import (
 var _ = Describe("Universal Login (authorization code flow)", Label("login", "universal"), Ordered, ContinueOnFailure, func() {
 	var (
 		host string
-		d    harness.LoginDriver
+		d    login.Driver
 	)
 
 	BeforeAll(func(ctx SpecContext) {
@@ -53,7 +55,7 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 	It("refuses a code redeemed with a wrong or without a PKCE code_verifier", Req("AUTH-UL-003"), func(ctx SpecContext) {
 		c := publicClient()
 		a := newAuth(host, c, harness.ScopeReadMethods)
-		resp := redeem(ctx, a, codeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": {harness.NewVerifier()}})
+		resp := redeem(ctx, a, codeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": {login.NewVerifier()}})
 		expectOAuthError(resp, http.StatusBadRequest, "invalid_grant", "a wrong code_verifier")
 		a = newAuth(host, c, harness.ScopeReadMethods)
 		resp = redeem(ctx, a, codeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": nil})
@@ -106,7 +108,7 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 			if resp.Status >= 400 {
 				continue
 			}
-			Expect(harness.IsRedirectTo(resp.Location(), bad)).To(BeFalse(), "/authorize redirected straight to the unregistered %s", bad)
+			Expect(login.IsRedirectTo(resp.Location(), bad)).To(BeFalse(), "/authorize redirected straight to the unregistered %s", bad)
 			// Redirected somewhere else (a login page?): the login must not end there.
 			cb, err := d.Login(ctx, a.URL(), bad, userAs())
 			Expect(err).To(HaveOccurred(), "/authorize accepted the unregistered redirect_uri %s and the login was sent there: %s", bad, F.Redactor.Text(cb))
@@ -164,7 +166,7 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 var _ = Describe("Universal Login in headless Chromium", Label("login", "universal", "browser"), Ordered, ContinueOnFailure, func() {
 	var (
 		host string
-		b    harness.LoginDriver
+		b    login.Driver
 	)
 
 	BeforeAll(func(ctx SpecContext) {
@@ -189,7 +191,7 @@ var _ = Describe("Universal Login in headless Chromium", Label("login", "univers
 		}
 		u := signUp(ctx, authenticator.ES256)
 		a := newAuth(custom, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
-		url, err := b.Login(ctx, a.URL(), a.Client.RedirectURI, harness.LoginAs{Passkey: u.Passkeys[0]})
+		url, err := b.Login(ctx, a.URL(), a.Client.RedirectURI, login.As{Passkey: u.Passkeys[0]})
 		Expect(err).NotTo(HaveOccurred(), "the passkey login through the page failed")
 		cb := checkCallback(url, a)
 		t := tokensOf(redeem(ctx, a, cb.Code, false, nil))
@@ -244,36 +246,36 @@ func confidentialClient() harness.NamedClient {
 
 // loginDriver starts a driver for the container and closes it after. A browser that
 // is missing skips locally and fails in CI (CI=true), where it is mandatory.
-func loginDriver(ctx context.Context, name string) harness.LoginDriver {
+func loginDriver(ctx context.Context, name string) login.Driver {
 	GinkgoHelper()
 	var (
-		d   harness.LoginDriver
+		d   login.Driver
 		err error
 	)
 	if name == harness.DriverBrowser {
-		d, err = harness.NewBrowserDriver(ctx, F.Target)
-		if errors.Is(err, harness.ErrNoChromium) {
+		d, err = login.NewBrowserDriver(ctx, F.Target)
+		if errors.Is(err, login.ErrNoChromium) {
 			if os.Getenv("CI") == "true" {
 				Fail("the browser specs are mandatory in CI: " + err.Error())
 			}
 			Skip("browser specs skipped: " + err.Error())
 		}
 	} else {
-		d, err = F.NewLoginDriver(ctx)
+		d, err = login.New(ctx, F)
 	}
 	Expect(err).NotTo(HaveOccurred(), "starting the %s login driver", name)
 	DeferCleanup(d.Close)
 	return d
 }
 
-func userAs() harness.LoginAs {
-	return harness.LoginAs{Username: F.Target.User.Username, Password: F.Target.User.Password}
+func userAs() login.As {
+	return login.As{Username: F.Target.User.Username, Password: F.Target.User.Password}
 }
 
 // newAuth is an authorization request; confidential clients send no PKCE, so the
 // secret alone is tested.
-func newAuth(host string, c harness.NamedClient, scopes ...string) harness.AuthRequest {
-	a := harness.NewAuthRequest(host, c, scopes...)
+func newAuth(host string, c harness.NamedClient, scopes ...string) login.Request {
+	a := login.NewRequest(host, c, scopes...)
 	if !c.Public {
 		a.Verifier = ""
 	}
@@ -282,7 +284,7 @@ func newAuth(host string, c harness.NamedClient, scopes ...string) harness.AuthR
 
 // codeLogin logs the password user in and returns the callback, which must carry a
 // code and the request's state.
-func codeLogin(ctx context.Context, d harness.LoginDriver, a harness.AuthRequest) harness.Callback {
+func codeLogin(ctx context.Context, d login.Driver, a login.Request) login.Callback {
 	GinkgoHelper()
 	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, userAs())
 	if err != nil {
@@ -295,9 +297,9 @@ func codeLogin(ctx context.Context, d harness.LoginDriver, a harness.AuthRequest
 	return checkCallback(u, a)
 }
 
-func checkCallback(u string, a harness.AuthRequest) harness.Callback {
+func checkCallback(u string, a login.Request) login.Callback {
 	GinkgoHelper()
-	cb, err := harness.ParseCallback(u)
+	cb, err := login.ParseCallback(u)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(cb.Error).To(BeEmpty(), "the login ended with error=%s: %s", cb.Error, cb.ErrorDesc)
 	Expect(cb.Code).NotTo(BeEmpty(), "the callback %s carries no code", F.Redactor.Text(u))
@@ -307,7 +309,7 @@ func checkCallback(u string, a harness.AuthRequest) harness.Callback {
 }
 
 // redeem sends the authorization_code grant; set replaces parameters (nil removes one).
-func redeem(ctx context.Context, a harness.AuthRequest, code string, asJSON bool, set url.Values) *harness.Response {
+func redeem(ctx context.Context, a login.Request, code string, asJSON bool, set url.Values) *harness.Response {
 	GinkgoHelper()
 	p := url.Values{
 		"grant_type": {"authorization_code"}, "client_id": {a.Client.ClientID},

@@ -70,8 +70,8 @@ func passkeyLogin(ctx context.Context, u *user, pk *authenticator.Passkey, host,
 	return call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, audience, scopes...))
 }
 
-// login logs in with a passkey and expects tokens for the My Account API of host.
-func login(ctx context.Context, u *user, pk *authenticator.Passkey, host string, scopes ...string) harness.Tokens {
+// signIn logs in with a passkey and expects tokens for the My Account API of host.
+func signIn(ctx context.Context, u *user, pk *authenticator.Passkey, host string, scopes ...string) harness.Tokens {
 	GinkgoHelper()
 	if len(scopes) == 0 {
 		scopes = harness.MethodScopes

@@ -45,7 +45,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 	})
 
 	It("refuses a login whose signature counter did not increase", Req("AUTH-PK-005"), func(ctx SpecContext) {
-		login(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+		signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 		last := u.Passkeys[0].Counter // the counter the server saw last
 		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
 		assertion, err := u.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0], authenticator.Mods{Counter: &last})
@@ -65,7 +65,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 	})
 
 	It("refuses an enrollment verified with an attestation over another challenge, and creates nothing", Req("MA-ENR-009"), func(ctx SpecContext) {
-		token := login(ctx, u, u.Passkeys[0], host).AccessToken
+		token := signIn(ctx, u, u.Passkeys[0], host).AccessToken
 		before := methodIDs(listMethods(ctx, host, token))
 		resp := startEnrollment(ctx, host, token)
 		Expect(resp).To(HaveStatus(http.StatusAccepted))
@@ -78,7 +78,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 	})
 
 	It("refuses an enrollment auth_session used a second time", Req("MA-ENR-010"), func(ctx SpecContext) {
-		token := login(ctx, u, u.Passkeys[0], host).AccessToken
+		token := signIn(ctx, u, u.Passkeys[0], host).AccessToken
 		resp := startEnrollment(ctx, host, token)
 		Expect(resp).To(HaveStatus(http.StatusAccepted))
 		location, c := resp.Location(), decodeCeremony(resp)
@@ -172,7 +172,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
 		alice, bob = signUp(ctx, authenticator.ES256), signUp(ctx, authenticator.ES256)
-		token = login(ctx, alice, alice.Passkeys[0], host).AccessToken
+		token = signIn(ctx, alice, alice.Passkeys[0], host).AccessToken
 	})
 
 	// enrollment starts one for token's user and returns the options and where to verify.
@@ -259,7 +259,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 	})
 
 	It("refuses an enrollment auth_session of another user, and creates nothing for either", Req("MA-ENR-019"), func(ctx SpecContext) {
-		bobToken := login(ctx, bob, bob.Passkeys[0], host).AccessToken
+		bobToken := signIn(ctx, bob, bob.Passkeys[0], host).AccessToken
 		bobBefore := methodIDs(listMethods(ctx, host, bobToken))
 		before := methodIDs(listMethods(ctx, host, token))
 		c, location := enrollmentFor(ctx, bobToken)
@@ -280,7 +280,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 		short := loginAs(ctx, f, alice, alice.Passkeys[0], host, harness.ScopeCreateMethods).AccessToken
 		c, location := enrollmentFor(ctx, short)
 		waitOutCeremony(ctx, c.Options)
-		fresh := login(ctx, alice, alice.Passkeys[0], host).AccessToken
+		fresh := signIn(ctx, alice, alice.Passkeys[0], host).AccessToken
 		before := methodIDs(listMethods(ctx, host, fresh))
 		att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 		Expect(err).NotTo(HaveOccurred())

@@ -25,7 +25,7 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 	BeforeAll(func(ctx SpecContext) {
 		host = requireCustomDomain()
 		u = signUp(ctx, authenticator.ES256)
-		token = login(ctx, u, u.Passkeys[0], host).AccessToken
+		token = signIn(ctx, u, u.Passkeys[0], host).AccessToken
 	})
 
 	// enrollShaped enrolls a passkey with the attestation edited by shape, verifying at

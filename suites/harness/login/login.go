@@ -1,8 +1,13 @@
-package harness
+// Package login gets the suite through Universal Login: the authorization request
+// (with PKCE) and the drivers that play the user agent between /authorize and the
+// redirect back to the application — plain HTTP forms, headless Chromium, or a
+// command the user provides.
+package login
 
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,19 +22,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
 	"golang.org/x/net/html"
 )
 
 // Universal Login: the authorization code flow (RFC 6749 §4.1) with PKCE (RFC 7636).
-// A LoginDriver plays the user agent between /authorize and the redirect back to the
+// A Driver plays the user agent between /authorize and the redirect back to the
 // application; the specs then redeem the code themselves.
 
-// AuthRequest is one authorization request.
-type AuthRequest struct {
+// Request is one authorization request.
+type Request struct {
 	Host     string // the domain /authorize is called on
-	Client   NamedClient
+	Client   harness.NamedClient
 	Audience string
 	Scope    string
 	State    string
@@ -37,17 +43,17 @@ type AuthRequest struct {
 	Extra    url.Values // more query parameters, sent as given
 }
 
-// NewAuthRequest is a request for host's My Account API with a fresh state and, for
+// NewRequest is a request for host's My Account API with a fresh state and, for
 // every client, a fresh PKCE verifier.
-func NewAuthRequest(host string, c NamedClient, scopes ...string) AuthRequest {
-	return AuthRequest{
-		Host: host, Client: c, Audience: MeAudience(host), Scope: strings.Join(scopes, " "),
+func NewRequest(host string, c harness.NamedClient, scopes ...string) Request {
+	return Request{
+		Host: host, Client: c, Audience: harness.MeAudience(host), Scope: strings.Join(scopes, " "),
 		State: randomURLSafe(16), Verifier: randomURLSafe(32),
 	}
 }
 
 // URL is the /authorize URL.
-func (a AuthRequest) URL() string {
+func (a Request) URL() string {
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {a.Client.ClientID},
 		"redirect_uri": {a.Client.RedirectURI}, "state": {a.State},
@@ -106,20 +112,20 @@ func IsRedirectTo(raw, redirectURI string) bool {
 		strings.EqualFold(u.Host, r.Host) && u.Path == r.Path
 }
 
-// LoginAs is who signs in: with a password, or (browser only) with a passkey.
-type LoginAs struct {
+// As is who signs in: with a password, or (browser only) with a passkey.
+type As struct {
 	Username, Password string
 	Passkey            *authenticator.Passkey
 }
 
-// LoginDriver gets through the login page.
-type LoginDriver interface {
+// Driver gets through the login page.
+type Driver interface {
 	// Name is the driver's config name.
 	Name() string
 	// Login opens authorizeURL as a user agent would, signs in, and returns the URL
 	// the tenant finally redirected to: redirectURI with code and state, or with an
 	// error. An error means the login could not be completed.
-	Login(ctx context.Context, authorizeURL, redirectURI string, as LoginAs) (string, error)
+	Login(ctx context.Context, authorizeURL, redirectURI string, as As) (string, error)
 	// Close releases what the driver holds (a browser).
 	Close() error
 }
@@ -127,12 +133,12 @@ type LoginDriver interface {
 // ErrPasskeyUnsupported: the driver cannot sign in with a passkey.
 var ErrPasskeyUnsupported = errors.New("this login driver cannot sign in with a passkey (only the browser driver can)")
 
-// NewLoginDriver is the driver the target config names.
-func (f *Framework) NewLoginDriver(ctx context.Context) (LoginDriver, error) {
+// New is the driver the target config names.
+func New(ctx context.Context, f *harness.Framework) (Driver, error) {
 	switch f.Target.Login.Driver {
-	case DriverBrowser:
+	case harness.DriverBrowser:
 		return NewBrowserDriver(ctx, f.Target)
-	case DriverCommand:
+	case harness.DriverCommand:
 		return &CommandDriver{Argv: f.Target.Login.Command, Timeout: time.Duration(f.Target.Login.Timeout)}, nil
 	default:
 		return &FormDriver{Client: f.Client}, nil
@@ -142,27 +148,27 @@ func (f *Framework) NewLoginDriver(ctx context.Context) (LoginDriver, error) {
 // FormDriver gets through the login page with plain HTTP: it follows redirects on the
 // tenant's domains and fills and posts the page's HTML forms (username, then
 // password, or both at once), keeping cookies, until the tenant redirects to the
-// redirect_uri. Every exchange goes through the Client, so it is recorded (redacted).
-type FormDriver struct{ Client *Client }
+// redirect_uri. Every exchange goes through the harness.Client, so it is recorded (redacted).
+type FormDriver struct{ Client *harness.Client }
 
-// Name implements LoginDriver.
-func (d *FormDriver) Name() string { return DriverForm }
+// Name implements Driver.
+func (d *FormDriver) Name() string { return harness.DriverForm }
 
-// Close implements LoginDriver.
+// Close implements Driver.
 func (d *FormDriver) Close() error { return nil }
 
 // maxLoginSteps bounds the requests of one form login.
 const maxLoginSteps = 10
 
-// Login implements LoginDriver.
-func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string, as LoginAs) (string, error) {
+// Login implements Driver.
+func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string, as As) (string, error) {
 	if as.Passkey != nil {
 		return "", ErrPasskeyUnsupported
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(d.Client.Target.Login.Timeout))
 	defer cancel()
 	jar := map[string]map[string]string{} // host → cookie name → value
-	req := &Request{Method: http.MethodGet, URL: authorizeURL}
+	req := &harness.Request{Method: http.MethodGet, URL: authorizeURL}
 	for step := 0; step < maxLoginSteps; step++ {
 		u, err := url.Parse(req.URL)
 		if err != nil {
@@ -193,7 +199,7 @@ func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string
 			if !d.onTenant(loc.Hostname()) {
 				return "", fmt.Errorf("the login redirected to %s, which is neither the redirect_uri %s nor a domain of the tenant", d.Client.Redactor.Text(loc.String()), redirectURI)
 			}
-			req = &Request{Method: http.MethodGet, URL: loc.String()}
+			req = &harness.Request{Method: http.MethodGet, URL: loc.String()}
 			continue
 		}
 		page, err := parsePage(resp.Body)
@@ -201,7 +207,7 @@ func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string
 			return "", fmt.Errorf("%s answered %d with %q, not a login page: %.300s", u.Redacted(), resp.Status, resp.Header.Get("Content-Type"), resp.Body)
 		}
 		if resp.Status >= 400 {
-			return "", fmt.Errorf("the login page refused the login (%d): %s", resp.Status, cmpOr(page.alert, "(no message)"))
+			return "", fmt.Errorf("the login page refused the login (%d): %s", resp.Status, cmp.Or(page.alert, "(no message)"))
 		}
 		next, err := page.fill(u, as)
 		if err != nil {
@@ -287,7 +293,7 @@ func parsePage(body []byte) (*htmlPage, error) {
 			case "form":
 				action, _ := attr(n, "action")
 				method, _ := attr(n, "method")
-				p.forms = append(p.forms, htmlForm{action: action, method: strings.ToUpper(cmpOr(method, "GET"))})
+				p.forms = append(p.forms, htmlForm{action: action, method: strings.ToUpper(cmp.Or(method, "GET"))})
 				prev := cur
 				cur = &p.forms[len(p.forms)-1]
 				for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -338,7 +344,7 @@ func isUsername(in htmlInput) bool {
 
 // fill picks the form to submit (the one asking for a password, else the one asking
 // for a username), fills it and returns the request that submits it.
-func (p *htmlPage) fill(page *url.URL, as LoginAs) (*Request, error) {
+func (p *htmlPage) fill(page *url.URL, as As) (*harness.Request, error) {
 	var form *htmlForm
 	for _, want := range []func(htmlInput) bool{
 		func(in htmlInput) bool { return in.typ == "password" },
@@ -387,9 +393,9 @@ func (p *htmlPage) fill(page *url.URL, as LoginAs) (*Request, error) {
 	}
 	if form.method == http.MethodGet {
 		action.RawQuery = vals.Encode()
-		return &Request{Method: http.MethodGet, URL: action.String()}, nil
+		return &harness.Request{Method: http.MethodGet, URL: action.String()}, nil
 	}
-	return &Request{Method: http.MethodPost, URL: action.String(), Form: vals}, nil
+	return &harness.Request{Method: http.MethodPost, URL: action.String(), Form: vals}, nil
 }
 
 // CommandDriver runs a user-given command for each login (for login pages no driver
@@ -399,14 +405,14 @@ type CommandDriver struct {
 	Timeout time.Duration
 }
 
-// Name implements LoginDriver.
-func (d *CommandDriver) Name() string { return DriverCommand }
+// Name implements Driver.
+func (d *CommandDriver) Name() string { return harness.DriverCommand }
 
-// Close implements LoginDriver.
+// Close implements Driver.
 func (d *CommandDriver) Close() error { return nil }
 
-// Login implements LoginDriver.
-func (d *CommandDriver) Login(ctx context.Context, authorizeURL, redirectURI string, as LoginAs) (string, error) {
+// Login implements Driver.
+func (d *CommandDriver) Login(ctx context.Context, authorizeURL, redirectURI string, as As) (string, error) {
 	if as.Passkey != nil {
 		return "", ErrPasskeyUnsupported
 	}

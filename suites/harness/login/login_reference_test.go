@@ -1,4 +1,4 @@
-package harness_test
+package login_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 )
 
 // referenceTarget starts a reference tenant and describes it as the runner does.
@@ -50,25 +51,25 @@ func framework(t testing.TB, tg *harness.Target) *harness.Framework {
 }
 
 // loginWith runs one code-flow login for the SPA client on the custom domain.
-func loginWith(t testing.TB, d harness.LoginDriver, tg *harness.Target, as harness.LoginAs) (harness.AuthRequest, harness.Callback, error) {
-	a := harness.NewAuthRequest(tg.CustomDomain, tg.LoginClients()[0], "openid", harness.ScopeReadMethods)
+func loginWith(t testing.TB, d login.Driver, tg *harness.Target, as login.As) (login.Request, login.Callback, error) {
+	a := login.NewRequest(tg.CustomDomain, tg.LoginClients()[0], "openid", harness.ScopeReadMethods)
 	u, err := d.Login(context.Background(), a.URL(), a.Client.RedirectURI, as)
 	if err != nil {
-		return a, harness.Callback{}, err
+		return a, login.Callback{}, err
 	}
-	cb, err := harness.ParseCallback(u)
+	cb, err := login.ParseCallback(u)
 	return a, cb, err
 }
 
 func TestFormDriverLogsInToTheReferenceTenant(t *testing.T) {
 	_, tg := referenceTarget(t)
 	f := framework(t, tg)
-	d := &harness.FormDriver{Client: f.Client}
-	a, cb, err := loginWith(t, d, tg, harness.LoginAs{Username: tg.User.Username, Password: tg.User.Password})
+	d := &login.FormDriver{Client: f.Client}
+	a, cb, err := loginWith(t, d, tg, login.As{Username: tg.User.Username, Password: tg.User.Password})
 	if err != nil || cb.Code == "" || cb.State != a.State {
 		t.Fatalf("login: %v %+v", err, cb)
 	}
-	_, _, err = loginWith(t, d, tg, harness.LoginAs{Username: tg.User.Username, Password: "wrong"})
+	_, _, err = loginWith(t, d, tg, login.As{Username: tg.User.Username, Password: "wrong"})
 	if err == nil || !strings.Contains(err.Error(), "Wrong email or password") {
 		t.Errorf("a wrong password: %v", err)
 	}
@@ -83,19 +84,19 @@ func TestFormDriverLogsInToTheReferenceTenant(t *testing.T) {
 // Chromium with a password and with a passkey; it is mandatory when CI=true.
 func TestBrowserDriverLogsInToTheReferenceTenant(t *testing.T) {
 	_, tg := referenceTarget(t)
-	d, err := harness.NewBrowserDriver(context.Background(), tg)
-	if errors.Is(err, harness.ErrNoChromium) && os.Getenv("CI") != "true" {
+	d, err := login.NewBrowserDriver(context.Background(), tg)
+	if errors.Is(err, login.ErrNoChromium) && os.Getenv("CI") != "true" {
 		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	a, cb, err := loginWith(t, d, tg, harness.LoginAs{Username: tg.User.Username, Password: tg.User.Password})
+	a, cb, err := loginWith(t, d, tg, login.As{Username: tg.User.Username, Password: tg.User.Password})
 	if err != nil || cb.Code == "" || cb.State != a.State {
 		t.Fatalf("password login: %v %+v", err, cb)
 	}
-	if _, _, err := loginWith(t, d, tg, harness.LoginAs{Username: tg.User.Username, Password: "wrong"}); err == nil || !strings.Contains(err.Error(), "Wrong email or password") {
+	if _, _, err := loginWith(t, d, tg, login.As{Username: tg.User.Username, Password: "wrong"}); err == nil || !strings.Contains(err.Error(), "Wrong email or password") {
 		t.Errorf("a wrong password: %v", err)
 	}
 	// A passkey the page's RP does not know is refused by the server, and the driver says so.
@@ -114,7 +115,7 @@ func TestBrowserDriverLogsInToTheReferenceTenant(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Registered with the authenticator only, never with the server: unknown credential.
-	if _, _, err := loginWith(t, d, tg, harness.LoginAs{Passkey: pk}); err == nil || !strings.Contains(err.Error(), "unknown credential") {
+	if _, _, err := loginWith(t, d, tg, login.As{Passkey: pk}); err == nil || !strings.Contains(err.Error(), "unknown credential") {
 		t.Errorf("an unknown passkey: %v", err)
 	}
 }
@@ -123,12 +124,12 @@ func TestBrowserDriverLogsInToTheReferenceTenant(t *testing.T) {
 // Chromium (PROTOCOL §8: start plus one login is about 0.7 s).
 func BenchmarkBrowserLogin(b *testing.B) {
 	_, tg := referenceTarget(b)
-	d, err := harness.NewBrowserDriver(context.Background(), tg)
+	d, err := login.NewBrowserDriver(context.Background(), tg)
 	if err != nil {
 		b.Skip(err)
 	}
 	defer d.Close()
-	as := harness.LoginAs{Username: tg.User.Username, Password: tg.User.Password}
+	as := login.As{Username: tg.User.Username, Password: tg.User.Password}
 	for b.Loop() {
 		if _, _, err := loginWith(b, d, tg, as); err != nil {
 			b.Fatal(err)

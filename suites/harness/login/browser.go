@@ -1,4 +1,4 @@
-package harness
+package login
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -30,8 +31,8 @@ import (
 // "sign in with a passkey" uses Chromium's virtual authenticator. The redirect to the
 // redirect_uri is caught by request interception, so no server listens there.
 type BrowserDriver struct {
-	target *Target
-	cfg    *Browser
+	target *harness.Target
+	cfg    *harness.Browser
 
 	ctx         context.Context // the browser's chromedp context
 	cancel      context.CancelFunc
@@ -44,8 +45,8 @@ type BrowserDriver struct {
 var ErrNoChromium = errors.New("Chromium is not installed (Debian: apt-get install -y chromium)")
 
 // ChromiumPath finds the browser: the configured binary, else chromium on PATH.
-func ChromiumPath(t *Target) (string, error) {
-	want := DefaultChromium
+func ChromiumPath(t *harness.Target) (string, error) {
+	want := harness.DefaultChromium
 	if t.Login.Browser != nil {
 		want = t.Login.Browser.Chromium
 	}
@@ -64,15 +65,15 @@ func ChromiumPath(t *Target) (string, error) {
 const browserStartTimeout = 30 * time.Second
 
 // NewBrowserDriver starts one headless Chromium for many logins; Close stops it.
-func NewBrowserDriver(ctx context.Context, t *Target) (*BrowserDriver, error) {
+func NewBrowserDriver(ctx context.Context, t *harness.Target) (*BrowserDriver, error) {
 	path, err := ChromiumPath(t)
 	if err != nil {
 		return nil, err
 	}
 	cfg := t.Login.Browser
 	if cfg == nil {
-		cfg = &Browser{Chromium: path, UsernameSelector: DefaultUsernameSelector, PasswordSelector: DefaultPasswordSelector,
-			SubmitSelector: DefaultSubmitSelector, PasskeySelector: DefaultPasskeySelector}
+		cfg = &harness.Browser{Chromium: path, UsernameSelector: harness.DefaultUsernameSelector, PasswordSelector: harness.DefaultPasswordSelector,
+			SubmitSelector: harness.DefaultSubmitSelector, PasskeySelector: harness.DefaultPasskeySelector}
 	}
 	spki, err := pinnedSPKIs(ctx, t)
 	if err != nil {
@@ -121,8 +122,8 @@ func NewBrowserDriver(ctx context.Context, t *Target) (*BrowserDriver, error) {
 	return b, nil
 }
 
-// Name implements LoginDriver.
-func (b *BrowserDriver) Name() string { return DriverBrowser }
+// Name implements Driver.
+func (b *BrowserDriver) Name() string { return harness.DriverBrowser }
 
 // Close stops Chromium and removes its profile.
 func (b *BrowserDriver) Close() error {
@@ -135,7 +136,7 @@ func (b *BrowserDriver) Close() error {
 }
 
 // hostResolverRules maps the resolve entries for Chromium: "MAP host ip:port".
-func hostResolverRules(t *Target) string {
+func hostResolverRules(t *harness.Target) string {
 	var rules []string
 	for from, to := range t.Resolve {
 		host, port, err := net.SplitHostPort(from)
@@ -153,7 +154,7 @@ func hostResolverRules(t *Target) string {
 
 // pinnedSPKIs returns the base64 SHA-256 of the SPKI of each domain's leaf certificate
 // when the target has its own CA (ca_file); the leaf must verify against it.
-func pinnedSPKIs(ctx context.Context, t *Target) (string, error) {
+func pinnedSPKIs(ctx context.Context, t *harness.Target) (string, error) {
 	if t.CAFile == "" {
 		return "", nil
 	}
@@ -178,7 +179,7 @@ func pinnedSPKIs(ctx context.Context, t *Target) (string, error) {
 		conn, err := (&tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}}).DialContext(dctx, "tcp", dial)
 		cancel()
 		if err != nil {
-			return "", &UnreachableError{URL: "https://" + d, Addr: dial, Err: err}
+			return "", &harness.UnreachableError{URL: "https://" + d, Addr: dial, Err: err}
 		}
 		leaf := conn.(*tls.Conn).ConnectionState().PeerCertificates[0]
 		_ = conn.Close()
@@ -195,8 +196,8 @@ func patternEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`).Replace(s)
 }
 
-// Login implements LoginDriver: one fresh browser context (no cookies) and tab per login.
-func (b *BrowserDriver) Login(ctx context.Context, authorizeURL, redirectURI string, as LoginAs) (string, error) {
+// Login implements Driver: one fresh browser context (no cookies) and tab per login.
+func (b *BrowserDriver) Login(ctx context.Context, authorizeURL, redirectURI string, as As) (string, error) {
 	tab, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
 	timeout := time.Duration(b.target.Login.Timeout)
@@ -285,7 +286,7 @@ func visibleJS(sel string) string {
 // drive fills the login page: identifier first (username, submit, password, submit)
 // or both fields on one page; or clicks "sign in with a passkey". It then watches for
 // an error message until the redirect ends the login.
-func (b *BrowserDriver) drive(tab context.Context, authorizeURL string, as LoginAs) error {
+func (b *BrowserDriver) drive(tab context.Context, authorizeURL string, as As) error {
 	c := b.cfg
 	if err := chromedp.Do(tab, chromedp.Navigate(authorizeURL)); err != nil {
 		return fmt.Errorf("opening %s: %w", authorizeURL, err)

@@ -1,4 +1,4 @@
-package harness
+package login
 
 import (
 	"context"
@@ -8,21 +8,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 )
 
 func TestCommandDriverReadsTheCallback(t *testing.T) {
 	d := &CommandDriver{Timeout: 10 * time.Second, Argv: []string{"sh", "-c",
 		`echo "opening {authorize_url}"; echo "done: $MYACCOUNT_REDIRECT_URI?code=c1&state=s1"`}}
-	got, err := d.Login(context.Background(), "https://t.example/authorize?x=1", "https://app.example/cb", LoginAs{Username: "u", Password: "p"})
+	got, err := d.Login(context.Background(), "https://t.example/authorize?x=1", "https://app.example/cb", As{Username: "u", Password: "p"})
 	if err != nil || got != "https://app.example/cb?code=c1&state=s1" {
 		t.Fatalf("got %q, %v", got, err)
 	}
 	d.Argv = []string{"sh", "-c", "echo nothing here"}
-	if _, err := d.Login(context.Background(), "https://t.example/authorize", "https://app.example/cb", LoginAs{}); err == nil || !strings.Contains(err.Error(), "printed no URL") {
+	if _, err := d.Login(context.Background(), "https://t.example/authorize", "https://app.example/cb", As{}); err == nil || !strings.Contains(err.Error(), "printed no URL") {
 		t.Errorf("no callback: %v", err)
 	}
-	if _, err := d.Login(context.Background(), "u", "r", LoginAs{Passkey: &authenticator.Passkey{}}); err != ErrPasskeyUnsupported {
+	if _, err := d.Login(context.Background(), "u", "r", As{Passkey: &authenticator.Passkey{}}); err != ErrPasskeyUnsupported {
 		t.Errorf("passkey: %v", err)
 	}
 }
@@ -36,7 +37,7 @@ func TestFormDriverFillsIdentifierFirstForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, _ := url.Parse("https://login.example/u/login/identifier?state=X")
-	req, err := page.fill(base, LoginAs{Username: "ann@example.com", Password: "pw"})
+	req, err := page.fill(base, As{Username: "ann@example.com", Password: "pw"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestFormDriverFillsIdentifierFirstForms(t *testing.T) {
 
 func TestChromiumMissingIsNamed(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	tg := &Target{Login: Login{Browser: &Browser{Chromium: "/nonexistent/chromium"}}}
+	tg := &harness.Target{Login: harness.Login{Browser: &harness.Browser{Chromium: "/nonexistent/chromium"}}}
 	if _, err := ChromiumPath(tg); !errors.Is(err, ErrNoChromium) || !strings.Contains(err.Error(), "apt-get install -y chromium") {
 		t.Errorf("got %v", err)
 	}
