@@ -74,8 +74,11 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 			Version:      suiteVersion(),
 		},
 	}
-	// The suite paces itself by and tests against the limit the tenant enforces.
+	// The suite paces itself by and tests against the limit the tenant enforces; the
+	// tenant limits neither login prompts nor signups, so the config says so.
 	target.RateLimit.RequestsPerSecond, target.RateLimit.Burst = t.RateLimit()
+	target.RateLimit.LoginPrompts = &harness.BucketConfig{Unlimited: true}
+	target.RateLimit.Signups = &harness.BucketConfig{Unlimited: true}
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)
 	}

@@ -123,6 +123,9 @@ type Limits struct {
 	// LoginPrompts is the Universal Login limit on prompt POSTs per IP address
 	// (every plan: burst 10, 5/minute).
 	LoginPrompts Bucket
+	// Signups is the Suspicious IP Throttling limit on signups from one IP address
+	// (default 50/minute, burst 50); native passkey signups count against it.
+	Signups Bucket
 }
 
 // Limit plans (presets).
@@ -143,8 +146,12 @@ const DefaultPlan = PlanEnterprise
 // each gives the My Account API a fifth of that for reads and for writes.
 var privateCloudTiers = []int{100, 500, 1500, 3000, 6000, 10000}
 
-// loginPrompts is the Universal Login prompt POST limit, the same for every plan.
-var loginPrompts = PerMinute(5, 10)
+// loginPrompts is the Universal Login prompt POST limit, the same for every plan;
+// signups the default of Suspicious IP Throttling's pre-user-registration limit.
+var (
+	loginPrompts = PerMinute(5, 10)
+	signups      = PerMinute(50, 50)
+)
 
 // LimitPlans lists the plan names LimitPlan knows.
 func LimitPlans() []string {
@@ -157,7 +164,7 @@ func LimitPlans() []string {
 
 // LimitPlan returns the documented limits of a plan.
 func LimitPlan(name string) (Limits, error) {
-	l := Limits{Plan: name, LoginPrompts: loginPrompts}
+	l := Limits{Plan: name, LoginPrompts: loginPrompts, Signups: signups}
 	switch name {
 	case PlanEnterprise:
 		l.Tenant = Level{Read: PerSecond(25, 25), Write: PerSecond(25, 25), FilteredRead: PerSecond(100, 100)}

@@ -19,8 +19,8 @@ func TestLimitPlans(t *testing.T) {
 		if name != PlanEarlyAccess && (l.User.Unlimited() || l.Tenant.Shared) {
 			t.Errorf("%s: every documented plan limits each user, reads and writes apart: %s", name, l)
 		}
-		if l.LoginPrompts != PerMinute(5, 10) {
-			t.Errorf("%s: login prompts %s", name, l.LoginPrompts)
+		if l.LoginPrompts != PerMinute(5, 10) || l.Signups != PerMinute(50, 50) {
+			t.Errorf("%s: login prompts %s, signups %s", name, l.LoginPrompts, l.Signups)
 		}
 	}
 	e, _ := LimitPlan(PlanEnterprise)

@@ -48,7 +48,8 @@ type limitBucket struct {
 }
 
 func configuredLimit() limitBucket {
-	r, b := F.Target.RateLimit.RequestsPerSecond, F.Target.RateLimit.Burst
+	tb := F.Target.RateLimit.Limits().Tenant.Read
+	r, b := tb.Rate, tb.Burst
 	// 10% of the bucket, at least one request: a distributed limiter may count a
 	// request or two late.
 	return limitBucket{R: r, B: b, Tol: math.Max(1, math.Ceil(0.1*float64(b)))}

@@ -1,9 +1,11 @@
 package harness
 
 import (
+	"cmp"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"sigs.k8s.io/yaml"
 )
 
@@ -42,9 +45,23 @@ type Target struct {
 	WebAuthn WebAuthn `json:"webauthn,omitempty"`
 	// Timeouts bound every request.
 	Timeouts Timeouts `json:"timeouts,omitempty"`
-	// RateLimit is the target's My Account rate limit; the suite paces its own
-	// traffic below it so that ordinary specs never trip it.
+	// RateLimit is the target's rate-limit model (a documented plan, with
+	// overrides); the suite paces its own traffic below it so that ordinary specs
+	// never trip it, and the rate-limit specs hold the target to it.
 	RateLimit RateLimit `json:"rate_limit,omitempty"`
+	// MaxWait bounds how long the run waits for something to expire (a token, an
+	// auth_session, a code); a check that would wait longer skips, saying so.
+	MaxWait Duration `json:"max_wait,omitempty"`
+	// OutOfBand is where the email, phone and push-notification drivers get the
+	// proofs that reach the user out of band.
+	OutOfBand OutOfBand `json:"out_of_band,omitempty"`
+	// Management is an optional Management API client (client credentials with
+	// delete:users): with it, the users a run signs up are deleted afterwards.
+	Management OAuthClient `json:"management,omitempty"`
+	// DPoP is whether the target binds tokens to keys: off, allowed or required.
+	DPoP string `json:"dpop,omitempty"`
+	// ConnectedAccounts configures the connected-accounts flow.
+	ConnectedAccounts ConnectedAccounts `json:"connected_accounts,omitempty"`
 	// Implementation describes what is being tested, for reports.
 	Implementation Implementation `json:"implementation,omitempty"`
 }
@@ -72,6 +89,32 @@ type OAuthClient struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret,omitempty"`
 	// RedirectURI is a callback URL registered for the client, exactly as registered.
+	RedirectURI string `json:"redirect_uri,omitempty"`
+	// DPoP overrides the target's dpop setting for this client.
+	DPoP string `json:"dpop,omitempty"`
+}
+
+// DPoP modes.
+const (
+	DPoPOff      = "off"
+	DPoPAllowed  = "allowed"
+	DPoPRequired = "required"
+)
+
+// OutOfBand says how the suite reads codes sent by email or SMS and approves push
+// enrollments. URL speaks the reference tenant's hook protocol (GET {url}/outbox?to=…,
+// POST {url}/push/enroll); Command is run instead when given.
+type OutOfBand struct {
+	URL string `json:"url,omitempty"`
+	// Command is an argv; {action} (code | push-approve), {channel} (email | sms |
+	// voice), {address} and {barcode_uri} are replaced. For code it prints the code.
+	Command []string `json:"command,omitempty"`
+}
+
+// ConnectedAccounts names the connection the suite links an account from and the
+// redirect_uri registered for it.
+type ConnectedAccounts struct {
+	Connection  string `json:"connection,omitempty"`
 	RedirectURI string `json:"redirect_uri,omitempty"`
 }
 
@@ -136,10 +179,136 @@ type Timeouts struct {
 	Request Duration `json:"request,omitempty"`
 }
 
-// RateLimit is the configured My Account limit (token bucket).
+// RateLimit is the rate-limit model: a documented plan (spec.LimitPlans; default
+// enterprise), any figure of which the other fields override.
 type RateLimit struct {
+	Plan   string       `json:"plan,omitempty"`
+	Tenant *LevelConfig `json:"tenant,omitempty"`
+	User   *LevelConfig `json:"user,omitempty"`
+	// LoginPrompts and Signups are the Authentication API limits a run meets.
+	LoginPrompts *BucketConfig `json:"login_prompts,omitempty"`
+	Signups      *BucketConfig `json:"signups,omitempty"`
+	// RequestsPerSecond and Burst are the seed's shape: one tenant bucket for every
+	// request (the early-access plan with these figures).
 	RequestsPerSecond float64 `json:"requests_per_second,omitempty"`
 	Burst             int     `json:"burst,omitempty"`
+
+	model spec.Limits
+}
+
+// LevelConfig overrides the buckets of one level.
+type LevelConfig struct {
+	Reads         *BucketConfig `json:"reads,omitempty"`
+	Writes        *BucketConfig `json:"writes,omitempty"`
+	FilteredReads *BucketConfig `json:"filtered_reads,omitempty"`
+	// Shared: one bucket (reads') counts every request.
+	Shared *bool `json:"shared,omitempty"`
+}
+
+// BucketConfig is one token bucket: per_second or per_minute, and burst; or
+// unlimited.
+type BucketConfig struct {
+	PerSecond float64 `json:"per_second,omitempty"`
+	PerMinute float64 `json:"per_minute,omitempty"`
+	Burst     int     `json:"burst,omitempty"`
+	Unlimited bool    `json:"unlimited,omitempty"`
+}
+
+// Limits is the resolved model (after ParseTarget or SetDefaults).
+func (r RateLimit) Limits() spec.Limits { return r.model }
+
+// resolve turns the config into the model; errors name the field.
+func (r *RateLimit) resolve() error {
+	plan := r.Plan
+	legacy := r.RequestsPerSecond != 0 || r.Burst != 0
+	switch {
+	case legacy && plan != "" && plan != spec.PlanEarlyAccess:
+		return errors.New("field rate_limit.requests_per_second: only with plan early-access; override a plan's figures with rate_limit.tenant and rate_limit.user")
+	case legacy:
+		plan = spec.PlanEarlyAccess
+	case plan == "":
+		plan = spec.DefaultPlan
+	}
+	m, err := spec.LimitPlan(plan)
+	if err != nil {
+		return fmt.Errorf("field rate_limit.plan: %w", err)
+	}
+	if legacy {
+		rps := cmp.Or(r.RequestsPerSecond, m.Tenant.Read.Rate)
+		m.Tenant.Read = spec.PerSecond(rps, cmp.Or(r.Burst, int(math.Ceil(rps))))
+	}
+	level := func(name string, l *spec.Level, c *LevelConfig) error {
+		if c == nil {
+			return nil
+		}
+		if c.Shared != nil {
+			l.Shared = *c.Shared
+		}
+		for _, b := range []struct {
+			field string
+			dst   *spec.Bucket
+			src   *BucketConfig
+		}{{"reads", &l.Read, c.Reads}, {"writes", &l.Write, c.Writes}, {"filtered_reads", &l.FilteredRead, c.FilteredReads}} {
+			if err := b.src.apply(name+"."+b.field, b.dst); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := level("rate_limit.tenant", &m.Tenant, r.Tenant); err != nil {
+		return err
+	}
+	if err := level("rate_limit.user", &m.User, r.User); err != nil {
+		return err
+	}
+	if err := r.LoginPrompts.apply("rate_limit.login_prompts", &m.LoginPrompts); err != nil {
+		return err
+	}
+	if err := r.Signups.apply("rate_limit.signups", &m.Signups); err != nil {
+		return err
+	}
+	if r.Tenant != nil || r.User != nil || legacy {
+		m.Plan = plan + " (with overrides)"
+		if legacy {
+			m.Plan = plan
+		}
+	}
+	if m.Tenant.Unlimited() {
+		return errors.New("field rate_limit.tenant: a tenant with no limit at all cannot be tested; give its reads and writes")
+	}
+	r.model = m
+	return nil
+}
+
+// apply overrides dst with the configured bucket, if any.
+func (b *BucketConfig) apply(field string, dst *spec.Bucket) error {
+	switch {
+	case b == nil:
+		return nil
+	case b.Unlimited:
+		if b.PerSecond != 0 || b.PerMinute != 0 || b.Burst != 0 {
+			return fmt.Errorf("field %s: unlimited takes no figures", field)
+		}
+		*dst = spec.Bucket{}
+		return nil
+	case b.PerSecond < 0 || b.PerMinute < 0 || b.Burst < 0:
+		return fmt.Errorf("field %s: figures must be positive", field)
+	case b.PerSecond != 0 && b.PerMinute != 0:
+		return fmt.Errorf("field %s: give per_second or per_minute, not both", field)
+	case b.PerSecond != 0:
+		dst.Rate = b.PerSecond
+	case b.PerMinute != 0:
+		dst.Rate = b.PerMinute / 60
+	case b.Burst == 0:
+		return fmt.Errorf("field %s: give per_second or per_minute, and burst (or unlimited: true)", field)
+	}
+	if b.Burst != 0 {
+		dst.Burst = b.Burst
+	}
+	if dst.Burst == 0 {
+		dst.Burst = max(1, int(math.Ceil(dst.Rate)))
+	}
+	return nil
 }
 
 // Implementation metadata, copied into reports as given.
@@ -175,9 +344,11 @@ const (
 	DefaultConnection     = "Username-Password-Authentication"
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultRequestTimeout = 15 * time.Second
-	DefaultRate           = 25
-	DefaultLoginTimeout   = 30 * time.Second
-	DefaultChromium       = "/usr/lib/chromium/chromium"
+	// DefaultMaxWait bounds waiting for an expiry: a minute and a half covers a
+	// token lifetime set to a minute and Auth0's authorization codes.
+	DefaultMaxWait      = 90 * time.Second
+	DefaultLoginTimeout = 30 * time.Second
+	DefaultChromium     = "/usr/lib/chromium/chromium"
 	// Selectors of the vendor's identifier-first login page (and of the reference tenant's).
 	DefaultUsernameSelector = "#username"
 	DefaultPasswordSelector = "#password"
@@ -235,6 +406,9 @@ func expandEnv(v reflect.Value, path string) error {
 	switch v.Kind() {
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
 			name := strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
 			if err := expandEnv(v.Field(i), join(path, name)); err != nil {
 				return err
@@ -296,11 +470,12 @@ func (t *Target) SetDefaults() {
 	if t.Timeouts.Request == 0 {
 		t.Timeouts.Request = Duration(DefaultRequestTimeout)
 	}
-	if t.RateLimit.RequestsPerSecond == 0 {
-		t.RateLimit.RequestsPerSecond = DefaultRate
+	_ = t.RateLimit.resolve() // Validate reports what does not resolve
+	if t.MaxWait == 0 {
+		t.MaxWait = Duration(DefaultMaxWait)
 	}
-	if t.RateLimit.Burst == 0 {
-		t.RateLimit.Burst = int(t.RateLimit.RequestsPerSecond)
+	if t.DPoP == "" {
+		t.DPoP = DPoPOff
 	}
 	if t.WebAuthn.Origin == "" && t.CustomDomain != "" {
 		t.WebAuthn.Origin = "https://" + t.CustomDomain
@@ -319,19 +494,12 @@ func (t *Target) SetDefaults() {
 			b = &Browser{}
 			t.Login.Browser = b
 		}
-		b.Chromium = cmpOr(b.Chromium, DefaultChromium)
-		b.UsernameSelector = cmpOr(b.UsernameSelector, DefaultUsernameSelector)
-		b.PasswordSelector = cmpOr(b.PasswordSelector, DefaultPasswordSelector)
-		b.SubmitSelector = cmpOr(b.SubmitSelector, DefaultSubmitSelector)
-		b.PasskeySelector = cmpOr(b.PasskeySelector, DefaultPasskeySelector)
+		b.Chromium = cmp.Or(b.Chromium, DefaultChromium)
+		b.UsernameSelector = cmp.Or(b.UsernameSelector, DefaultUsernameSelector)
+		b.PasswordSelector = cmp.Or(b.PasswordSelector, DefaultPasswordSelector)
+		b.SubmitSelector = cmp.Or(b.SubmitSelector, DefaultSubmitSelector)
+		b.PasskeySelector = cmp.Or(b.PasskeySelector, DefaultPasskeySelector)
 	}
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // Validate checks the fields; each error names the field.
@@ -451,8 +619,59 @@ func (t *Target) Validate() error {
 	}
 	if t.RateLimit.RequestsPerSecond < 0 || t.RateLimit.Burst < 0 {
 		bad("rate_limit", "must be positive")
+	} else if err := t.RateLimit.resolve(); err != nil {
+		errs = append(errs, err)
+	}
+	if t.MaxWait < 0 {
+		bad("max_wait", "must be positive")
+	}
+	checkDPoP := func(field, v string) {
+		switch v {
+		case "", DPoPOff, DPoPAllowed, DPoPRequired:
+		default:
+			bad(field, "%q is not a DPoP mode: use off, allowed or required", v)
+		}
+	}
+	checkDPoP("dpop", t.DPoP)
+	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web} {
+		checkDPoP("clients."+name+".dpop", c.DPoP)
+	}
+	if c := t.Management; c != (OAuthClient{}) && (c.ClientID == "" || c.ClientSecret == "") {
+		bad("management", "needs client_id and client_secret (a Machine to Machine application authorized for the Management API with delete:users)")
+	}
+	if o := t.OutOfBand; o.URL != "" {
+		if u, err := url.Parse(o.URL); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("out_of_band.url", "%q must be an https URL", o.URL)
+		}
+	}
+	if o := t.OutOfBand; len(o.Command) > 0 && o.Command[0] == "" {
+		bad("out_of_band.command", "the first element must be the program")
+	}
+	if c := t.ConnectedAccounts; c != (ConnectedAccounts{}) {
+		if c.Connection == "" {
+			bad("connected_accounts.connection", "required when connected_accounts is given")
+		}
+		if c.RedirectURI == "" {
+			bad("connected_accounts.redirect_uri", "required (a callback URL allowed for the connected-accounts flow)")
+		} else {
+			checkRedirect("connected_accounts.redirect_uri", c.RedirectURI)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// DPoPFor is the DPoP mode of a configured client ("native", "spa", "web").
+func (t *Target) DPoPFor(client string) string {
+	var c OAuthClient
+	switch client {
+	case "native":
+		c = t.Clients.Native
+	case "spa":
+		c = t.Clients.SPA
+	case "web":
+		c = t.Clients.Web
+	}
+	return cmp.Or(c.DPoP, t.DPoP)
 }
 
 // Domains lists the target's hosts: the canonical domain, then the custom domain if any.

@@ -26,7 +26,7 @@ timeouts:
 	if tg.Clients.Native.ClientSecret != "s3cr3t-value" {
 		t.Errorf("secret not expanded: %q", tg.Clients.Native.ClientSecret)
 	}
-	if tg.Connection != DefaultConnection || tg.WebAuthn.Origin != "https://login.acme.test" || tg.RateLimit.RequestsPerSecond != 25 {
+	if tg.Connection != DefaultConnection || tg.WebAuthn.Origin != "https://login.acme.test" || tg.RateLimit.Limits().Plan != "enterprise" || tg.DPoP != DPoPOff || time.Duration(tg.MaxWait) != DefaultMaxWait {
 		t.Errorf("defaults not filled: %+v", tg)
 	}
 	if time.Duration(tg.Timeouts.Request) != 3*time.Second || time.Duration(tg.Timeouts.Connect) != DefaultConnectTimeout {
@@ -93,5 +93,51 @@ func TestLoginConfigErrorsNameTheField(t *testing.T) {
 	tg, err := ParseTarget([]byte(base + "login: {browser: {}}\n"))
 	if err != nil || tg.Login.Driver != DriverForm || tg.Login.Browser.SubmitSelector != DefaultSubmitSelector {
 		t.Errorf("defaults: %v %+v", err, tg)
+	}
+}
+
+func TestRateLimitModel(t *testing.T) {
+	base := "domain: a.example\nclients: {native: {client_id: a}}\n"
+	for _, c := range []struct {
+		name, yaml, want string
+	}{
+		{"default plan", "", "enterprise: tenant reads 25/s, burst 25, writes 25/s, burst 25, filtered reads 100/s, burst 100; per user reads 5/min, burst 5, writes 5/min, burst 5, filtered reads 20/min, burst 20"},
+		{"a plan", "rate_limit: {plan: free}", "free: tenant reads 2/s, burst 2, writes 2/s, burst 2, filtered reads 5/s, burst 5; per user reads 2/min, burst 2, writes 2/min, burst 2, filtered reads 5/min, burst 5"},
+		{"the seed's shape", "rate_limit: {requests_per_second: 10, burst: 20}", "early-access: tenant 10/s, burst 20 for every request; per user none"},
+		{"overrides", "rate_limit: {plan: essentials, tenant: {writes: {per_second: 7, burst: 9}}, user: {reads: {per_minute: 30, burst: 6}}}",
+			"essentials (with overrides): tenant reads 5/s, burst 5, writes 7/s, burst 9, filtered reads 20/s, burst 20; per user reads 30/min, burst 6, writes 5/min, burst 5, filtered reads 10/min, burst 10"},
+		{"no user limit", "rate_limit: {plan: private-cloud-100, user: {reads: {unlimited: true}, writes: {unlimited: true}, filtered_reads: {unlimited: true}}}",
+			"private-cloud-100 (with overrides): tenant reads 20/s, burst 20, writes 20/s, burst 20, filtered reads 40/s, burst 40; per user none"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg, err := ParseTarget([]byte(base + c.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tg.RateLimit.Limits().String(); got != c.want {
+				t.Errorf("model\n got %s\nwant %s", got, c.want)
+			}
+		})
+	}
+	for _, c := range []struct{ yaml, want string }{
+		{"rate_limit: {plan: gold}", "field rate_limit.plan"},
+		{"rate_limit: {plan: free, requests_per_second: 3}", "field rate_limit.requests_per_second"},
+		{"rate_limit: {tenant: {reads: {per_second: 1, per_minute: 60}}}", "field rate_limit.tenant.reads: give per_second or per_minute, not both"},
+		{"rate_limit: {user: {writes: {unlimited: true, burst: 3}}}", "field rate_limit.user.writes: unlimited takes no figures"},
+		{"rate_limit: {tenant: {reads: {per_minute: -1}}}", "field rate_limit.tenant.reads: figures must be positive"},
+		{"rate_limit: {tenant: {reads: {pre_second: 1}}}", `unknown field "pre_second"`},
+		{"dpop: sometimes", "field dpop"},
+		{"clients: {native: {client_id: a, dpop: maybe}}", "field clients.native.dpop"},
+		{"management: {client_id: m}", "field management"},
+		{"out_of_band: {url: 'http://x'}", "field out_of_band.url"},
+		{"connected_accounts: {connection: google}", "field connected_accounts.redirect_uri"},
+	} {
+		yaml := base + c.yaml
+		if strings.HasPrefix(c.yaml, "clients:") {
+			yaml = "domain: a.example\n" + c.yaml
+		}
+		if _, err := ParseTarget([]byte(yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.yaml, err, c.want)
+		}
 	}
 }

@@ -1,0 +1,252 @@
+package harness
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+)
+
+// The suite's own traffic must never trip a limit of a correct target (PROTOCOL §6):
+// against Auth0 one user may make 5 reads and 5 writes a minute, so a run that ignores
+// the user level fails a correct tenant in its first minute. The Pacer holds every
+// ordinary request to the target's model: My Account requests to the tenant's bucket
+// of their kind and to their user's, native passkey signups to the signup limit,
+// Universal Login prompt posts to theirs. Bursts bypass it on purpose.
+
+// paceRate is the fraction of a documented refill rate the suite uses: a token comes
+// back a little later than the target's own, so rounding and clock drift never put
+// the suite ahead of the target's bucket. Buckets start full, as the target's do.
+const paceRate = 0.9
+
+// Pacer paces requests under a limit model. It is safe for concurrent use.
+type Pacer struct {
+	limits spec.Limits
+	share  float64 // this process's share of the tenant-wide buckets
+
+	tenant  map[spec.Kind]*rate.Limiter // one entry per bucket (shared kinds share one)
+	login   *rate.Limiter
+	signups *rate.Limiter
+
+	mu      sync.Mutex
+	users   map[string]map[spec.Kind]*rate.Limiter
+	traffic Traffic
+}
+
+// Traffic is what a run sent through the pacer, for the report and the floor.
+type Traffic struct {
+	// MyAccount counts My Account requests per kind, Users the users that made them
+	// (and how many of each kind each made), Signups and LoginPosts the others.
+	MyAccount  map[spec.Kind]int
+	Users      map[string]map[spec.Kind]int
+	Signups    int
+	LoginPosts int
+	// Waited is the time requests spent waiting for a limit, per limit.
+	Waited map[string]time.Duration
+	// Unplanned are the 429s ordinary requests drew (each retried after its
+	// retry-after); a correct target and a correct suite draw none.
+	Unplanned []Unplanned
+}
+
+// Unplanned is one 429 an ordinary request drew.
+type Unplanned struct {
+	At         time.Time
+	Request    string // "GET https://…/me/v1/factors"
+	Kind       string // x-auth0-error-kind, when given
+	RetryAfter string
+}
+
+// NewPacer paces under l; share is this process's part of the tenant's buckets
+// (1 for a run in one process, 1/N for one of N workers).
+func NewPacer(l spec.Limits, share float64) *Pacer {
+	if share <= 0 || share > 1 {
+		share = 1
+	}
+	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]*rate.Limiter{}, users: map[string]map[spec.Kind]*rate.Limiter{},
+		login: limiter(l.LoginPrompts, 1), signups: limiter(l.Signups, share)}
+	p.traffic = Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{}, Waited: map[string]time.Duration{}}
+	for _, k := range spec.Kinds {
+		if l.Tenant.Shared && k != spec.Read {
+			p.tenant[k] = p.tenant[spec.Read]
+			continue
+		}
+		p.tenant[k] = limiter(l.Tenant.Bucket(k), share)
+	}
+	return p
+}
+
+// limiter is a token bucket for share of b; nil when b limits nothing.
+func limiter(b spec.Bucket, share float64) *rate.Limiter {
+	if b.Unlimited() {
+		return nil
+	}
+	burst := max(1, int(math.Floor(float64(b.Burst)*share)))
+	return rate.NewLimiter(rate.Limit(b.Rate*share*paceRate), burst)
+}
+
+// Limits is the model the pacer keeps to.
+func (p *Pacer) Limits() spec.Limits { return p.limits }
+
+// MyAccount waits until a My Account request of user (the token's subject; "" when
+// the request carries none) and of the kind its method and query make may go.
+func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Values) error {
+	k := spec.KindOf(method, query)
+	p.mu.Lock()
+	p.traffic.MyAccount[k]++
+	var ul *rate.Limiter
+	if user != "" && !p.limits.User.Unlimited() {
+		byKind, ok := p.users[user]
+		if !ok {
+			byKind = map[spec.Kind]*rate.Limiter{}
+			p.users[user] = byKind
+			p.traffic.Users[user] = map[spec.Kind]int{}
+		}
+		key := k
+		if p.limits.User.Shared {
+			key = spec.Read
+		}
+		if byKind[key] == nil {
+			byKind[key] = limiter(p.limits.User.Bucket(k), 1)
+		}
+		ul = byKind[key]
+		p.traffic.Users[user][k]++
+	}
+	p.mu.Unlock()
+	if err := p.wait(ctx, ul, "user "+string(k)+"s"); err != nil {
+		return err
+	}
+	return p.wait(ctx, p.tenant[k], "tenant "+string(k)+"s")
+}
+
+// LoginPost waits until a Universal Login prompt may be posted.
+func (p *Pacer) LoginPost(ctx context.Context) error {
+	p.mu.Lock()
+	p.traffic.LoginPosts++
+	p.mu.Unlock()
+	return p.wait(ctx, p.login, "login prompts")
+}
+
+// Signup waits until a user may be signed up.
+func (p *Pacer) Signup(ctx context.Context) error {
+	p.mu.Lock()
+	p.traffic.Signups++
+	p.mu.Unlock()
+	return p.wait(ctx, p.signups, "signups")
+}
+
+func (p *Pacer) wait(ctx context.Context, l *rate.Limiter, what string) error {
+	if l == nil {
+		return nil
+	}
+	start := time.Now()
+	if err := l.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for the %s limit (%s): %w", what, p.limits, err)
+	}
+	if d := time.Since(start); d > time.Millisecond {
+		p.mu.Lock()
+		p.traffic.Waited[what] += d
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// unplanned notes a 429 an ordinary request drew.
+func (p *Pacer) unplanned(req *http.Request, h http.Header) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	u := *req.URL
+	u.RawQuery = ""
+	p.traffic.Unplanned = append(p.traffic.Unplanned, Unplanned{At: time.Now(), Request: req.Method + " " + u.String(),
+		Kind: h.Get("X-Auth0-Error-Kind"), RetryAfter: h.Get("Retry-After")})
+}
+
+// Traffic returns a copy of what went through the pacer so far.
+func (p *Pacer) Traffic() Traffic {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.traffic
+	t.MyAccount = maps.Clone(t.MyAccount)
+	t.Waited = maps.Clone(t.Waited)
+	t.Unplanned = slices.Clone(t.Unplanned)
+	t.Users = make(map[string]map[spec.Kind]int, len(p.traffic.Users))
+	for u, m := range p.traffic.Users {
+		t.Users[u] = maps.Clone(m)
+	}
+	return t
+}
+
+// Floor is the least time traffic can take under limits: every bucket serves its
+// requests no faster than its burst and refill allow, and the slowest bucket sets
+// the pace (buckets drain in parallel; a request waiting on two counts in both).
+func (t Traffic) Floor(l spec.Limits) (time.Duration, string) {
+	var worst time.Duration
+	why := "no limit binds"
+	need := func(b spec.Bucket, n int, what string) {
+		if b.Unlimited() || n <= b.Burst {
+			return
+		}
+		if d := time.Duration(float64(n-b.Burst) / b.Rate * float64(time.Second)); d > worst {
+			worst, why = d, fmt.Sprintf("%d %s at %s", n, what, b)
+		}
+	}
+	if l.Tenant.Shared {
+		n := 0
+		for _, c := range t.MyAccount {
+			n += c
+		}
+		need(l.Tenant.Read, n, "My Account requests")
+	} else {
+		for _, k := range spec.Kinds {
+			need(l.Tenant.Bucket(k), t.MyAccount[k], string(k)+"s for the tenant")
+		}
+	}
+	for u, byKind := range t.Users {
+		if l.User.Shared {
+			n := 0
+			for _, c := range byKind {
+				n += c
+			}
+			need(l.User.Read, n, "requests of user "+u)
+			continue
+		}
+		for _, k := range spec.Kinds {
+			need(l.User.Bucket(k), byKind[k], string(k)+"s of user "+u)
+		}
+	}
+	need(l.Signups, t.Signups, "signups")
+	need(l.LoginPrompts, t.LoginPosts, "login prompt posts")
+	return worst, why
+}
+
+// tokenSubject is the sub claim of a JWT, read without verifying it (the target
+// verifies; the pacer only needs to know whose bucket a request draws on). Tokens
+// that are not JWTs are keyed by a prefix of themselves.
+func tokenSubject(token string) string {
+	if token == "" {
+		return ""
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) == 3 {
+		if raw, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
+			var c struct {
+				Sub string `json:"sub"`
+			}
+			if json.Unmarshal(raw, &c) == nil && c.Sub != "" {
+				return c.Sub
+			}
+		}
+	}
+	return "token:" + token[:min(len(token), 16)]
+}

@@ -1,0 +1,75 @@
+package harness
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+)
+
+func TestPacerKeepsUsersAndKindsApart(t *testing.T) {
+	l, _ := spec.LimitPlan(spec.PlanEnterprise)
+	p := NewPacer(l, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	// A user's bucket of 5 reads and 5 writes goes out at once; a second user has
+	// buckets of their own.
+	for _, u := range []string{"auth0|a", "auth0|b"} {
+		for range 5 {
+			if err := p.MyAccount(ctx, u, "GET", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.MyAccount(ctx, u, "DELETE", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.MyAccount(ctx, u, "GET", url.Values{"type": {"totp"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The sixth read of a user waits about 12 s / 0.9: longer than the context.
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := p.MyAccount(short, "auth0|a", "GET", nil); err == nil || !strings.Contains(err.Error(), "enterprise") {
+		t.Errorf("a sixth read within the minute did not wait: %v", err)
+	}
+	tr := p.Traffic()
+	if tr.MyAccount[spec.Read] != 11 || tr.MyAccount[spec.Write] != 10 || tr.MyAccount[spec.FilteredRead] != 2 || tr.Users["auth0|a"][spec.Read] != 6 {
+		t.Errorf("traffic %+v", tr)
+	}
+}
+
+func TestTrafficFloor(t *testing.T) {
+	l, _ := spec.LimitPlan(spec.PlanEnterprise)
+	tr := Traffic{
+		MyAccount: map[spec.Kind]int{spec.Read: 525, spec.Write: 100},
+		Users:     map[string]map[spec.Kind]int{"auth0|a": {spec.Write: 7}},
+		Signups:   60,
+	}
+	// 500 reads beyond the burst at 25/s take 20 s; the user's 2 writes beyond the
+	// burst 24 s; 10 signups beyond the burst 12 s: the user sets the floor.
+	d, why := tr.Floor(l)
+	if d != 24*time.Second || !strings.Contains(why, "user auth0|a") {
+		t.Errorf("floor %s (%s)", d, why)
+	}
+	ea, _ := spec.LimitPlan(spec.PlanEarlyAccess)
+	if d, _ := tr.Floor(ea); d != 24*time.Second { // 625 requests, 600 beyond the burst at 25/s
+		t.Errorf("early-access floor %s", d)
+	}
+}
+
+func TestTokenSubject(t *testing.T) {
+	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhdXRoMHwxMjMifQ.sig" // {"sub":"auth0|123"}
+	if got := tokenSubject(jwt); got != "auth0|123" {
+		t.Errorf("sub %q", got)
+	}
+	if got := tokenSubject("opaque-token-value-1234"); got != "token:opaque-token-val" {
+		t.Errorf("opaque %q", got)
+	}
+	if tokenSubject("") != "" {
+		t.Error("no token, no user")
+	}
+}
