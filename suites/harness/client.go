@@ -52,6 +52,9 @@ type Request struct {
 	Form   url.Values
 	// Bearer sets "Authorization: Bearer <token>".
 	Bearer string
+	// Session presents the session's access token (renewed when it runs out) in
+	// its scheme; the request draws on the session user's limits.
+	Session *Session
 	// Deliberate marks a request that breaks the API description on purpose (an
 	// error-case spec): its own validation result is not a suite bug, and a
 	// response to an undocumented operation is not validated.
@@ -76,7 +79,11 @@ type Response struct {
 func (c *Client) pace(ctx context.Context, r *Request, u *url.URL) error {
 	switch {
 	case strings.HasPrefix(u.Path, "/me/"):
-		return c.Pacer.MyAccount(ctx, tokenSubject(r.token()), r.Method, u.Query())
+		user := tokenSubject(r.token())
+		if r.Session != nil {
+			user = r.Session.Subject
+		}
+		return c.Pacer.MyAccount(ctx, user, r.Method, u.Query())
 	case r.Method == http.MethodPost && u.Path == "/passkey/register":
 		return c.Pacer.Signup(ctx)
 	case r.Method == http.MethodPost && strings.HasPrefix(u.Path, "/u/"):
@@ -302,6 +309,13 @@ func (c *Client) newRequest(ctx context.Context, r *Request, body []byte, ctype 
 	req.Header.Set("User-Agent", UserAgent)
 	if r.Bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+r.Bearer)
+	}
+	if r.Session != nil {
+		tok, err := r.Session.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", r.Session.Scheme()+" "+tok)
 	}
 	if body == nil {
 		req.Body = http.NoBody
