@@ -4,12 +4,10 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
-	"github.com/fxamacker/cbor/v2"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -127,30 +125,3 @@ var _ = Describe("Passkey enrollment through the My Account API", Label("enroll"
 		})
 	}
 })
-
-// expectOnHost checks that an absolute URL points at host (a relative one is on the
-// host called by definition).
-func expectOnHost(raw, host string) {
-	GinkgoHelper()
-	u, err := url.Parse(raw)
-	Expect(err).NotTo(HaveOccurred(), "%q is not a URL", raw)
-	if u.IsAbs() {
-		Expect(u.Scheme).To(Equal("https"), "%s", raw)
-		Expect(strings.ToLower(u.Host)).To(Equal(strings.ToLower(host)), "%s must point at the domain called, %s", raw, host)
-	}
-	Expect(u.Path).To(HavePrefix("/me/v1/authentication-methods/"), "%s", raw)
-}
-
-// expectSameCOSEKey compares the standard-base64 COSE key the server returned with
-// the authenticator's, as CBOR maps (encodings may order keys differently).
-func expectSameCOSEKey(got any, want []byte) {
-	GinkgoHelper()
-	s, ok := got.(string)
-	Expect(ok).To(BeTrue(), "public_key must be a string")
-	raw, err := base64.StdEncoding.DecodeString(s)
-	Expect(err).NotTo(HaveOccurred(), "public_key must be standard base64")
-	var g, w map[int]any
-	Expect(cbor.Unmarshal(raw, &g)).To(Succeed(), "public_key must be a COSE key")
-	Expect(cbor.Unmarshal(want, &w)).To(Succeed())
-	Expect(g).To(Equal(w), "public_key must be the credential's public key")
-}

@@ -2,7 +2,6 @@ package suites
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -280,57 +279,4 @@ func catalogueScopes() []string {
 		}
 	}
 	return out
-}
-
-// refusalProblems checks that resp is one of the wanted statuses with a My Account
-// error body, and returns what is wrong, prefixed with what was sent.
-func refusalProblems(what string, resp *harness.Response, want ...int) []string {
-	var out []string
-	if !slices.Contains(want, resp.Status) {
-		out = append(out, fmt.Sprintf("%s: answered %d, want %v: %.300s", what, resp.Status, want, resp.Body))
-		return out
-	}
-	if v := resp.Violation; v != nil && !onlyUndocumentedStatus(v) {
-		out = append(out, fmt.Sprintf("%s: the %d breaks the API description: %v", what, resp.Status, v))
-	}
-	// The error body, checked here too because a status the operation does not
-	// document (413, 404 on PATCH) has no schema for the validator to apply.
-	var p struct {
-		Type   *string `json:"type"`
-		Status *int    `json:"status"`
-		Title  *string `json:"title"`
-		Detail *string `json:"detail"`
-	}
-	switch {
-	case json.Unmarshal(resp.Body, &p) != nil:
-		out = append(out, fmt.Sprintf("%s: the %d body is not a JSON error object: %.200s", what, resp.Status, resp.Body))
-	case p.Type == nil || *p.Type == "" || p.Title == nil || p.Detail == nil || p.Status == nil:
-		out = append(out, fmt.Sprintf("%s: the %d body lacks type, status, title or detail: %.200s", what, resp.Status, resp.Body))
-	case *p.Status != resp.Status:
-		out = append(out, fmt.Sprintf("%s: the body says status %d, the response is %d", what, *p.Status, resp.Status))
-	}
-	return out
-}
-
-// onlyUndocumentedStatus says the only problem is a status the operation does not
-// list, which refusalProblems accepts for statuses a case names.
-func onlyUndocumentedStatus(err error) bool {
-	var ve *spec.ValidationError
-	if !errors.As(err, &ve) {
-		return false
-	}
-	for _, p := range ve.Problems {
-		if p.Where != "status" {
-			return false
-		}
-	}
-	return true
-}
-
-// expectNoFailures fails the spec with every collected failure, one per line.
-func expectNoFailures(failures []string) {
-	GinkgoHelper()
-	if len(failures) > 0 {
-		Fail(fmt.Sprintf("%d case(s) failed:\n%s", len(failures), strings.Join(failures, "\n")))
-	}
 }

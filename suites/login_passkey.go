@@ -1,7 +1,6 @@
 package suites
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -70,41 +69,4 @@ var _ = Describe("Native passkey signup and login", Label("login", "passkey"), f
 	}
 })
 
-// webauthnOptions is what the suite reads of creation options.
-type webauthnOptions struct {
-	Challenge string `json:"challenge"`
-	RP        struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	} `json:"rp"`
-	User struct {
-		ID string `json:"id"`
-	} `json:"user"`
-	PubKeyCredParams []struct {
-		Type string `json:"type"`
-		Alg  int    `json:"alg"`
-	} `json:"pubKeyCredParams"`
-	AuthenticatorSelection struct {
-		ResidentKey string `json:"residentKey"`
-	} `json:"authenticatorSelection"`
-}
-
-func creationOptions(raw json.RawMessage) webauthnOptions {
-	GinkgoHelper()
-	var o webauthnOptions
-	Expect(json.Unmarshal(raw, &o)).To(Succeed(), "authn_params_public_key")
-	return o
-}
-
 var seenChallenges = map[string]bool{}
-
-// expectFreshChallenge checks a challenge is base64url of at least 16 bytes and was
-// never issued before in this run.
-func expectFreshChallenge(ch string) {
-	GinkgoHelper()
-	b, err := base64.RawURLEncoding.DecodeString(ch)
-	Expect(err).NotTo(HaveOccurred(), "challenge %q is not base64url without padding", ch)
-	Expect(len(b)).To(BeNumerically(">=", 16), "challenge must carry at least 16 random bytes")
-	Expect(seenChallenges).NotTo(HaveKey(ch), "challenge was issued twice")
-	seenChallenges[ch] = true
-}

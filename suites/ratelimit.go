@@ -74,23 +74,6 @@ func waitRefill(ctx context.Context, l limitBucket) {
 	pause(ctx, min(l.refillTime()+250*time.Millisecond, maxWait))
 }
 
-func pause(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
-
-// inconclusive ends the spec as undecided: neither pass nor fail.
-func undecided(msg string) {
-	GinkgoHelper()
-	AddReportEntry(verdict.Inconclusive, msg)
-	Fail(verdict.InconclusivePrefix + msg)
-}
-
 // burstSize is how many requests a burst at overload× the limit needs to empty the
 // bucket and then show the refill: it lasts burstFor, or twice the time to empty
 // the bucket when that is longer. It skips when that takes more than maxShots.

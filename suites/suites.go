@@ -3,13 +3,10 @@
 package suites
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
@@ -51,60 +48,3 @@ var _ = AfterEach(func() {
 	AddReportEntry(verdict.Exchanges, b.String(), ReportEntryVisibilityFailureOrVerbose)
 	AddReportEntry(verdict.Curl, harness.CurlLine(ex[len(ex)-1], F.Target.Resolve, F.Target.CAFile), ReportEntryVisibilityFailureOrVerbose)
 })
-
-// deliver fails the spec on transport failures only (a target that cannot be
-// reached makes the spec inconclusive). Error-case specs judge the response
-// themselves (refusalProblems); call adds the OpenAPI verdicts.
-func deliver(resp *harness.Response, err error) *harness.Response {
-	GinkgoHelper()
-	if err != nil {
-		var ue *harness.UnreachableError
-		if errors.As(err, &ue) {
-			AddReportEntry(verdict.Inconclusive, ue.Error())
-			Fail(verdict.InconclusivePrefix + ue.Error())
-		}
-		Fail("request failed: " + err.Error())
-	}
-	return resp
-}
-
-// call sends a request and fails the spec when the target cannot be reached or when
-// the exchange breaks the API description (naming the field).
-func call(resp *harness.Response, err error) *harness.Response {
-	GinkgoHelper()
-	resp = deliver(resp, err)
-	if resp.RequestViolation != nil {
-		Fail("suite bug: the suite's own request breaks the API description: " + resp.RequestViolation.Error())
-	}
-	if resp.Violation != nil {
-		Fail(fmt.Sprintf("%s %s answered %d, which breaks the API description:\n%s", resp.Exchange.Method, resp.Exchange.URL, resp.Status, resp.Violation))
-	}
-	return resp
-}
-
-// send is call for a plain request.
-func send(ctx context.Context, r *harness.Request) *harness.Response {
-	GinkgoHelper()
-	return call(F.Client.Do(ctx, r))
-}
-
-// requireCustomDomain skips when the target has no custom domain.
-func requireCustomDomain() string {
-	GinkgoHelper()
-	if F.Target.CustomDomain == "" {
-		Skip("the target config has no custom_domain: native passkey login works only on a custom domain")
-	}
-	return F.Target.CustomDomain
-}
-
-// HaveStatus matches a response's status code and shows the body when it differs.
-func HaveStatus(code int) OmegaMatcher {
-	return WithTransform(func(r *harness.Response) statusAndBody {
-		return statusAndBody{r.Status, string(r.Body)}
-	}, HaveField("Status", code))
-}
-
-type statusAndBody struct {
-	Status int
-	Body   string
-}

@@ -1,8 +1,6 @@
 package suites
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -41,7 +39,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
 		assertion, err := u.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0], authenticator.Mods{Challenge: randomBytes(32)})
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(tokenRequest(ctx, c.AuthSession, assertion))
+		expectGrantRefused(tokenRequest(ctx, c.AuthSession, assertion), "the forged or replayed ceremony")
 	})
 
 	It("refuses a login whose signature counter did not increase", Req("AUTH-PK-005"), func(ctx SpecContext) {
@@ -50,7 +48,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
 		assertion, err := u.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0], authenticator.Mods{Counter: &last})
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(tokenRequest(ctx, c.AuthSession, assertion))
+		expectGrantRefused(tokenRequest(ctx, c.AuthSession, assertion), "the forged or replayed ceremony")
 	})
 
 	It("refuses a login auth_session used a second time", Req("AUTH-PK-006"), func(ctx SpecContext) {
@@ -61,7 +59,7 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		// A fresh, valid assertion (the counter goes up) for the same challenge and session.
 		second, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(tokenRequest(ctx, c.AuthSession, second))
+		expectGrantRefused(tokenRequest(ctx, c.AuthSession, second), "the forged or replayed ceremony")
 	})
 
 	It("refuses an enrollment verified with an attestation over another challenge, and creates nothing", Req("MA-ENR-009"), func(ctx SpecContext) {
@@ -98,67 +96,6 @@ var _ = Describe("Replayed and forged passkey ceremonies", Label("tamper", "pass
 		Expect(methodIDs(listMethods(ctx, host, token))).To(ConsistOf(before), "a refused verification changed the methods")
 	})
 })
-
-// verify posts an attestation to {Location}/verify.
-func verify(ctx SpecContext, host, token, location, authSession string, attestation []byte) *harness.Response {
-	GinkgoHelper()
-	Expect(location).NotTo(BeEmpty(), "the enrollment answered without a Location")
-	return send(ctx, &harness.Request{Method: http.MethodPost, URL: verifyURL(host, location), Bearer: token,
-		JSON: map[string]any{"auth_session": authSession, "authn_response": json.RawMessage(attestation)}})
-}
-
-// deleteMethod removes a method the spec created; used with DeferCleanup.
-func deleteMethod(ctx SpecContext, host, token string, id any) {
-	s, _ := id.(string)
-	if s == "" {
-		return
-	}
-	_, _ = F.Me(ctx, http.MethodDelete, host, methodIDPath(s), token, nil)
-}
-
-// expectGrantRefused checks a token request was refused as a client error with an
-// OAuth error body.
-func expectGrantRefused(resp *harness.Response) {
-	GinkgoHelper()
-	Expect(resp.Status).To(BeNumerically(">=", 400), "the forged or replayed ceremony was accepted: %s", resp.Body)
-	Expect(resp.Status).To(BeNumerically("<", 500), "a forged ceremony must be refused as a client error: %s", resp.Body)
-	Expect(resp.Object()).To(HaveKey("error"), "the refusal must carry an OAuth error")
-}
-
-// unofferedAlgAttestation answers creation options with a credential of an algorithm
-// they do not offer, as a client that ignores pubKeyCredParams would (the options are
-// rewritten to offer it); it skips the spec when every algorithm the virtual
-// authenticator can create is offered.
-func unofferedAlgAttestation(options json.RawMessage) ([]byte, authenticator.Alg) {
-	GinkgoHelper()
-	offered := map[authenticator.Alg]bool{}
-	for _, p := range creationOptions(options).PubKeyCredParams {
-		offered[authenticator.Alg(p.Alg)] = true
-	}
-	alg := authenticator.Alg(0)
-	for _, a := range []authenticator.Alg{authenticator.EdDSA, authenticator.RS256, authenticator.ES256} {
-		if !offered[a] {
-			alg = a
-		}
-	}
-	if alg == 0 {
-		Skip("the options offer every algorithm the virtual authenticator can create (EdDSA, ES256, RS256)")
-	}
-	var opts map[string]any
-	Expect(json.Unmarshal(options, &opts)).To(Succeed())
-	opts["pubKeyCredParams"] = []map[string]any{{"type": "public-key", "alg": int(alg)}}
-	rewritten, err := json.Marshal(opts)
-	Expect(err).NotTo(HaveOccurred())
-	att, _, err := authenticator.New().Register(rewritten, F.Target.WebAuthn.Origin, alg)
-	Expect(err).NotTo(HaveOccurred())
-	return att, alg
-}
-
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return b
-}
 
 // The FIDO server-conformance checklist, headless: one change to an otherwise valid
 // enrollment or login. Every refusal leaves the user's methods as they were.
@@ -255,7 +192,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
 		c := decodeCeremony(resp)
 		att, _ := unofferedAlgAttestation(c.Options)
-		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)))
+		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)), "the forged or replayed ceremony")
 	})
 
 	It("refuses an enrollment auth_session of another user, and creates nothing for either", Req("MA-ENR-019"), func(ctx SpecContext) {
@@ -358,7 +295,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 			}
 			assertion, err := alice.Authn.LoginWith(c.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0], mods)
 			Expect(err).NotTo(HaveOccurred())
-			expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
+			expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "the forged or replayed ceremony")
 		})
 	}
 
@@ -370,7 +307,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 		lc := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
 		assertion, err := alice.Authn.LoginWith(lc.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0], authenticator.Mods{Challenge: challenge})
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
+		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "the forged or replayed ceremony")
 	})
 
 	It("refuses a login with an expired auth_session", Req("AUTH-PK-015"), func(ctx SpecContext) {
@@ -379,7 +316,7 @@ var _ = Describe("Tampered passkey ceremonies", Label("tamper", "passkey"), Orde
 		waitOutCeremony(ctx, c.Options)
 		assertion, err := alice.Authn.Login(c.Options, F.Target.WebAuthn.Origin, alice.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(call(f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)))
+		expectGrantRefused(call(f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "the forged or replayed ceremony")
 	})
 
 	It("issues login challenges of at least 16 bytes that are never repeated", Req("AUTH-PK-013"), func(ctx SpecContext) {
@@ -399,91 +336,3 @@ const maxExpiryWait = 10 * time.Second
 
 // maxLifetime is the longest stated lifetime the suite waits out.
 const maxLifetime = maxExpiryWait - time.Second
-
-// shortLived is F with clients.short_lived in the native client's place, so that the
-// framework's passkey calls use it; it skips when the target config names none.
-func shortLived() *harness.Framework {
-	GinkgoHelper()
-	if F.Target.Clients.ShortLived.ClientID == "" {
-		Skip("the target config has no clients.short_lived (a client whose access tokens and passkey ceremonies live a few seconds), so nothing expires within the time this suite allows")
-	}
-	f, t := *F, *F.Target
-	t.Clients.Native = t.Clients.ShortLived
-	f.Target = &t
-	return &f
-}
-
-// loginAs is login through f's native client.
-func loginAs(ctx context.Context, f *harness.Framework, u *user, pk *authenticator.Passkey, host string, scopes ...string) harness.Tokens {
-	GinkgoHelper()
-	c := decodeCeremony(call(f.PasskeyChallenge(ctx, host)))
-	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, pk)
-	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
-	resp := call(f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), scopes...))
-	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, clients.short_lived)")
-	var t harness.Tokens
-	Expect(resp.JSON(&t)).To(Succeed())
-	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
-	return t
-}
-
-// waitUntil sleeps until deadline, failing if the spec is interrupted first.
-func waitUntil(ctx SpecContext, deadline time.Time, what string) {
-	GinkgoHelper()
-	select {
-	case <-ctx.Done():
-		Fail("interrupted while waiting for " + what)
-	case <-time.After(time.Until(deadline)):
-	}
-}
-
-// waitOutCeremony waits until the ceremony's timeout has passed, or skips when that
-// is longer than the suite allows. The options' timeout is the only lifetime a client
-// is told; a server keeps the auth_session about that long.
-func waitOutCeremony(ctx SpecContext, options json.RawMessage) {
-	GinkgoHelper()
-	started := time.Now()
-	var o struct {
-		Timeout int `json:"timeout"`
-	}
-	_ = json.Unmarshal(options, &o)
-	d := time.Duration(o.Timeout) * time.Millisecond
-	if o.Timeout <= 0 || d+time.Second > maxExpiryWait {
-		Skip(fmt.Sprintf("the options' timeout is %d ms; waiting an auth_session out takes longer than the %v this suite allows: give clients.short_lived a passkey ceremony lifetime of at most %v", o.Timeout, maxExpiryWait, maxLifetime))
-	}
-	waitUntil(ctx, started.Add(d+time.Second), "the auth_session to expire")
-}
-
-// verifyRequest is the request verify sends, deliberate (the error specs judge the answer).
-func verifyRequest(host, token, location, authSession string, attestation []byte) *harness.Request {
-	GinkgoHelper()
-	Expect(location).NotTo(BeEmpty(), "the enrollment answered without a Location")
-	return &harness.Request{Method: http.MethodPost, URL: verifyURL(host, location), Bearer: token, Deliberate: true,
-		JSON: map[string]any{"auth_session": authSession, "authn_response": json.RawMessage(attestation)}}
-}
-
-// editResponse changes one base64url member of response (an unsigned edit).
-func editResponse(member string, f func([]byte) []byte) func(map[string]any) {
-	return func(m map[string]any) {
-		r, _ := m["response"].(map[string]any)
-		s, _ := r[member].(string)
-		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil || len(b) == 0 {
-			return
-		}
-		r[member] = base64.RawURLEncoding.EncodeToString(f(b))
-	}
-}
-
-// editClientData changes clientDataJSON after it was signed.
-func editClientData(f func(map[string]any)) func(map[string]any) {
-	return editResponse("clientDataJSON", func(b []byte) []byte {
-		var cd map[string]any
-		if json.Unmarshal(b, &cd) != nil {
-			return b
-		}
-		f(cd)
-		out, _ := json.Marshal(cd)
-		return out
-	})
-}

@@ -1,19 +1,17 @@
 package suites
 
+// Users the suite signs up with a passkey, and their logins.
+
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 )
 
 // user is someone the suite signed up, with the passkeys it holds.
@@ -83,84 +81,4 @@ func signIn(ctx context.Context, u *user, pk *authenticator.Passkey, host string
 	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
 	Expect(strings.EqualFold(t.TokenType, "Bearer")).To(BeTrue(), "token_type %q, want Bearer", t.TokenType)
 	return t
-}
-
-// claims decodes a JWT's payload without verifying it: the target's API verifies,
-// the suite only reads what was issued.
-func claims(jwt string) map[string]any {
-	GinkgoHelper()
-	parts := strings.Split(jwt, ".")
-	Expect(parts).To(HaveLen(3), "the access token is not a JWS in compact form")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	Expect(err).NotTo(HaveOccurred(), "the access token's payload is not base64url")
-	var m map[string]any
-	Expect(json.Unmarshal(raw, &m)).To(Succeed(), "the access token's payload is not JSON")
-	return m
-}
-
-// audiences returns the aud claim as a list.
-func audiences(c map[string]any) []string {
-	switch a := c["aud"].(type) {
-	case string:
-		return []string{a}
-	case []any:
-		var out []string
-		for _, v := range a {
-			if s, ok := v.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-// enrollment is a started passkey enrollment.
-type enrollment struct {
-	Location string
-	ceremony
-}
-
-// startEnrollment sends POST /authentication-methods {type: passkey} and returns the
-// response.
-func startEnrollment(ctx context.Context, host, token string) *harness.Response {
-	GinkgoHelper()
-	return call(F.Me(ctx, http.MethodPost, host, "/authentication-methods", token, map[string]any{"type": "passkey"}))
-}
-
-// verifyURL resolves the enrollment's Location against the API base and appends /verify.
-func verifyURL(host, location string) string {
-	GinkgoHelper()
-	base, err := url.Parse(harness.MeURL(host, "/authentication-methods"))
-	Expect(err).NotTo(HaveOccurred())
-	loc, err := url.Parse(location)
-	Expect(err).NotTo(HaveOccurred(), "Location %q is not a URL", location)
-	u := base.ResolveReference(loc)
-	return strings.TrimSuffix(u.String(), "/") + "/verify"
-}
-
-// methodIDPath percent-encodes a method id for a path segment (passkey|dev_x → passkey%7Cdev_x).
-func methodIDPath(id string) string { return "/authentication-methods/" + url.PathEscape(id) }
-
-// listMethods returns the user's authentication methods.
-func listMethods(ctx context.Context, host, token string) []map[string]any {
-	GinkgoHelper()
-	resp := call(F.Me(ctx, http.MethodGet, host, "/authentication-methods", token, nil))
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
-	var body struct {
-		Methods []map[string]any `json:"authentication_methods"`
-	}
-	Expect(resp.JSON(&body)).To(Succeed())
-	return body.Methods
-}
-
-// methodIDs lists the ids of methods.
-func methodIDs(ms []map[string]any) []string {
-	var out []string
-	for _, m := range ms {
-		if id, ok := m["id"].(string); ok {
-			out = append(out, id)
-		}
-	}
-	return out
 }

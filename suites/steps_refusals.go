@@ -1,0 +1,103 @@
+package suites
+
+// How refusals are judged.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// Refusals are judged by what the vendor documents, accepting each documented answer
+// (PROTOCOL §5): the token endpoint documents 400, 401 and 403; Auth0 refuses a bad,
+// reused or expired code or ceremony with 403 invalid_grant where RFC 6749 §5.2 says
+// 400, and a failed client authentication with 401 access_denied as well as
+// invalid_client. A 429 is never a refusal: call and deliver make it INCONCLUSIVE.
+
+// tokenRefusalStatuses are the statuses the token endpoint documents for a refusal.
+var tokenRefusalStatuses = []int{400, 401, 403}
+
+// expectGrantRefused checks a token request was refused with a documented status
+// and an OAuth error body.
+func expectGrantRefused(resp *harness.Response, what string) {
+	GinkgoHelper()
+	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
+	Expect(tokenRefusalStatuses).To(ContainElement(resp.Status), "%s must be refused with a status the token endpoint documents (400, 401 or 403): %d %s", what, resp.Status, resp.Body)
+	Expect(resp.Object()).To(HaveKeyWithValue("error", BeAssignableToTypeOf("")), "%s: the refusal must carry an OAuth error", what)
+}
+
+// expectInvalidGrant expects invalid_grant with 400 (RFC 6749 §5.2) or 403 (Auth0).
+func expectInvalidGrant(resp *harness.Response, what string) {
+	GinkgoHelper()
+	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
+	Expect([]int{400, 403}).To(ContainElement(resp.Status), "%s must be refused with 400 or 403: %d %s", what, resp.Status, resp.Body)
+	Expect(resp.Object()).To(HaveKeyWithValue("error", "invalid_grant"), "%s: the error code", what)
+}
+
+// expectClientAuthFailed expects 401 with invalid_client (RFC 6749 §5.2) or
+// access_denied (Auth0).
+func expectClientAuthFailed(resp *harness.Response, what string) {
+	GinkgoHelper()
+	Expect(resp).To(HaveStatus(401), "%s must be refused", what)
+	Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf("invalid_client", "access_denied")), "%s: the error code", what)
+}
+
+// refusalProblems checks that resp is one of the wanted statuses with a My Account
+// error body, and returns what is wrong, prefixed with what was sent.
+func refusalProblems(what string, resp *harness.Response, want ...int) []string {
+	var out []string
+	if !slices.Contains(want, resp.Status) {
+		out = append(out, fmt.Sprintf("%s: answered %d, want %v: %.300s", what, resp.Status, want, resp.Body))
+		return out
+	}
+	if v := resp.Violation; v != nil && !onlyUndocumentedStatus(v) {
+		out = append(out, fmt.Sprintf("%s: the %d breaks the API description: %v", what, resp.Status, v))
+	}
+	// The error body, checked here too because a status the operation does not
+	// document (413, 404 on PATCH) has no schema for the validator to apply.
+	var p struct {
+		Type   *string `json:"type"`
+		Status *int    `json:"status"`
+		Title  *string `json:"title"`
+		Detail *string `json:"detail"`
+	}
+	switch {
+	case json.Unmarshal(resp.Body, &p) != nil:
+		out = append(out, fmt.Sprintf("%s: the %d body is not a JSON error object: %.200s", what, resp.Status, resp.Body))
+	case p.Type == nil || *p.Type == "" || p.Title == nil || p.Detail == nil || p.Status == nil:
+		out = append(out, fmt.Sprintf("%s: the %d body lacks type, status, title or detail: %.200s", what, resp.Status, resp.Body))
+	case *p.Status != resp.Status:
+		out = append(out, fmt.Sprintf("%s: the body says status %d, the response is %d", what, *p.Status, resp.Status))
+	}
+	return out
+}
+
+// onlyUndocumentedStatus says the only problem is a status the operation does not
+// list, which refusalProblems accepts for statuses a case names.
+func onlyUndocumentedStatus(err error) bool {
+	var ve *spec.ValidationError
+	if !errors.As(err, &ve) {
+		return false
+	}
+	for _, p := range ve.Problems {
+		if p.Where != "status" {
+			return false
+		}
+	}
+	return true
+}
+
+// expectNoFailures fails the spec with every collected failure, one per line.
+func expectNoFailures(failures []string) {
+	GinkgoHelper()
+	if len(failures) > 0 {
+		Fail(fmt.Sprintf("%d case(s) failed:\n%s", len(failures), strings.Join(failures, "\n")))
+	}
+}
