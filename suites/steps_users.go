@@ -10,13 +10,17 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
-// user is someone the suite signed up, with the passkeys it holds.
+// user is someone the suite signed up, with the passkeys it holds. Specs that
+// write get users of their own: against Auth0 one user may make 5 reads and 5 writes
+// a minute (PROTOCOL §6), and passkey signups are cheap.
 type user struct {
 	Email    string
+	Subject  string // the user id (the tokens' sub)
 	Authn    *authenticator.Authenticator
 	Passkeys []*authenticator.Passkey
 	Signup   harness.Tokens
@@ -53,7 +57,47 @@ func signUp(ctx context.Context, alg authenticator.Alg) *user {
 	Expect(resp.JSON(&u.Signup)).To(Succeed())
 	Expect(u.Signup.AccessToken).NotTo(BeEmpty(), "access_token")
 	u.Passkeys = append(u.Passkeys, pk)
+	u.Subject, _ = claims(u.Signup.AccessToken)["sub"].(string)
+	F.Users.Add(u.Subject + " " + u.Email)
 	return u
+}
+
+// newUser signs a user up with an ES256 passkey.
+func newUser(ctx context.Context) *user {
+	GinkgoHelper()
+	return signUp(ctx, authenticator.ES256)
+}
+
+// session is u's login on host for the My Account API with scopes (every method
+// scope when none are given), through the first passkey; it renews by logging in
+// again, so it outlives short token lifetimes.
+func (u *user) session(ctx context.Context, host string, scopes ...string) *harness.Session {
+	GinkgoHelper()
+	if len(scopes) == 0 {
+		scopes = harness.MethodScopes
+	}
+	pk := u.Passkeys[0]
+	renew := func(ctx context.Context) (harness.Tokens, error) {
+		return F.PasskeyLogin(ctx, host, u.Authn, pk, harness.MeAudience(host), scopes...)
+	}
+	t, err := renew(ctx)
+	Expect(err).NotTo(HaveOccurred(), "%s could not log in with the passkey", u.Email)
+	return harness.NewSession(host, t, renew)
+}
+
+// me is a My Account client for u on the custom domain; whatever it creates is
+// deleted, newest first, by a DeferCleanup registered now, and what cannot be
+// deleted is listed in the report.
+func me(ctx context.Context, u *user, scopes ...string) *myaccount.Client {
+	GinkgoHelper()
+	host := requireCustomDomain()
+	c := myaccount.New(F.Client, host, u.session(ctx, host, scopes...))
+	DeferCleanup(func(ctx SpecContext) {
+		for _, err := range c.Cleanup(ctx) {
+			F.Leftovers.Add(u.Email + ": " + err.Error())
+		}
+	})
+	return c
 }
 
 // passkeyLogin runs /passkey/challenge and the webauthn grant with one passkey and

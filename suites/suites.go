@@ -3,6 +3,7 @@
 package suites
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -29,6 +30,33 @@ var _ = BeforeEach(func() {
 		Fail("suites.Use was not called: no target")
 	}
 	F.Recorder.Reset()
+})
+
+// After the last spec: delete the users the run signed up (when the target config
+// gives a Management API client), and leave the run's traffic, its users and what
+// it could not remove in the report.
+var _ = AfterSuite(func(ctx SpecContext) {
+	if F == nil {
+		return
+	}
+	var ids []string
+	for _, line := range F.Users.Lines() {
+		id, _, _ := strings.Cut(line, " ")
+		ids = append(ids, id)
+	}
+	deleted := "not deleted (no management client in the target config)"
+	if F.Target.Management.ClientID != "" {
+		deleted = "deleted through the Management API"
+		for _, err := range F.DeleteUsers(ctx, ids) {
+			F.Leftovers.Add(err.Error())
+		}
+	}
+	tr := F.Client.Pacer.Traffic()
+	floor, why := tr.Floor(F.Client.Pacer.Limits())
+	data, _ := json.Marshal(map[string]any{"traffic": tr, "floor": floor.String(), "floor_reason": why, "limits": F.Client.Pacer.Limits().String()})
+	AddReportEntry(verdict.Traffic, string(data))
+	users, _ := json.Marshal(map[string]any{"users": F.Users.Lines(), "users_were": deleted, "leftovers": F.Leftovers.Lines()})
+	AddReportEntry(verdict.Users, string(users))
 })
 
 // On failure, attach the redacted exchanges and a curl line for the last request, so

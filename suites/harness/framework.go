@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 )
 
 // Framework is what every spec shares: the target, the one client and its evidence.
@@ -19,6 +23,30 @@ type Framework struct {
 	Redactor *Redactor
 	// ReportDir is where specs may write files for the report (pictures, data).
 	ReportDir string
+	// Users are the users the run signed up, and Leftovers what it created and could
+	// not remove; the report lists both.
+	Users     *Ledger
+	Leftovers *Ledger
+}
+
+// Ledger is a list of lines several specs append to.
+type Ledger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// Add appends a line.
+func (l *Ledger) Add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, line)
+}
+
+// Lines returns the lines so far.
+func (l *Ledger) Lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }
 
 // Options changes how the framework records and validates.
@@ -44,7 +72,7 @@ func NewFramework(t *Target, opts Options) (*Framework, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Framework{Target: t, Client: c, Recorder: rec, Redactor: red, ReportDir: opts.ReportDir}, nil
+	return &Framework{Target: t, Client: c, Recorder: rec, Redactor: red, ReportDir: opts.ReportDir, Users: &Ledger{}, Leftovers: &Ledger{}}, nil
 }
 
 // Tokens is a token endpoint response.
@@ -102,6 +130,42 @@ func (f *Framework) TokenByWebAuthn(ctx context.Context, host, authSession strin
 		body["scope"] = strings.Join(scopes, " ")
 	}
 	return f.Client.Do(ctx, &Request{Method: http.MethodPost, URL: f.Target.BaseURL(host) + "/oauth/token", JSON: body})
+}
+
+// PasskeyLogin logs a user in with a passkey (/passkey/challenge, the
+// authenticator's assertion, the webauthn grant) and returns the tokens; every
+// failure is an error, so a Session can renew with it.
+func (f *Framework) PasskeyLogin(ctx context.Context, host string, a *authenticator.Authenticator, pk *authenticator.Passkey, audience string, scopes ...string) (Tokens, error) {
+	resp, err := f.PasskeyChallenge(ctx, host)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if resp.Status != http.StatusOK {
+		return Tokens{}, fmt.Errorf("POST /passkey/challenge answered %d: %.300s", resp.Status, resp.Body)
+	}
+	var c struct {
+		AuthSession string          `json:"auth_session"`
+		Options     json.RawMessage `json:"authn_params_public_key"`
+	}
+	if err := resp.JSON(&c); err != nil {
+		return Tokens{}, err
+	}
+	assertion, err := a.Login(c.Options, f.Target.WebAuthn.Origin, pk)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("the virtual authenticator could not answer the request options: %w", err)
+	}
+	resp, err = f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, audience, scopes...)
+	if err != nil {
+		return Tokens{}, err
+	}
+	var t Tokens
+	if resp.Status != http.StatusOK {
+		return Tokens{}, fmt.Errorf("POST /oauth/token (webauthn grant) answered %d: %.300s", resp.Status, resp.Body)
+	}
+	if err := resp.JSON(&t); err != nil {
+		return Tokens{}, err
+	}
+	return t, nil
 }
 
 // Me sends a My Account API request: path is relative to /me/v1.
