@@ -1,21 +1,112 @@
 package main
 
 import (
+	"cmp"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
+	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 )
 
-// startReference starts the embedded reference tenant with the given faults and
-// writes its CA and a target config into dir. The config is the one `run --config`
-// reads, so what runs against the embedded tenant is exactly what a user gets.
-func startReference(dir, addr string, faults []string) (*reftenant.Tenant, string, error) {
-	t, err := reftenant.Start(reftenant.Options{Addr: addr, Faults: faults})
+// reference is how the embedded reference tenant is set up: its faults (defects the
+// suite must detect), its misconfigurations (tenant settings doctor must name), and
+// the realistic choices a real tenant makes (its plan's limits, how its token
+// endpoint refuses, the login pages it shows, DPoP). run, serve, replay and selftest
+// share these flags, and the certification records them so replay starts the same.
+type reference struct {
+	Faults    []string `yaml:"faults"`
+	Misconfig []string `yaml:"misconfig,omitempty"`
+	Plan      string   `yaml:"plan,omitempty"`
+	Refusals  string   `yaml:"refusals,omitempty"`
+	Prompts   bool     `yaml:"prompts,omitempty"`
+	DPoP      string   `yaml:"dpop,omitempty"`
+}
+
+// Defaults of the embedded reference tenant.
+const (
+	referencePlan     = spec.PlanEarlyAccess
+	referenceRefusals = reftenant.RefusalAuth0
+	referenceDPoP     = reftenant.DPoPAllowed
+)
+
+// register adds the reference tenant's flags to fs.
+func (r *reference) register(fs *flag.FlagSet) {
+	fs.Var((*multiFlag)(&r.Faults), "fault", "start the embedded reference tenant with this named fault (repeatable; see 'serve --help')")
+	fs.Var((*multiFlag)(&r.Misconfig), "misconfig", "start the embedded reference tenant with this tenant setting wrong (repeatable; see 'serve --help')")
+	fs.StringVar(&r.Plan, "plan", referencePlan, "the rate-limit plan the embedded reference tenant enforces: "+strings.Join(spec.LimitPlans(), ", "))
+	fs.StringVar(&r.Refusals, "refusals", referenceRefusals, "how the embedded reference tenant's token endpoint refuses: auth0 (403 invalid_grant, 401 access_denied) or rfc6749 (400, 401 invalid_client)")
+	fs.BoolVar(&r.Prompts, "prompts", false, "the embedded reference tenant shows the passkey enrollment offer and the consent page at login")
+	fs.StringVar(&r.DPoP, "dpop", referenceDPoP, "DPoP at the embedded reference tenant: allowed, required or off")
+}
+
+// record is what the certification keeps of the tenant t started as r says.
+func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
+	return &report.ReferenceTenant{Faults: append([]string{}, t.Faults()...), Misconfig: t.Misconfigs(), Plan: r.Plan,
+		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP}
+}
+
+// fromRecord is the reference a certification recorded.
+func fromRecord(rt *report.ReferenceTenant) reference {
+	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP}
+	// Certifications from before these were recorded started the defaults of then.
+	r.Plan = cmp.Or(r.Plan, spec.PlanEarlyAccess)
+	r.Refusals = cmp.Or(r.Refusals, reftenant.RefusalRFC6749)
+	r.DPoP = cmp.Or(r.DPoP, reftenant.DPoPAllowed)
+	return r
+}
+
+// args are the run flags that start this reference tenant.
+func (r reference) args() []string {
+	var out []string
+	for _, f := range r.Faults {
+		out = append(out, "--fault", f)
+	}
+	for _, m := range r.Misconfig {
+		out = append(out, "--misconfig", m)
+	}
+	out = append(out, "--plan", r.Plan, "--refusals", r.Refusals, "--dpop", r.DPoP)
+	if r.Prompts {
+		out = append(out, "--prompts")
+	}
+	return out
+}
+
+// set says whether any flag asks for a reference tenant other than the default.
+func (r reference) set() bool {
+	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts || r.DPoP != referenceDPoP
+}
+
+// options are the reftenant options for r, listening on addr.
+func (r reference) options(addr string) (reftenant.Options, error) {
+	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
+		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts}
+	if r.Plan != "" {
+		l, err := spec.LimitPlan(r.Plan)
+		if err != nil {
+			return o, usagef("--plan: %v", err)
+		}
+		o.Limits = &l
+	}
+	return o, nil
+}
+
+// startReference starts the embedded reference tenant as r says and writes its CA
+// and a target config into dir. The config is the one `run --config` reads, so what
+// runs against the embedded tenant is exactly what a user gets.
+func startReference(dir, addr string, r reference) (*reftenant.Tenant, string, error) {
+	opts, err := r.options(addr)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := reftenant.Start(opts)
 	if err != nil {
 		return nil, "", usagef("reference tenant: %v", err)
 	}
@@ -74,11 +165,12 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 			Version:      suiteVersion(),
 		},
 	}
-	// The suite paces itself by and tests against the limit the tenant enforces; the
-	// tenant limits neither login prompts nor signups, so the config says so.
-	target.RateLimit.RequestsPerSecond, target.RateLimit.Burst = t.RateLimit()
-	target.RateLimit.LoginPrompts = &harness.BucketConfig{Unlimited: true}
-	target.RateLimit.Signups = &harness.BucketConfig{Unlimited: true}
+	// The suite paces itself by and tests against the limits the tenant enforces.
+	target.RateLimit = rateLimitConfig(*t.Limits())
+	target.DPoP = harness.DPoPAllowed
+	if t.DPoP() != "" {
+		target.DPoP = t.DPoP()
+	}
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)
 	}
@@ -94,6 +186,30 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		return "", err
 	}
 	return cfg, nil
+}
+
+// rateLimitConfig states a limit model in full in the target config: the plan and
+// every figure, so a reader sees what the suite paces by without the plan tables.
+func rateLimitConfig(l spec.Limits) harness.RateLimit {
+	bucket := func(b spec.Bucket) *harness.BucketConfig {
+		if b.Unlimited() {
+			return &harness.BucketConfig{Unlimited: true}
+		}
+		if b.Rate < 1 {
+			return &harness.BucketConfig{PerMinute: b.Rate * 60, Burst: b.Burst}
+		}
+		return &harness.BucketConfig{PerSecond: b.Rate, Burst: b.Burst}
+	}
+	level := func(v spec.Level) *harness.LevelConfig {
+		shared := v.Shared
+		return &harness.LevelConfig{Reads: bucket(v.Read), Writes: bucket(v.Write), FilteredReads: bucket(v.FilteredRead), Shared: &shared}
+	}
+	plan := l.Plan
+	if plan == "" {
+		plan = spec.PlanEarlyAccess
+	}
+	return harness.RateLimit{Plan: plan, Tenant: level(l.Tenant), User: level(l.User),
+		LoginPrompts: bucket(l.LoginPrompts), Signups: bucket(l.Signups)}
 }
 
 // loadTarget reads a target config; errors are usage errors (exit 2).

@@ -112,9 +112,7 @@ func cmdReplay(args []string) (int, error) {
 	case cert.Run.Config != "":
 		runArgs = append(runArgs, "--config", cert.Run.Config)
 	case cert.Run.ReferenceTenant != nil:
-		for _, f := range cert.Run.ReferenceTenant.Faults {
-			runArgs = append(runArgs, "--fault", f)
-		}
+		runArgs = append(runArgs, fromRecord(cert.Run.ReferenceTenant).args()...)
 	default:
 		return exitUsage, usagef("replay: %s records no target: name one with --config", report.CertificationFile)
 	}

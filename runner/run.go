@@ -52,10 +52,10 @@ func cmdRun(args []string) (int, error) {
 		timeout     = fs.Duration("timeout", 30*time.Minute, "stop the whole run after this long")
 		expectedArg = fs.String("expected-failures", "", "YAML file of requirement IDs expected to fail, each with a reason: the run passes while they fail, and fails if one passes or goes untested")
 		specs       multiFlag
-		faults      multiFlag
+		ref         reference
 	)
 	fs.Var(&specs, "spec", "also validate responses against this OpenAPI document (repeatable); operations it does not describe are left to ours")
-	fs.Var(&faults, "fault", "start the embedded reference tenant with this named fault (repeatable; see 'serve --help')")
+	ref.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitConformant, nil
@@ -65,8 +65,8 @@ func cmdRun(args []string) (int, error) {
 	if fs.NArg() > 0 {
 		return exitUsage, usagef("run: unexpected argument %q", fs.Arg(0))
 	}
-	if *config != "" && len(faults) > 0 {
-		return exitUsage, usagef("run: --fault applies to the embedded reference tenant, not to --config")
+	if *config != "" && ref.set() {
+		return exitUsage, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts and --dpop apply to the embedded reference tenant, not to --config")
 	}
 	dir, err := filepath.Abs(*reportDir)
 	if err != nil {
@@ -102,13 +102,13 @@ func cmdRun(args []string) (int, error) {
 
 	cfgPath := *config
 	if cfgPath == "" {
-		t, cfg, err := startReference(dir, "127.0.0.1:0", faults)
+		t, cfg, err := startReference(dir, "127.0.0.1:0", ref)
 		if err != nil {
 			return exitUsage, err
 		}
 		defer t.Close()
 		cfgPath = cfg
-		info.ReferenceTenant = &report.ReferenceTenant{Faults: append([]string{}, t.Faults()...)}
+		info.ReferenceTenant = ref.record(t)
 	} else {
 		info.Config, _ = filepath.Abs(cfgPath)
 	}

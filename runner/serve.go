@@ -15,16 +15,20 @@ import (
 // cmdServe runs the reference tenant until interrupted.
 func cmdServe(args []string) (int, error) {
 	fs := flag.NewFlagSet("myaccount-conformance serve", flag.ContinueOnError)
-	var faults multiFlag
+	var ref reference
 	writeConfig := fs.String("write-config", "", "write a target config for 'run --config' to this file (its CA goes beside it)")
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
-	fs.Var(&faults, "fault", "switch on a named fault (repeatable)")
+	ref.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: myaccount-conformance serve [--write-config FILE] [--fault NAME]... [--addr ADDR]\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: myaccount-conformance serve [--write-config FILE] [--fault NAME]... [--misconfig NAME]... [--plan PLAN] [--refusals STYLE] [--prompts] [--dpop MODE] [--addr ADDR]\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nFaults:\n")
 		for _, f := range reftenant.Faults() {
 			fmt.Fprintf(fs.Output(), "  %-28s %s\n", f.Name, f.Description)
+		}
+		fmt.Fprintf(fs.Output(), "\nMisconfigurations (tenant settings doctor names):\n")
+		for _, m := range reftenant.Misconfigs() {
+			fmt.Fprintf(fs.Output(), "  %-28s %s\n", m.Name, m.Description)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -41,7 +45,7 @@ func cmdServe(args []string) (int, error) {
 	if *writeConfig != "" {
 		dir = filepath.Dir(*writeConfig)
 	}
-	t, cfg, err := startReference(dir, *addr, faults)
+	t, cfg, err := startReference(dir, *addr, ref)
 	if err != nil {
 		return exitUsage, err
 	}

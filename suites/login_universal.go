@@ -54,7 +54,7 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 		expectInvalidGrant(resp, "a wrong code_verifier")
 		a = newAuth(host, c, harness.ScopeReadMethods)
 		resp = redeem(ctx, a, codeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": nil})
-		Expect(resp.Status).To(Equal(http.StatusBadRequest), "a code with a code_challenge was redeemed without code_verifier: %s", resp.Body)
+		expectGrantRefused(resp, "a code with a code_challenge redeemed without code_verifier")
 	})
 
 	It("refuses a code redeemed a second time", Req("AUTH-UL-004"), func(ctx SpecContext) {

@@ -112,7 +112,12 @@ type Run struct {
 
 // ReferenceTenant describes the embedded reference tenant a run started.
 type ReferenceTenant struct {
-	Faults []string `yaml:"faults"`
+	Faults    []string `yaml:"faults"`
+	Misconfig []string `yaml:"misconfig,omitempty"`
+	Plan      string   `yaml:"plan,omitempty"`
+	Refusals  string   `yaml:"refusals,omitempty"`
+	Prompts   bool     `yaml:"prompts,omitempty"`
+	DPoP      string   `yaml:"dpop,omitempty"`
 }
 
 // Statistics counts requirements and specs.
