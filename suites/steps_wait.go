@@ -68,3 +68,81 @@ func waitOutCeremony(ctx SpecContext, options json.RawMessage) {
 	}
 	waitUntil(ctx, started.Add(d+time.Second), "the auth_session to expire")
 }
+
+// Things that must expire (tokens, auth_sessions, codes) are issued when the suite
+// starts and checked by specs that run last (SpecPriority(expiryPriority)), so the
+// wait for them overlaps every other spec instead of idling. An expiry is registered
+// when the spec tree is built (a package-level var) with the labels of the specs that
+// check it; it is issued in BeforeSuite only when those specs are selected.
+
+// expiryPriority schedules the specs that check an expiry after all others.
+const expiryPriority = -10
+
+// expiry is something issued at the start of the run that a spec checks once it has
+// run out.
+type expiry struct {
+	name   string
+	labels Labels
+	issue  func(ctx context.Context) (value any, lifetime time.Duration, err error)
+
+	issued   time.Time
+	value    any
+	lifetime time.Duration
+	err      error
+}
+
+var expiries []*expiry
+
+// issueAtStart registers an expiry: issue runs in BeforeSuite when a spec labelled
+// with any of labels is selected, and returns what it issued and how long that lives
+// (as the target states it: expires_in, the options' timeout, login.code_lifetime).
+func issueAtStart(name string, labels Labels, issue func(ctx context.Context) (any, time.Duration, error)) *expiry {
+	e := &expiry{name: name, labels: labels, issue: issue}
+	expiries = append(expiries, e)
+	return e
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	if F == nil {
+		return
+	}
+	for _, e := range expiries {
+		if !selected(e.labels) {
+			continue
+		}
+		e.issued = time.Now()
+		e.value, e.lifetime, e.err = e.issue(ctx)
+	}
+})
+
+// selected says whether the label filter selects a spec with any of labels.
+func selected(labels Labels) bool {
+	for _, l := range labels {
+		if Label(l).MatchesLabelFilter(GinkgoLabelFilter()) {
+			return true
+		}
+	}
+	return false
+}
+
+// await returns what e issued once it has expired (its lifetime plus a second for
+// clocks that tick apart), skipping when that is further off than max_wait allows,
+// and failing when it could not be issued.
+func (e *expiry) await(ctx SpecContext) any {
+	GinkgoHelper()
+	switch {
+	case e.issued.IsZero():
+		Fail("suite bug: " + e.name + " was not issued at the start: label its spec with one of " + fmt.Sprint(e.labels))
+	case e.err != nil:
+		Fail(fmt.Sprintf("%s could not be issued at the start of the run: %v", e.name, e.err))
+	case e.lifetime <= 0:
+		Skip(fmt.Sprintf("the target does not state how long %s lives, so the suite cannot tell when it has expired", e.name))
+	}
+	deadline := e.issued.Add(e.lifetime + time.Second)
+	if left := time.Until(deadline); left > time.Duration(F.Target.MaxWait) {
+		Skip(fmt.Sprintf("%s lives %s; waiting for it to expire would take %s more, longer than max_wait (%s) allows: raise max_wait in the target config to check it",
+			e.name, e.lifetime, left.Round(time.Second), time.Duration(F.Target.MaxWait)))
+	}
+	waitUntil(ctx, deadline, e.name+" to expire")
+	return e.value
+}
