@@ -65,6 +65,9 @@ type Requirement struct {
 	Section   string `json:"section"`   // where in that document
 	Statement string `json:"statement"` // what a conforming server does, one sentence
 	Profile   string `json:"profile"`   // core | extended
+	// Operation is the operationId of one of our documents the requirement is
+	// about, or "*" for every My Account operation.
+	Operation string `json:"operation"`
 }
 
 var (
@@ -105,6 +108,31 @@ func RequirementByID(id string) (Requirement, bool) {
 	return Requirement{}, false
 }
 
+// operationIDs are the operationIds of our two documents.
+var operationIDs = sync.OnceValue(func() map[string]bool {
+	ids := map[string]bool{}
+	for _, d := range Documents() {
+		var doc struct {
+			Paths map[string]map[string]any `json:"paths"`
+		}
+		if yaml.Unmarshal(d.Data, &doc) != nil {
+			continue
+		}
+		for _, item := range doc.Paths {
+			for _, op := range item {
+				if m, ok := op.(map[string]any); ok {
+					if id, ok := m["operationId"].(string); ok {
+						ids[id] = true
+					}
+				}
+			}
+		}
+	}
+	return ids
+})
+
+func knownOperationID(id string) bool { return operationIDs()[id] }
+
 func parseRequirements(data []byte) ([]Requirement, error) {
 	var file struct {
 		Requirements []Requirement `json:"requirements"`
@@ -134,6 +162,9 @@ func parseRequirements(data []byte) ([]Requirement, error) {
 		}
 		if !slices.Contains(requirementProfiles, r.Profile) {
 			problems = append(problems, fmt.Sprintf("%s: profile %q is not one of %s", where, r.Profile, strings.Join(requirementProfiles, ", ")))
+		}
+		if r.Operation != "*" && !knownOperationID(r.Operation) {
+			problems = append(problems, fmt.Sprintf("%s: operation %q is not an operationId of our documents, nor \"*\"", where, r.Operation))
 		}
 		for _, f := range [...]struct{ name, value string }{{"source", r.Source}, {"section", r.Section}, {"statement", r.Statement}} {
 			if strings.TrimSpace(f.value) == "" {

@@ -299,7 +299,7 @@ func TestRequirements(t *testing.T) {
 }
 
 func TestRequirementsRejectsBadCatalogues(t *testing.T) {
-	const good = "  - {id: MA-X-001, level: MUST, source: s, section: x, statement: st, profile: core}\n"
+	const good = "  - {id: MA-X-001, level: MUST, source: s, section: x, statement: st, profile: core, operation: listFactors}\n"
 	for name, c := range map[string]struct{ yaml, want string }{
 		"unknown field": {"requirements:\n  - {id: MA-X-001, level: MUST, source: s, section: x, statement: st, profile: core, note: n}\n", "note"},
 		"unknown top":   {"requirement:\n" + good, "requirement"},
@@ -309,6 +309,7 @@ func TestRequirementsRejectsBadCatalogues(t *testing.T) {
 		"profile":       {"requirements:\n  - {id: MA-X-001, level: MAY, source: s, section: x, statement: st, profile: gold}\n", `profile "gold"`},
 		"empty":         {"requirements:\n  - {id: MA-X-001, level: MAY, source: s, section: x, statement: ' ', profile: core}\n", "statement is empty"},
 		"none":          {"requirements: []\n", "no requirements"},
+		"operation":     {"requirements:\n  - {id: MA-X-001, level: MAY, source: s, section: x, statement: st, profile: core, operation: getFactor}\n", `operation "getFactor"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseRequirements([]byte(c.yaml))
