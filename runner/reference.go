@@ -28,6 +28,10 @@ type reference struct {
 	Refusals  string   `yaml:"refusals,omitempty"`
 	Prompts   bool     `yaml:"prompts,omitempty"`
 	DPoP      string   `yaml:"dpop,omitempty"`
+	// Methods are the method types it enables; NoConnectedAccounts turns off the
+	// connections it offers for connected accounts.
+	Methods             []string `yaml:"methods,omitempty"`
+	NoConnectedAccounts bool     `yaml:"no_connected_accounts,omitempty"`
 }
 
 // Defaults of the embedded reference tenant.
@@ -45,17 +49,23 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.Refusals, "refusals", referenceRefusals, "how the embedded reference tenant's token endpoint refuses: auth0 (403 invalid_grant, 401 access_denied) or rfc6749 (400, 401 invalid_client)")
 	fs.BoolVar(&r.Prompts, "prompts", false, "the embedded reference tenant shows the passkey enrollment offer and the consent page at login")
 	fs.StringVar(&r.DPoP, "dpop", referenceDPoP, "DPoP at the embedded reference tenant: allowed, required or off")
+	fs.Func("methods", "the method types the embedded reference tenant enables, comma-separated (default: all of "+strings.Join(reftenant.MethodTypes(), ", ")+")", func(v string) error {
+		r.Methods = strings.Split(v, ",")
+		return nil
+	})
+	fs.BoolVar(&r.NoConnectedAccounts, "no-connected-accounts", false, "the embedded reference tenant offers no connection for connected accounts")
 }
 
 // record is what the certification keeps of the tenant t started as r says.
 func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
 	return &report.ReferenceTenant{Faults: append([]string{}, t.Faults()...), Misconfig: t.Misconfigs(), Plan: r.Plan,
-		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP}
+		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP, Methods: r.Methods, NoConnectedAccounts: r.NoConnectedAccounts}
 }
 
 // fromRecord is the reference a certification recorded.
 func fromRecord(rt *report.ReferenceTenant) reference {
-	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP}
+	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP,
+		Methods: rt.Methods, NoConnectedAccounts: rt.NoConnectedAccounts}
 	// Certifications from before these were recorded started the defaults of then.
 	r.Plan = cmp.Or(r.Plan, spec.PlanEarlyAccess)
 	r.Refusals = cmp.Or(r.Refusals, reftenant.RefusalRFC6749)
@@ -76,18 +86,28 @@ func (r reference) args() []string {
 	if r.Prompts {
 		out = append(out, "--prompts")
 	}
+	if len(r.Methods) > 0 {
+		out = append(out, "--methods", strings.Join(r.Methods, ","))
+	}
+	if r.NoConnectedAccounts {
+		out = append(out, "--no-connected-accounts")
+	}
 	return out
 }
 
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
-	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts || r.DPoP != referenceDPoP
+	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts ||
+		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts
 }
 
 // options are the reftenant options for r, listening on addr.
 func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
-		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts}
+		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts}
+	if len(o.MethodTypes) == 0 {
+		o.MethodTypes = reftenant.MethodTypes()
+	}
 	if r.Plan != "" {
 		l, err := spec.LimitPlan(r.Plan)
 		if err != nil {
@@ -170,6 +190,12 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	target.DPoP = harness.DPoPAllowed
 	if t.DPoP() != "" {
 		target.DPoP = t.DPoP()
+	}
+	// Codes sent by email and SMS, and push approvals, go through the tenant's
+	// loopback-only test hooks.
+	target.OutOfBand.URL = "https://" + t.Domain() + "/__reference"
+	if conn := t.ConnectedAccountsConnection(); conn != "" {
+		target.ConnectedAccounts = harness.ConnectedAccounts{Connection: conn, RedirectURI: native.RedirectURIs[0]}
 	}
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)

@@ -118,6 +118,9 @@ type ReferenceTenant struct {
 	Refusals  string   `yaml:"refusals,omitempty"`
 	Prompts   bool     `yaml:"prompts,omitempty"`
 	DPoP      string   `yaml:"dpop,omitempty"`
+	// Methods are the method types it enabled (empty: all).
+	Methods             []string `yaml:"methods,omitempty"`
+	NoConnectedAccounts bool     `yaml:"no_connected_accounts,omitempty"`
 }
 
 // Statistics counts requirements and specs.
