@@ -268,6 +268,7 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 		return nil, fmt.Errorf("%s %s: reading the response: %w", r.Method, r.URL, err)
 	}
 	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: respBody, req: req}
+	c.Pacer.Answered(ex.Operation, hr.StatusCode)
 	if c.Validator != nil {
 		resp.Violation = c.Validator.ValidateResponse(req, body, hr.StatusCode, hr.Header, respBody)
 		if errors.Is(resp.Violation, spec.ErrNoOperation) && r.Deliberate {

@@ -58,6 +58,9 @@ type Traffic struct {
 	// Unplanned are the 429s ordinary requests drew (each retried after its
 	// retry-after); a correct target and a correct suite draw none.
 	Unplanned []Unplanned
+	// Answers counts the answers per operation of our descriptions and status
+	// ("GET /factors 200"), bursts included: what the run exercised.
+	Answers map[string]int
 }
 
 // Unplanned is one 429 an ordinary request drew.
@@ -76,7 +79,7 @@ func NewPacer(l spec.Limits, share float64) *Pacer {
 	}
 	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]*rate.Limiter{}, users: map[string]map[spec.Kind]*rate.Limiter{},
 		login: limiter(l.LoginPrompts, 1), signups: limiter(l.Signups, share)}
-	p.traffic = Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{}, Waited: map[string]time.Duration{}}
+	p.traffic = Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{}, Waited: map[string]time.Duration{}, Answers: map[string]int{}}
 	for _, k := range spec.Kinds {
 		if l.Tenant.Shared && k != spec.Read {
 			p.tenant[k] = p.tenant[spec.Read]
@@ -172,6 +175,16 @@ func (p *Pacer) unplanned(req *http.Request, h http.Header) {
 		Kind: h.Get("X-Auth0-Error-Kind"), RetryAfter: h.Get("Retry-After")})
 }
 
+// Answered notes an answer to an operation of our descriptions ("METHOD /path").
+func (p *Pacer) Answered(operation string, status int) {
+	if operation == "" || status == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.traffic.Answers[fmt.Sprintf("%s %d", operation, status)]++
+}
+
 // Traffic returns a copy of what went through the pacer so far.
 func (p *Pacer) Traffic() Traffic {
 	p.mu.Lock()
@@ -180,6 +193,7 @@ func (p *Pacer) Traffic() Traffic {
 	t.MyAccount = maps.Clone(t.MyAccount)
 	t.Waited = maps.Clone(t.Waited)
 	t.Unplanned = slices.Clone(t.Unplanned)
+	t.Answers = maps.Clone(t.Answers)
 	t.Users = make(map[string]map[spec.Kind]int, len(p.traffic.Users))
 	for u, m := range p.traffic.Users {
 		t.Users[u] = maps.Clone(m)

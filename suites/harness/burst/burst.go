@@ -264,6 +264,7 @@ func Validate(c *harness.Client, r *Result) []*Shot {
 			continue
 		}
 		req := s.req.WithContext(context.Background()) // the burst's context has ended
+		c.Pacer.Answered(c.Validator.Operation(req), s.Status)
 		s.Violation = c.Validator.ValidateResponse(req, s.reqBody, s.Status, s.Header, s.Body)
 		if s.Violation == nil {
 			s.Violation = c.Validator.ValidateRequest(req.Clone(req.Context()), s.reqBody)
