@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -36,6 +37,12 @@ type reference struct {
 
 // Defaults of the embedded reference tenant.
 const (
+	// Lifetimes short enough that the expiry specs check them within a run: the
+	// My Account API's access tokens (sessions renew them) and WebAuthn ceremonies
+	// (the options' timeout states it). Authorization codes live reftenant's 3 s.
+	referenceTokenTTL   = 20 * time.Second
+	referenceSessionTTL = 10 * time.Second
+
 	referencePlan     = spec.PlanEarlyAccess
 	referenceRefusals = reftenant.RefusalAuth0
 	referenceDPoP     = reftenant.DPoPAllowed
@@ -104,7 +111,8 @@ func (r reference) set() bool {
 // options are the reftenant options for r, listening on addr.
 func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
-		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts}
+		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
+		MyAccountTokenTTL: referenceTokenTTL, SessionTTL: referenceSessionTTL}
 	if len(o.MethodTypes) == 0 {
 		o.MethodTypes = reftenant.MethodTypes()
 	}
