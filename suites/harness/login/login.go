@@ -234,6 +234,9 @@ func (d *FormDriver) login(ctx, lctx context.Context, b *budget, authorizeURL, r
 		}
 		page, err := parsePage(resp.Body)
 		if err != nil || !strings.Contains(resp.Header.Get("Content-Type"), "html") {
+			if resp.Status >= 400 { // a refusal all the same (an OAuth error of /authorize)
+				return "", &PageError{Kind: PageRefused, Status: resp.Status, URL: u.String(), Says: fmt.Sprintf("%.300s", resp.Body)}
+			}
 			return "", fmt.Errorf("%s answered %d with %q, not a login page: %.300s", u.Redacted(), resp.Status, resp.Header.Get("Content-Type"), resp.Body)
 		}
 		f := page.facts(u, resp.Status)
