@@ -372,7 +372,7 @@ func (b *BrowserDriver) drive(ctx, tab context.Context, bud *budget, at *lastPag
 		if _, err := chromedp.Run(tab, chromedp.Evaluate[bool]("window.__myaccountActed = true")); err != nil {
 			return err
 		}
-		if err := bud.pace(ctx, b.Pacer); err != nil {
+		if err := bud.pace(ctx, pacerOf(b.Pacer)); err != nil {
 			return err
 		}
 		return chromedp.Do(tab, actions...)

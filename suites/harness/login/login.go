@@ -208,7 +208,7 @@ func (d *FormDriver) login(ctx, lctx context.Context, b *budget, authorizeURL, r
 		// Only /authorize is described; the login pages are the tenant's own UI.
 		req.Deliberate = step > 0
 		if req.Method == http.MethodPost {
-			if err := b.pace(ctx, d.Client.Pacer); err != nil {
+			if err := b.pace(ctx, pacerOf(d.Client.Pacer)); err != nil {
 				return "", err
 			}
 			req.Paced = true

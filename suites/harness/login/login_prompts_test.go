@@ -168,14 +168,15 @@ func TestDriversStopAtAPageTheyDoNotKnow(t *testing.T) {
 	}
 }
 
-// Waiting for the login prompt limit does not count against login.timeout: with one
-// post a second allowed, the four posts of a login with both prompts need about
-// 3.3 s of waiting, more than the 2 s timeout, and the login still succeeds.
-func TestPacingWaitsOutsideTheLoginTimeout(t *testing.T) {
+// Every post of a login waits for the login prompt limit: with one post a second
+// allowed (burst 1), the four posts of a login with both prompts wait.
+// (TestBudgetPausesWhileThePacerWaits shows the waits do not count against
+// login.timeout.)
+func TestDriversPaceTheirPosts(t *testing.T) {
 	for _, dc := range drivers {
 		t.Run(dc.name, func(t *testing.T) {
 			_, tg := referenceTargetWith(t, reftenant.Options{PasskeyEnrollmentPrompt: true, ConsentPrompt: true},
-				"rate_limit: {login_prompts: {per_second: 1, burst: 1}}\nlogin: {timeout: 2s, browser: {}}\n")
+				"rate_limit: {login_prompts: {per_second: 1, burst: 1}}\nlogin: {browser: {}}\n")
 			f := framework(t, tg)
 			d := dc.new(t, f)
 			if _, _, err := loginWith(t, d, tg, login.As{Username: tg.User.Username, Password: tg.User.Password}); err != nil {

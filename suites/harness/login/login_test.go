@@ -122,3 +122,42 @@ func TestFormDriverAnswersPromptsAsUniversalLoginPostsThem(t *testing.T) {
 		t.Error("a script named captcha is not a CAPTCHA on the page")
 	}
 }
+
+// blockingPacer holds every post until released; entered says a post arrived.
+type blockingPacer struct{ entered, release chan struct{} }
+
+func (p blockingPacer) LoginPost(ctx context.Context) error {
+	close(p.entered)
+	select {
+	case <-p.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// The budget stands still while the pacer holds a post, however long that takes,
+// and runs on afterwards.
+func TestBudgetPausesWhileThePacerWaits(t *testing.T) {
+	ended := make(chan struct{})
+	b := newBudget(500*time.Millisecond, func() { close(ended) })
+	defer b.stop()
+	p := blockingPacer{entered: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- b.pace(context.Background(), p) }()
+	<-p.entered // the budget is paused before the pacer is asked
+	// Held for three budgets: the budget must not end meanwhile.
+	select {
+	case <-ended:
+		t.Fatal("the budget ran out while the pacer held the post")
+	case <-time.After(1500 * time.Millisecond):
+	}
+	close(p.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	<-ended // and afterwards it runs on to its end
+	if !b.ranOut() {
+		t.Error("ended without saying so")
+	}
+}

@@ -217,9 +217,22 @@ func (b *budget) ranOut() bool {
 	return b.expired
 }
 
+// loginPacer is what a budget waits on: harness.Pacer's login prompt limit.
+type loginPacer interface {
+	LoginPost(ctx context.Context) error
+}
+
+// pacerOf is p as a loginPacer, nil when there is none.
+func pacerOf(p *harness.Pacer) loginPacer {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
 // pace waits for the login prompt limit (one POST to a login page) with the budget
 // paused. ctx is the caller's, not the login's: the wait is bounded by the spec.
-func (b *budget) pace(ctx context.Context, p *harness.Pacer) error {
+func (b *budget) pace(ctx context.Context, p loginPacer) error {
 	if p == nil {
 		return nil
 	}
