@@ -35,7 +35,8 @@ func suiteVersion() string {
 const usage = `myaccount-conformance — the My Account API conformance suite
 
 Usage:
-  myaccount-conformance run      [--config FILE] [--report-dir DIR] [--spec FILE]... [--label-filter EXPR] [--focus RE] [--skip RE] [--expected-failures FILE] [-v]
+  myaccount-conformance run      [--config FILE] [--report-dir DIR] [--spec FILE]... [--label-filter EXPR] [--focus RE] [--skip RE] [--expected-failures FILE] [--no-preflight] [-v]
+  myaccount-conformance doctor   [--config FILE]
   myaccount-conformance serve    [--write-config FILE] [--fault NAME]... [--addr 127.0.0.1:0]
   myaccount-conformance selftest [--report-dir DIR] [--fault NAME]...
   myaccount-conformance list     [--format table|yaml]
@@ -47,8 +48,12 @@ Without --config, run starts the embedded reference tenant on loopback and runs
 against it. 'myaccount-conformance run --help' lists every flag, including Ginkgo's
 (--ginkgo.*).
 
+doctor checks the tenant's set-up (discovery, passkey signup and login, a
+Universal Login per client, token audience and scopes, rate-limit plan) and names
+the setting behind each failed check; run does its quick part first.
+
 Exit codes: 0 conformant, 1 conformance failures, 2 usage or config error,
-3 inconclusive (target unreachable or timed out).
+3 inconclusive (target unreachable or timed out, or a tenant setting stops the run).
 `
 
 // usageError is a bad command line or config: exit 2.
@@ -73,6 +78,8 @@ func realMain(args []string) int {
 	switch args[0] {
 	case "run":
 		code, err = cmdRun(args[1:])
+	case "doctor":
+		code, err = cmdDoctor(args[1:])
 	case "serve":
 		code, err = cmdServe(args[1:])
 	case "selftest":

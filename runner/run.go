@@ -51,6 +51,7 @@ func cmdRun(args []string) (int, error) {
 		showSecrets = fs.Bool("show-secrets", false, "do not redact secrets (client secrets, tokens, codes, auth_session) in reports")
 		timeout     = fs.Duration("timeout", 30*time.Minute, "stop the whole run after this long")
 		expectedArg = fs.String("expected-failures", "", "YAML file of requirement IDs expected to fail, each with a reason: the run passes while they fail, and fails if one passes or goes untested")
+		noPreflight = fs.Bool("no-preflight", false, "skip the quick check of the tenant's set-up (passkey signup and login, one Universal Login) that stops the run INCONCLUSIVE naming a wrong setting")
 		specs       multiFlag
 		ref         reference
 	)
@@ -131,6 +132,15 @@ func cmdRun(args []string) (int, error) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "INCONCLUSIVE: %v\n", err)
 		return exitInconclusive, nil
+	}
+	// A reference tenant with faults is defective on purpose: the specs judge it.
+	if !*noPreflight && len(ref.Faults) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		stop := preflight(ctx, fw, os.Stderr)
+		cancel()
+		if stop {
+			return exitInconclusive, nil
+		}
 	}
 
 	set := func(name, value string) {

@@ -2,6 +2,8 @@ package suites
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -49,51 +51,6 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 		}
 	})
 
-	It("accepts a token only where it was obtained: login domain, audience and API domain all alike", Req("AUTH-DOM-001", "AUTH-DOM-003"), func(ctx SpecContext) {
-		d := withLogin(ctx)
-		c := F.Target.LoginClients()[0]
-		for _, loginHost := range F.Target.Domains() {
-			for _, aud := range F.Target.Domains() {
-				a := newAuth(loginHost, c, "openid", harness.ScopeReadMethods)
-				a.Audience = harness.MeAudience(aud)
-				u, err := d.Login(ctx, a.URL(), c.RedirectURI, userAs())
-				Expect(err).NotTo(HaveOccurred(), "loginHost on %s", loginHost)
-				cb, err := login.ParseCallback(u)
-				Expect(err).NotTo(HaveOccurred())
-				if loginHost != aud {
-					if cb.Error != "" {
-						continue // refused at /authorize: fine
-					}
-					resp := redeem(ctx, a, cb.Code, false, nil)
-					if resp.Status != http.StatusOK {
-						continue // refused at the token endpoint: fine
-					}
-					t := tokensOf(resp)
-					for _, api := range F.Target.Domains() {
-						resp := call(F.Me(ctx, http.MethodGet, api, "/authentication-methods", t.AccessToken, nil))
-						Expect(resp).To(HaveStatus(http.StatusUnauthorized),
-							"a token obtained on %s for the audience of %s was accepted by /me/v1 on %s", loginHost, aud, api)
-					}
-					continue
-				}
-				cb = checkCallback(u, a)
-				t := tokensOf(redeem(ctx, a, cb.Code, false, nil))
-				Expect(claims(t.AccessToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the access token's iss must be the domain it was obtained on")
-				if t.IDToken != "" {
-					Expect(claims(t.IDToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the ID token's iss must be the domain it was obtained on")
-				}
-				for _, api := range F.Target.Domains() {
-					resp := call(F.Me(ctx, http.MethodGet, api, "/authentication-methods", t.AccessToken, nil))
-					if api == loginHost {
-						Expect(resp).To(HaveStatus(http.StatusOK), "a token obtained on %s was refused by /me/v1 on the same domain", loginHost)
-					} else {
-						Expect(resp).To(HaveStatus(http.StatusUnauthorized), "a token obtained on %s was accepted by /me/v1 on %s", loginHost, api)
-					}
-				}
-			}
-		}
-	})
-
 	It("keeps /authorize, the login page and its forms on the domain called", Req("AUTH-DOM-004"), func(ctx SpecContext) {
 		withLogin(ctx)
 		c := F.Target.LoginClients()[0]
@@ -113,9 +70,9 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 				Header: http.Header{"Accept": {"text/html"}}}))
 			expectURLsOn(host, "the login page on "+host, urlsInHTML(resp.Body))
 			// A whole login on host: every response of host the driver saw (all of
-			// them with the form driver) keeps to host.
-			a = newAuth(host, c, "openid", harness.ScopeReadMethods)
-			tokensOf(redeem(ctx, a, codeLogin(ctx, withLogin(ctx), a).Code, false, nil))
+			// them with the form driver) keeps to host. The specs after it share it.
+			a = newAuth(host, c, ulScopes...)
+			remember(a, tokensOf(redeem(ctx, a, codeLogin(ctx, withLogin(ctx), a).Code, false, nil)))
 		}
 		for _, ex := range F.Recorder.Exchanges() {
 			u, err := url.Parse(ex.URL)
@@ -128,24 +85,79 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 		}
 	})
 
-	It("answers My Account enrolment Locations on the domain called, with a WebAuthn rp.id of the custom domain", Req("AUTH-DOM-004", "AUTH-DOM-005"), func(ctx SpecContext) {
+	It("accepts a token only where it was obtained: login domain, audience and API domain all alike", Req("AUTH-DOM-001", "AUTH-DOM-003"), func(ctx SpecContext) {
 		d := withLogin(ctx)
+		c := F.Target.LoginClients()[0]
+		for _, loginHost := range F.Target.Domains() {
+			for _, aud := range F.Target.Domains() {
+				if loginHost != aud {
+					// A login for the other domain's API: refused at login, at the token
+					// endpoint, or its token refused by both APIs.
+					a := newAuth(loginHost, c, "openid", harness.ScopeReadMethods)
+					a.Audience = harness.MeAudience(aud)
+					what := fmt.Sprintf("a login on %s for the audience of %s", loginHost, aud)
+					u, err := d.Login(ctx, a.URL(), c.RedirectURI, userAs())
+					if pe := (*login.PageError)(nil); errors.As(err, &pe) && pe.Kind == login.PageRefused {
+						continue // refused by the login page: fine
+					}
+					Expect(err).NotTo(HaveOccurred(), "%s: the login failed otherwise than by a refusal", what)
+					cb, err := login.ParseCallback(u)
+					Expect(err).NotTo(HaveOccurred())
+					if cb.Error != "" {
+						continue // refused at /authorize: fine
+					}
+					resp := redeem(ctx, a, cb.Code, false, nil)
+					if resp.Status != http.StatusOK {
+						expectGrantRefused(resp, what)
+						continue // refused at the token endpoint: fine
+					}
+					t := tokensOf(resp)
+					for _, api := range F.Target.Domains() {
+						Expect(probeMe(ctx, api, t.AccessToken)).To(HaveStatus(http.StatusUnauthorized),
+							"a token obtained on %s for the audience of %s was accepted by /me/v1 on %s", loginHost, aud, api)
+					}
+					continue
+				}
+				t := loginTokens(ctx, d, loginHost, c)
+				Expect(claims(t.AccessToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the access token's iss must be the domain it was obtained on")
+				if t.IDToken != "" {
+					Expect(claims(t.IDToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the ID token's iss must be the domain it was obtained on")
+				}
+				for _, api := range F.Target.Domains() {
+					resp := probeMe(ctx, api, t.AccessToken)
+					if api == loginHost {
+						Expect(resp).To(HaveStatus(http.StatusOK), "a token obtained on %s was refused by /me/v1 on the same domain", loginHost)
+					} else {
+						Expect(resp).To(HaveStatus(http.StatusUnauthorized), "a token obtained on %s was accepted by /me/v1 on %s", loginHost, api)
+					}
+				}
+			}
+		}
+	})
+
+	It("answers My Account enrolment Locations on the domain called, with a WebAuthn rp.id of the custom domain", Req("AUTH-DOM-004", "AUTH-DOM-005"), func(ctx SpecContext) {
 		for _, host := range F.Target.Domains() {
-			a := newAuth(host, F.Target.LoginClients()[0], harness.ScopeCreateMethods, harness.ScopeDeleteMethods)
-			t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
-			resp := startEnrollment(ctx, host, t.AccessToken)
+			// On the custom domain a user of its own signs up with a passkey; the
+			// canonical domain has no passkey login: the password user's shared login.
+			var token string
+			if host == F.Target.CustomDomain {
+				token = newUser(ctx).Signup.AccessToken
+			} else {
+				token = loginTokens(ctx, withLogin(ctx), host, F.Target.LoginClients()[0]).AccessToken
+			}
+			resp := startEnrollment(ctx, host, token)
 			Expect(resp).To(HaveStatus(http.StatusAccepted))
 			expectURLsOn(host, "the Location of POST /authentication-methods on "+host, []string{resp.Location()})
 			expectURLsOn(host, "the enrolment response on "+host, urlsInJSON(resp.Body))
 			c := decodeCeremony(resp)
 			expectRPID(creationOptions(c.Options).RP.ID, "the enrolment's rp.id on "+host)
-			// Finish it: the 201's Location and body keep to host too. The passkey is the
-			// password user's, so it is removed again.
+			// Finish it: the 201's Location and body keep to host too; the passkey is
+			// removed again.
 			att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 			Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
-			resp = verify(ctx, host, t.AccessToken, resp.Location(), c.AuthSession, att)
+			resp = verify(ctx, host, token, resp.Location(), c.AuthSession, att)
 			Expect(resp).To(HaveStatus(http.StatusCreated))
-			DeferCleanup(deleteMethod, host, t.AccessToken, resp.Object()["id"])
+			DeferCleanup(deleteMethod, host, token, resp.Object()["id"])
 			expectURLsOn(host, "the Location of the enrolment's verify on "+host, []string{resp.Location()})
 			expectURLsOn(host, "the verified method on "+host, urlsInJSON(resp.Body))
 		}
@@ -179,16 +191,15 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 			if host == other {
 				other = F.Target.CustomDomain
 			}
-			a := newAuth(host, c, "openid", "offline_access", harness.ScopeReadMethods)
+			a := newAuth(host, c, "openid", harness.ScopeReadMethods)
 			code := codeLogin(ctx, d, a).Code
 			moved := a
 			moved.Host = other
-			Expect(redeem(ctx, moved, code, false, nil).Status).NotTo(Equal(http.StatusOK), "a code from %s was redeemed at %s", host, other)
+			expectGrantRefused(redeem(ctx, moved, code, false, nil), "a code from "+host+" redeemed at "+other)
 
-			a = newAuth(host, c, "openid", "offline_access", harness.ScopeReadMethods)
-			t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
+			t := loginTokens(ctx, d, host, c) // asked for offline_access
 			Expect(t.RefreshToken).NotTo(BeEmpty(), "no refresh_token with offline_access")
-			Expect(refresh(ctx, other, c, t.RefreshToken).Status).NotTo(Equal(http.StatusOK), "a refresh token from %s was redeemed at %s", host, other)
+			expectGrantRefused(refresh(ctx, other, c, t.RefreshToken), "a refresh token from "+host+" redeemed at "+other)
 		}
 	})
 })

@@ -62,8 +62,13 @@ var _ = Describe("Native passkey signup and login", Label("login", "passkey"), f
 					"auth_session": c.AuthSession, "authn_response": json.RawMessage(asString),
 					"audience": harness.MeAudience(host), "scope": harness.ScopeReadMethods,
 				}})
-				Expect(resp).To(HaveStatus(http.StatusBadRequest))
-				Expect(resp.Object()).To(HaveKeyWithValue("error", "invalid_request"))
+				// Refused for its authn_response: a malformed request (RFC 6749 §5.2) or
+				// an unusable assertion, with a status the token endpoint documents; not
+				// as a failed client authentication.
+				what := "a webauthn grant whose authn_response is a string"
+				expectGrantRefused(resp, what)
+				Expect(resp.Status).NotTo(Equal(http.StatusUnauthorized), "%s was refused as a failed client authentication: %s", what, resp.Body)
+				Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf("invalid_request", "invalid_grant")), "%s: the error code", what)
 			})
 		})
 	}

@@ -3,16 +3,20 @@ package suites
 // Universal Login: authorization requests through the configured driver, and the token requests after them.
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -69,12 +73,17 @@ func loginDriver(ctx context.Context, name string) login.Driver {
 		err error
 	)
 	if name == harness.DriverBrowser {
-		d, err = login.NewBrowserDriver(ctx, F.Target)
+		var b *login.BrowserDriver
+		b, err = login.NewBrowserDriver(ctx, F.Target)
 		if errors.Is(err, login.ErrNoChromium) {
 			if os.Getenv("CI") == "true" {
 				Fail("the browser specs are mandatory in CI: " + err.Error())
 			}
 			Skip("browser specs skipped: " + err.Error())
+		}
+		if err == nil {
+			b.Pacer = F.Client.Pacer // its clicks post to the login pages
+			d = b
 		}
 	} else {
 		d, err = login.New(ctx, F)
@@ -106,11 +115,110 @@ func codeLogin(ctx context.Context, d login.Driver, a login.Request) login.Callb
 	if err != nil {
 		var ue *harness.UnreachableError
 		if errors.As(err, &ue) {
-			Fail(verdict.InconclusivePrefix + ue.Error())
+			undecided(ue.Error())
 		}
 		Fail("the login through the " + d.Name() + " driver failed: " + F.Redactor.Text(err.Error()))
 	}
 	return checkCallback(u, a)
+}
+
+// Logins are scarce: Universal Login takes 10 prompt posts per IP address and 5 more
+// a minute (PROTOCOL §6), and one login posts two to four. Specs that need the
+// password user's tokens for a client on a domain, and not the login or its code
+// itself, take them from loginTokens: one login per (client, domain, scopes), its
+// access token renewed with the refresh token when it runs out. Specs that test a
+// code or the login log in afresh, and hand what they got to remember.
+
+// cachedLogin is a login's tokens, kept for the specs after it.
+type cachedLogin struct {
+	a       login.Request
+	tokens  harness.Tokens
+	expires time.Time // zero: expires_in not given
+}
+
+var (
+	loginsMu sync.Mutex
+	logins   = map[string]*cachedLogin{}
+)
+
+// ulScopes are the scopes of a login any spec can share: a refresh token and every
+// method scope.
+var ulScopes = append([]string{"openid", "offline_access"}, harness.MethodScopes...)
+
+// loginRenewMargin: a cached access token with less left is renewed before use.
+const loginRenewMargin = 10 * time.Second
+
+func loginKey(host, clientID string, scopes []string) string {
+	s := slices.Clone(scopes)
+	slices.Sort(s)
+	return clientID + " " + host + " " + strings.Join(slices.Compact(s), " ")
+}
+
+// remember keeps the tokens of a login a spec made, for loginTokens; only a plain
+// request for host's My Account API counts.
+func remember(a login.Request, t harness.Tokens) {
+	if len(a.Extra) > 0 || a.Audience != harness.MeAudience(a.Host) || t.AccessToken == "" {
+		return
+	}
+	e := &cachedLogin{a: a, tokens: t}
+	if t.ExpiresIn > 0 {
+		e.expires = time.Now().Add(time.Duration(t.ExpiresIn) * time.Second)
+	}
+	loginsMu.Lock()
+	logins[loginKey(a.Host, a.Client.ClientID, strings.Fields(a.Scope))] = e
+	loginsMu.Unlock()
+}
+
+// loginTokens are the password user's tokens for client c on host, for host's My
+// Account API with scopes (ulScopes when none are given): those of an earlier login
+// when their access token has time left, else refreshed with its refresh token, else
+// a new login through d (redeemed as a form).
+func loginTokens(ctx context.Context, d login.Driver, host string, c harness.NamedClient, scopes ...string) harness.Tokens {
+	GinkgoHelper()
+	if len(scopes) == 0 {
+		scopes = ulScopes
+	}
+	loginsMu.Lock()
+	e := logins[loginKey(host, c.ClientID, scopes)]
+	loginsMu.Unlock()
+	if e != nil && (e.expires.IsZero() || time.Until(e.expires) > loginRenewMargin) {
+		return e.tokens
+	}
+	if e != nil && e.tokens.RefreshToken != "" {
+		if resp := refresh(ctx, host, c, e.tokens.RefreshToken); resp.Status == http.StatusOK {
+			var t harness.Tokens
+			if resp.JSON(&t) == nil && t.AccessToken != "" {
+				t.RefreshToken = cmp.Or(t.RefreshToken, e.tokens.RefreshToken) // rotated, or kept
+				remember(e.a, t)
+				return t
+			}
+		}
+		// Refused (revoked or rotated away by a spec): log in again.
+	}
+	a := newAuth(host, c, scopes...)
+	t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
+	remember(a, t)
+	return t
+}
+
+// loginCode logs the password user in and returns the code, for steps that run
+// outside a spec (BeforeSuite): every failure is an error.
+func loginCode(ctx context.Context, d login.Driver, a login.Request) (string, error) {
+	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, userAs())
+	if err != nil {
+		return "", fmt.Errorf("the login through the %s driver failed: %s", d.Name(), F.Redactor.Text(err.Error()))
+	}
+	cb, err := login.ParseCallback(u)
+	switch {
+	case err != nil:
+		return "", err
+	case cb.Error != "":
+		return "", fmt.Errorf("the login ended with error=%s: %s", cb.Error, cb.ErrorDesc)
+	case cb.Code == "" || cb.State != a.State:
+		return "", fmt.Errorf("the callback %s carries no code or another state", F.Redactor.Text(u))
+	}
+	F.Redactor.Add(cb.Code, "CODE")
+	return cb.Code, nil
 }
 
 func checkCallback(u string, a login.Request) login.Callback {
@@ -180,4 +288,20 @@ func tokensOf(resp *harness.Response) harness.Tokens {
 	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
 	Expect(strings.EqualFold(t.TokenType, "Bearer")).To(BeTrue(), "token_type %q, want Bearer", t.TokenType)
 	return t
+}
+
+// probes counts probeMe's calls.
+var probes int
+
+// probeMe asks host's My Account API whether it takes token (a list of the user's
+// methods). The suite's logins are the one password user's, whose reads against
+// Auth0 are limited to a few a minute (PROTOCOL §6): every other probe lists by type
+// (a filtered read, a bucket of its own), so the probes spread over both buckets.
+func probeMe(ctx context.Context, host, token string) *harness.Response {
+	GinkgoHelper()
+	path := "/authentication-methods"
+	if probes++; probes%2 == 0 {
+		path += "?type=passkey"
+	}
+	return call(F.Me(ctx, http.MethodGet, host, path, token, nil))
 }

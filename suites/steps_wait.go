@@ -110,13 +110,19 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		if !selected(e.labels) {
 			continue
 		}
-		e.issued = time.Now()
 		e.value, e.lifetime, e.err = e.issue(ctx)
+		// Issued by now: counting from before issue ran (a login can take seconds)
+		// would call it expired before it is.
+		e.issued = time.Now()
 	}
 })
 
-// selected says whether the label filter selects a spec with any of labels.
+// selected says whether the label filter selects a spec with labels (all of them,
+// as a spec carries them, or any one).
 func selected(labels Labels) bool {
+	if labels.MatchesLabelFilter(GinkgoLabelFilter()) {
+		return true
+	}
 	for _, l := range labels {
 		if Label(l).MatchesLabelFilter(GinkgoLabelFilter()) {
 			return true

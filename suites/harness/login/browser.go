@@ -31,6 +31,10 @@ import (
 // "sign in with a passkey" uses Chromium's virtual authenticator. The redirect to the
 // redirect_uri is caught by request interception, so no server listens there.
 type BrowserDriver struct {
+	// Pacer, when set, paces the login page posts (the clicks that submit a form)
+	// under the target's login prompt limit and counts them.
+	Pacer *harness.Pacer
+
 	target *harness.Target
 	cfg    *harness.Browser
 
@@ -201,22 +205,23 @@ func (b *BrowserDriver) Login(ctx context.Context, authorizeURL, redirectURI str
 	tab, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	defer cancel()
 	timeout := time.Duration(b.target.Login.Timeout)
-	timer := time.AfterFunc(timeout, cancel)
-	defer timer.Stop()
+	bud := newBudget(timeout, cancel)
+	defer bud.stop()
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
+	var at lastPage
 
 	paused := chromedp.Events(tab, fetch.RequestPaused) // opens the tab
 	if _, err := chromedp.Call(tab, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
 		{URLPattern: patternEscape(redirectURI) + "*", RequestStage: fetch.RequestStageRequest},
 	}}); err != nil {
-		return "", b.failed(err, timeout, "enabling request interception")
+		return "", b.failed(err, bud, &at, "enabling request interception")
 	}
 	var authID webauthn.AuthenticatorID
 	if as.Passkey != nil {
 		var err error
 		if authID, err = addPasskey(tab, as.Passkey); err != nil {
-			return "", b.failed(err, timeout, "adding the passkey to the virtual authenticator")
+			return "", b.failed(err, bud, &at, "adding the passkey to the virtual authenticator")
 		}
 	}
 	found := make(chan string, 1)
@@ -242,8 +247,7 @@ func (b *BrowserDriver) Login(ctx context.Context, authorizeURL, redirectURI str
 		}
 	}()
 	driven := make(chan error, 1)
-	go func() { driven <- b.drive(tab, authorizeURL, as) }()
-	var driveErr error
+	go func() { driven <- b.drive(ctx, tab, bud, &at, authorizeURL, redirectURI, as) }()
 	for {
 		select {
 		case u := <-found:
@@ -251,84 +255,242 @@ func (b *BrowserDriver) Login(ctx context.Context, authorizeURL, redirectURI str
 				syncCounter(tab, authID, as.Passkey)
 			}
 			return u, nil
-		case driveErr = <-driven:
-			driven = nil
-			if driveErr == nil {
-				continue // submitted: wait for the redirect
-			}
+		case err := <-driven:
 			select { // the redirect may have won the race against a navigation error
 			case u := <-found:
 				return u, nil
 			case <-time.After(100 * time.Millisecond):
 			}
-			return "", b.failed(driveErr, timeout, "the login page")
+			return "", b.failed(err, bud, &at, "the login page")
 		case <-tab.Done():
-			return "", b.failed(tab.Err(), timeout, "waiting for the redirect to "+redirectURI)
+			return "", b.failed(tab.Err(), bud, &at, "waiting for the redirect to "+redirectURI)
 		}
 	}
 }
 
-func (b *BrowserDriver) failed(err error, timeout time.Duration, what string) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("browser login: %s: gave up after %s (login.timeout)", what, timeout)
+// lastPage is the page the login was last seen on, for the message when it ends
+// elsewhere than at the redirect.
+type lastPage struct {
+	mu    sync.Mutex
+	facts pageFacts
+}
+
+func (l *lastPage) set(f pageFacts) {
+	l.mu.Lock()
+	l.facts = f
+	l.mu.Unlock()
+}
+
+func (l *lastPage) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.facts.URL == "" {
+		return ""
 	}
-	return fmt.Errorf("browser login: %s: %w", what, err)
+	return fmt.Sprintf(" (at %q, %s)", l.facts.Title, l.facts.URL)
 }
 
-// alertJS reads the page's error message, if it shows one.
-const alertJS = `(() => { const e = document.querySelector('#error, [role=alert]'); return e ? e.textContent.trim() : '' })()`
+func (b *BrowserDriver) failed(err error, bud *budget, at *lastPage, what string) error {
+	if pe := (*PageError)(nil); errors.As(err, &pe) {
+		return err
+	}
+	if bud.ranOut() {
+		return fmt.Errorf("browser login: %s: gave up after %s (login.timeout)%s", what, bud.timeout, at)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("browser login: %s: interrupted%s", what, at)
+	}
+	return fmt.Errorf("browser login: %s: %w%s", what, err, at)
+}
 
-func visibleJS(sel string) string {
+// factsJS reads what the driver needs of the current page: where it is, whether the
+// driver acted on this document already (a new document lacks the mark), whether it
+// finished loading, an error message shown, a CAPTCHA widget, the visible login
+// fields, and the prompts' action buttons.
+const factsJS = `(() => {
+  const vis = (e) => !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+  const q = (s) => { try { return document.querySelector(s); } catch (e) { return null; } };
+  const alertEl = [...document.querySelectorAll('#error, [role=alert]')].find((e) => vis(e) && e.textContent.trim());
+  const btn = (v) => !!document.querySelector('button[name=action][value="' + v + '"], input[type=submit][name=action][value="' + v + '"]');
+  const captcha = [...document.querySelectorAll('[id*=captcha i], [class*=captcha i], [name*=captcha i], [id*=arkose i], [class*=arkose i], [class*=turnstile i], iframe[src*=captcha i], iframe[src*=arkoselabs i], iframe[src*="challenges.cloudflare.com"]')].some(vis);
+  return {
+    url: location.href, title: document.title, ready: document.readyState, acted: !!window.__myaccountActed,
+    says: alertEl ? alertEl.textContent.trim().replace(/\s+/g, ' ') : '', captcha,
+    username: vis(q(%s)), password: vis(q(%s)), passkey: vis(q(%s)),
+    decline: btn('abort-passkey-enrollment'), accept: btn('accept'), deny: btn('deny'),
+  };
+})()`
+
+type browserFacts struct {
+	URL      string `json:"url"`
+	Title    string `json:"title"`
+	Ready    string `json:"ready"`
+	Acted    bool   `json:"acted"`
+	Says     string `json:"says"`
+	Captcha  bool   `json:"captcha"`
+	Username bool   `json:"username"`
+	Password bool   `json:"password"`
+	Passkey  bool   `json:"passkey"`
+	Decline  bool   `json:"decline"`
+	Accept   bool   `json:"accept"`
+	Deny     bool   `json:"deny"`
+}
+
+func (f browserFacts) page() pageFacts {
+	return pageFacts{URL: f.URL, Title: f.Title, Says: f.Says, Captcha: f.Captcha, Username: f.Username, Password: f.Password,
+		Passkey: f.Passkey, Decline: f.Decline, Accept: f.Accept, Deny: f.Deny}
+}
+
+// Bounds of the page loop: how many pages one login may act on, how often a page is
+// looked at, and how long a page nobody recognises may take to become one (a page
+// that renders its form with JavaScript) before the login fails naming it.
+const (
+	maxBrowserSteps = 12
+	pollEvery       = 100 * time.Millisecond
+	unknownGrace    = 2 * time.Second
+)
+
+func cssString(sel string) string {
 	s, _ := json.Marshal(sel)
-	return `(() => { const e = document.querySelector(` + string(s) + `); return !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length) })()`
+	return string(s)
 }
 
-// drive fills the login page: identifier first (username, submit, password, submit)
-// or both fields on one page; or clicks "sign in with a passkey". It then watches for
-// an error message until the redirect ends the login.
-func (b *BrowserDriver) drive(tab context.Context, authorizeURL string, as As) error {
+// drive plays the user: on each new page it fills the login form (identifier first,
+// or username and password on one page) or clicks "sign in with a passkey", declines
+// the passkey enrollment offer, accepts the consent page, and fails on any other
+// page, on a CAPTCHA and on an error message. Posts wait for the login prompt limit
+// with the budget paused (ctx is the caller's, for that wait).
+func (b *BrowserDriver) drive(ctx, tab context.Context, bud *budget, at *lastPage, authorizeURL, redirectURI string, as As) error {
 	c := b.cfg
+	js := fmt.Sprintf(factsJS, cssString(c.UsernameSelector), cssString(c.PasswordSelector), cssString(c.PasskeySelector))
 	if err := chromedp.Do(tab, chromedp.Navigate(authorizeURL)); err != nil {
 		return fmt.Errorf("opening %s: %w", authorizeURL, err)
 	}
-	if as.Passkey != nil {
-		if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(c.PasskeySelector)), chromedp.Click(chromedp.CSS(c.PasskeySelector))); err != nil {
-			return fmt.Errorf("the passkey button %q: %w", c.PasskeySelector, err)
+	// act marks the document, waits for the prompt limit and runs the actions that
+	// submit the page.
+	act := func(actions ...chromedp.Action[chromedp.Void]) error {
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[bool]("window.__myaccountActed = true")); err != nil {
+			return err
 		}
-	} else {
-		if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(c.UsernameSelector)), chromedp.SendKeys(chromedp.CSS(c.UsernameSelector), as.Username)); err != nil {
-			return fmt.Errorf("the username field %q: %w", c.UsernameSelector, err)
+		if err := bud.pace(ctx, pacerOf(b.Pacer)); err != nil {
+			return err
 		}
-		onePage, _ := chromedp.Run(tab, chromedp.Evaluate[bool](visibleJS(c.PasswordSelector)))
-		if !onePage {
-			if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(c.SubmitSelector))); err != nil {
-				return fmt.Errorf("the submit button %q: %w", c.SubmitSelector, err)
-			}
+		return chromedp.Do(tab, actions...)
+	}
+	for step := 0; step < maxBrowserSteps; step++ {
+		f, err := b.settle(tab, js, redirectURI, at)
+		if err != nil {
+			return err
 		}
-		if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(c.PasswordSelector)), chromedp.SendKeys(chromedp.CSS(c.PasswordSelector), as.Password)); err != nil {
-			return fmt.Errorf("the password field %q: %w%s", c.PasswordSelector, err, pageSays(tab))
+		p := f.page()
+		switch kind := classify(p); kind {
+		case pageLogin:
+			err = b.login(tab, f, as, act)
+		case pageOffer:
+			note(ctx, PromptPasskeyEnrollment)
+			err = act(evaluate(postActionJS(actionAbortEnrollment)))
+		case pageConsent:
+			note(ctx, PromptConsent)
+			err = act(evaluate(postActionJS(actionAccept)))
+		default:
+			return p.err(kind)
 		}
-		if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(c.SubmitSelector))); err != nil {
-			return fmt.Errorf("the submit button %q: %w", c.SubmitSelector, err)
+		if err != nil {
+			return fmt.Errorf("on %q (%s): %w", f.Title, f.URL, err)
 		}
 	}
-	for { // bounded by the tab's timeout
-		select {
-		case <-tab.Done():
-			return tab.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if msg, err := chromedp.Run(tab, chromedp.Evaluate[string](alertJS)); err == nil && msg != "" {
-			return fmt.Errorf("the login page says: %s", msg)
-		}
+	return fmt.Errorf("the login did not reach the redirect_uri after %d pages%s", maxBrowserSteps, at)
+}
+
+// login fills the login form on the page f describes.
+func (b *BrowserDriver) login(tab context.Context, f browserFacts, as As, act func(...chromedp.Action[chromedp.Void]) error) error {
+	c := b.cfg
+	switch {
+	case as.Passkey != nil && f.Passkey:
+		return act(chromedp.Click(chromedp.CSS(c.PasskeySelector)))
+	case as.Passkey != nil:
+		return fmt.Errorf("the login page shows no passkey button %q", c.PasskeySelector)
+	}
+	var fill []chromedp.Action[chromedp.Void]
+	if f.Username {
+		fill = append(fill, chromedp.Clear(chromedp.CSS(c.UsernameSelector)), chromedp.SendKeys(chromedp.CSS(c.UsernameSelector), as.Username))
+	}
+	if f.Password {
+		fill = append(fill, chromedp.Clear(chromedp.CSS(c.PasswordSelector)), chromedp.SendKeys(chromedp.CSS(c.PasswordSelector), as.Password))
+	}
+	if err := chromedp.Do(tab, fill...); err != nil {
+		return fmt.Errorf("filling the login form (%s, %s): %w", c.UsernameSelector, c.PasswordSelector, err)
+	}
+	if err := act(chromedp.Click(chromedp.CSS(c.SubmitSelector))); err != nil {
+		return fmt.Errorf("the submit button %q: %w", c.SubmitSelector, err)
+	}
+	return nil
+}
+
+// evaluate runs a script for its effect.
+func evaluate(js string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Evaluate[bool](js)(ctx, t)
+		return chromedp.Void{}, err
 	}
 }
 
-func pageSays(tab context.Context) string {
-	if msg, err := chromedp.Run(tab, chromedp.Evaluate[string](alertJS)); err == nil && msg != "" {
-		return "; the page says: " + msg
+// postActionJS answers a prompt as its screen does: it clicks the button
+// name=action value=action, or, on a page known by its path alone, posts state and
+// action to the page itself.
+func postActionJS(action string) string {
+	a := cssString(action)
+	return `(() => {
+  const a = ` + a + `;
+  const b = document.querySelector('button[name=action][value="' + a + '"], input[type=submit][name=action][value="' + a + '"]');
+  if (b) { b.click(); return true; }
+  const f = document.createElement('form');
+  f.method = 'POST'; f.action = location.href;
+  const st = document.querySelector('input[name=state]');
+  for (const [k, v] of [['state', st ? st.value : new URLSearchParams(location.search).get('state') || ''], ['action', a]]) {
+    const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i);
+  }
+  document.body.appendChild(f); f.submit(); return true;
+})()`
+}
+
+// settle waits for a page to act on: a new document that finished loading and is
+// recognisable (or has stayed unrecognisable for unknownGrace), or an error message on
+// the page the driver acted on. The redirect_uri's page is never one: Login catches it.
+func (b *BrowserDriver) settle(tab context.Context, js, redirectURI string, at *lastPage) (browserFacts, error) {
+	var unknownSince time.Time
+	var unknownURL string
+	for { // bounded by the tab's budget
+		select {
+		case <-tab.Done():
+			return browserFacts{}, tab.Err()
+		case <-time.After(pollEvery):
+		}
+		f, err := chromedp.Run(tab, chromedp.Evaluate[browserFacts](js))
+		if err != nil || f.URL == "" || IsRedirectTo(f.URL, redirectURI) {
+			continue // navigating, or done
+		}
+		if f.Acted {
+			if f.Says != "" {
+				at.set(f.page())
+				return f, nil
+			}
+			continue
+		}
+		if f.Ready != "complete" {
+			continue
+		}
+		at.set(f.page())
+		if classify(f.page()) != PageUnknown {
+			return f, nil
+		}
+		if f.URL != unknownURL {
+			unknownURL, unknownSince = f.URL, time.Now()
+		}
+		if time.Since(unknownSince) >= unknownGrace {
+			return f, nil
+		}
 	}
-	return ""
 }
 
 // addPasskey adds a virtual authenticator to the tab (UV, resident keys, presence

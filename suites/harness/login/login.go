@@ -137,7 +137,12 @@ var ErrPasskeyUnsupported = errors.New("this login driver cannot sign in with a 
 func New(ctx context.Context, f *harness.Framework) (Driver, error) {
 	switch f.Target.Login.Driver {
 	case harness.DriverBrowser:
-		return NewBrowserDriver(ctx, f.Target)
+		b, err := NewBrowserDriver(ctx, f.Target)
+		if err != nil {
+			return nil, err
+		}
+		b.Pacer = f.Client.Pacer
+		return b, nil
 	case harness.DriverCommand:
 		return &CommandDriver{Argv: f.Target.Login.Command, Timeout: time.Duration(f.Target.Login.Timeout)}, nil
 	default:
@@ -147,8 +152,10 @@ func New(ctx context.Context, f *harness.Framework) (Driver, error) {
 
 // FormDriver gets through the login page with plain HTTP: it follows redirects on the
 // tenant's domains and fills and posts the page's HTML forms (username, then
-// password, or both at once), keeping cookies, until the tenant redirects to the
-// redirect_uri. Every exchange goes through the harness.Client, so it is recorded (redacted).
+// password, or both at once), declines the passkey enrollment offer and accepts the
+// consent page, keeping cookies, until the tenant redirects to the redirect_uri.
+// Every exchange goes through the harness.Client, so it is recorded (redacted); its
+// posts wait for the login prompt limit outside login.timeout.
 type FormDriver struct{ Client *harness.Client }
 
 // Name implements Driver.
@@ -157,22 +164,39 @@ func (d *FormDriver) Name() string { return harness.DriverForm }
 // Close implements Driver.
 func (d *FormDriver) Close() error { return nil }
 
-// maxLoginSteps bounds the requests of one form login.
-const maxLoginSteps = 10
+// maxLoginSteps bounds the requests of one form login: /authorize, the identifier and
+// password pages and their posts, the enrollment offer and the consent page and
+// theirs, and the redirects between them take 10 to 13.
+const maxLoginSteps = 20
 
 // Login implements Driver.
 func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string, as As) (string, error) {
 	if as.Passkey != nil {
 		return "", ErrPasskeyUnsupported
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(d.Client.Target.Login.Timeout))
+	timeout := time.Duration(d.Client.Target.Login.Timeout)
+	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	b := newBudget(timeout, cancel)
+	defer b.stop()
+	u, err := d.login(ctx, lctx, b, authorizeURL, redirectURI, as)
+	if err != nil && b.ranOut() && ctx.Err() == nil {
+		return "", fmt.Errorf("the login did not reach the redirect_uri within login.timeout (%s): %w", timeout, err)
+	}
+	return u, err
+}
+
+// login runs one login: lctx ends with the budget, ctx is the caller's (for waits).
+func (d *FormDriver) login(ctx, lctx context.Context, b *budget, authorizeURL, redirectURI string, as As) (string, error) {
 	jar := map[string]map[string]string{} // host → cookie name → value
 	req := &harness.Request{Method: http.MethodGet, URL: authorizeURL}
 	for step := 0; step < maxLoginSteps; step++ {
 		u, err := url.Parse(req.URL)
 		if err != nil {
 			return "", fmt.Errorf("login page: %q is not a URL", req.URL)
+		}
+		if !d.onTenant(u.Hostname()) {
+			return "", fmt.Errorf("the login page posts to %s, which is not a domain of the tenant", u.Redacted())
 		}
 		if req.Header == nil {
 			req.Header = http.Header{}
@@ -183,7 +207,13 @@ func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string
 		}
 		// Only /authorize is described; the login pages are the tenant's own UI.
 		req.Deliberate = step > 0
-		resp, err := d.Client.Do(ctx, req)
+		if req.Method == http.MethodPost {
+			if err := b.pace(ctx, pacerOf(d.Client.Pacer)); err != nil {
+				return "", err
+			}
+			req.Paced = true
+		}
+		resp, err := d.Client.Do(lctx, req)
 		if err != nil {
 			return "", err
 		}
@@ -204,16 +234,33 @@ func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string
 		}
 		page, err := parsePage(resp.Body)
 		if err != nil || !strings.Contains(resp.Header.Get("Content-Type"), "html") {
+			if resp.Status >= 400 { // a refusal all the same (an OAuth error of /authorize)
+				return "", &PageError{Kind: PageRefused, Status: resp.Status, URL: u.String(), Says: fmt.Sprintf("%.300s", resp.Body)}
+			}
 			return "", fmt.Errorf("%s answered %d with %q, not a login page: %.300s", u.Redacted(), resp.Status, resp.Header.Get("Content-Type"), resp.Body)
 		}
-		if resp.Status >= 400 {
-			return "", fmt.Errorf("the login page refused the login (%d): %s", resp.Status, cmp.Or(page.alert, "(no message)"))
+		f := page.facts(u, resp.Status)
+		kind := classify(f)
+		if resp.Status >= 400 && kind != PageCaptcha {
+			kind = PageRefused
 		}
-		next, err := page.fill(u, as)
+		switch kind {
+		case pageLogin:
+			req, err = page.fill(u, as)
+		case pageOffer:
+			req, err = page.post(u, actionAbortEnrollment)
+			note(ctx, PromptPasskeyEnrollment)
+		case pageConsent:
+			req, err = page.post(u, actionAccept)
+			note(ctx, PromptConsent)
+		default:
+			e := f.err(kind)
+			e.Says = cmp.Or(e.Says, page.alert)
+			return "", e
+		}
 		if err != nil {
 			return "", fmt.Errorf("login page %s: %w", u.Redacted(), err)
 		}
-		req = next
 	}
 	return "", fmt.Errorf("the login did not reach the redirect_uri within %d requests", maxLoginSteps)
 }
@@ -261,8 +308,10 @@ type htmlForm struct {
 type htmlInput struct{ name, typ, value string }
 
 type htmlPage struct {
-	forms []htmlForm
-	alert string // text of #error or [role=alert]
+	forms   []htmlForm
+	alert   string // text of #error or [role=alert]
+	title   string
+	captcha bool // an element of a CAPTCHA widget
 }
 
 func attr(n *html.Node, key string) (string, bool) {
@@ -288,6 +337,16 @@ func parsePage(body []byte) (*htmlPage, error) {
 			role, _ := attr(n, "role")
 			if (id == "error" || role == "alert") && p.alert == "" {
 				p.alert = strings.Join(strings.Fields(text(n)), " ")
+			}
+			if n.Data == "title" && p.title == "" {
+				p.title = strings.Join(strings.Fields(text(n)), " ")
+			}
+			if n.Data != "script" && n.Data != "style" && n.Data != "meta" && n.Data != "link" {
+				for _, a := range n.Attr {
+					if (a.Key == "id" || a.Key == "class" || a.Key == "name" || a.Key == "src") && isCaptchaAttr(a.Val) {
+						p.captcha = true
+					}
+				}
 			}
 			switch n.Data {
 			case "form":
@@ -396,6 +455,67 @@ func (p *htmlPage) fill(page *url.URL, as As) (*harness.Request, error) {
 		return &harness.Request{Method: http.MethodGet, URL: action.String()}, nil
 	}
 	return &harness.Request{Method: http.MethodPost, URL: action.String(), Form: vals}, nil
+}
+
+// facts are what the form driver sees of a page answered with status. An error
+// message counts only on an error status: a page may keep an empty or static alert
+// region.
+func (p *htmlPage) facts(page *url.URL, status int) pageFacts {
+	f := pageFacts{URL: page.String(), Title: p.title, Status: status, Captcha: p.captcha}
+	if status >= 400 {
+		f.Says = p.alert
+	}
+	for _, form := range p.forms {
+		for _, in := range form.inputs {
+			f.Password = f.Password || in.typ == "password"
+			f.Username = f.Username || isUsername(in)
+		}
+		for _, b := range form.buttons {
+			if b.name == "action" {
+				f.Decline = f.Decline || b.value == actionAbortEnrollment
+				f.Accept = f.Accept || b.value == actionAccept
+				f.Deny = f.Deny || b.value == actionDeny
+			}
+		}
+	}
+	return f
+}
+
+// post answers a prompt page as Universal Login's screens do: the form holding the
+// button name=action value=action, with its fields (state), or, on a page recognised
+// by its path alone, state and action posted to the page itself.
+func (p *htmlPage) post(page *url.URL, action string) (*harness.Request, error) {
+	for _, form := range p.forms {
+		for _, b := range form.buttons {
+			if b.name != "action" || b.value != action {
+				continue
+			}
+			vals := url.Values{}
+			for _, in := range form.inputs {
+				if in.name != "" && in.typ != "checkbox" && in.typ != "radio" {
+					vals.Set(in.name, in.value)
+				}
+			}
+			vals.Set("action", action)
+			target, err := page.Parse(form.action)
+			if err != nil {
+				return nil, fmt.Errorf("form action %q is not a URL", form.action)
+			}
+			return &harness.Request{Method: http.MethodPost, URL: target.String(), Form: vals}, nil
+		}
+	}
+	state := page.Query().Get("state")
+	for _, form := range p.forms {
+		for _, in := range form.inputs {
+			if in.name == "state" && in.value != "" {
+				state = in.value
+			}
+		}
+	}
+	if state == "" {
+		return nil, fmt.Errorf("no button action=%s and no state to post it with", action)
+	}
+	return &harness.Request{Method: http.MethodPost, URL: page.String(), Form: url.Values{"state": {state}, "action": {action}}}, nil
 }
 
 // CommandDriver runs a user-given command for each login (for login pages no driver

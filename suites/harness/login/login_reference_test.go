@@ -19,7 +19,13 @@ import (
 // referenceTarget starts a reference tenant and describes it as the runner does.
 func referenceTarget(t testing.TB) (*reftenant.Tenant, *harness.Target) {
 	t.Helper()
-	tn, err := reftenant.Start(reftenant.Options{})
+	return referenceTargetWith(t, reftenant.Options{}, "rate_limit: {login_prompts: {unlimited: true}}\n")
+}
+
+// referenceTargetWith starts a reference tenant with opts; extra is more target YAML.
+func referenceTargetWith(t testing.TB, opts reftenant.Options, extra string) (*reftenant.Tenant, *harness.Target) {
+	t.Helper()
+	tn, err := reftenant.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +39,10 @@ func referenceTarget(t testing.TB) (*reftenant.Tenant, *harness.Target) {
 	yaml := "domain: " + tn.Domain() + "\ncustom_domain: " + tn.CustomDomain() + "\nca_file: " + ca +
 		"\nresolve:\n  \"" + tn.Domain() + ":443\": \"" + tn.Addr() + "\"\n  \"" + tn.CustomDomain() + ":443\": \"" + tn.Addr() + "\"\n" +
 		"clients:\n  native: {client_id: " + cs[0].ID + "}\n  spa: {client_id: " + cs[1].ID + ", redirect_uri: '" + cs[1].RedirectURIs[0] + "'}\n" +
-		"user: {username: '" + user + "', password: '" + pass + "'}\nlogin: {browser: {passkeys: true}}\n"
+		"user: {username: '" + user + "', password: '" + pass + "'}\n" + extra
+	if !strings.Contains(extra, "login:") {
+		yaml += "login: {browser: {passkeys: true}}\n"
+	}
 	tg, err := harness.ParseTarget([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)

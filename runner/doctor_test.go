@@ -1,0 +1,120 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+)
+
+// doctorNames is, per misconfiguration of the reference tenant, what doctor must say
+// about it: the failed check and words of the setting to change.
+var doctorNames = map[string][]string{
+	reftenant.MisconfigNoPasskeyGrant:         {"FAIL  native passkey signup", "Grant Types > Passkey"},
+	reftenant.MisconfigNoMyAccountGrant:       {"FAIL  native passkey signup", "FAIL  Universal Login (spa)", "no client grant for the My Account API", "Application Access"},
+	reftenant.MisconfigMyAccountScopesMissing: {"FAIL  the native client's My Account token", "lacks create:me:authentication_methods", "Application Access"},
+	reftenant.MisconfigWebOriginNotAllowed:    {"FAIL  native passkey signup", "Allowed Web Origins lack https://login.conformance.test"},
+	reftenant.MisconfigMFARequired:            {"FAIL  native passkey signup", "FAIL  Universal Login (web)", "Security > Multi-factor Auth", `"Require 2FA"`},
+	reftenant.MisconfigBotDetection:           {"FAIL  Universal Login (spa)", "Security > Attack Protection > Bot Detection"},
+	reftenant.MisconfigPasskeysDisabled:       {"FAIL  native passkey signup", "Authentication Methods > Passkey"},
+	reftenant.MisconfigTokenAuthMethodBasic:   {"FAIL  Universal Login (web)", "Authentication Method must be Client Secret (Post)"},
+}
+
+// doctor says ok for everything against the reference tenant, with and without its
+// login prompts (which it notes), and against the reference started with each
+// misconfiguration names the setting behind it and exits 1.
+func TestDoctorNamesEachMisconfiguration(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runCmd(t, "doctor")
+	if code != exitConformant || strings.Contains(stdout, "FAIL") || !strings.Contains(stdout, "every check ok") {
+		t.Fatalf("clean reference: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"ok    discovery on tenant.conformance.test", "ok    discovery on login.conformance.test", "ok    native passkey signup",
+		"ok    native passkey login", "ok    Universal Login (spa)", "ok    Universal Login (web)", "ok    the web client's My Account token", "ok    rate limits"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("clean reference: no %q in\n%s", want, stdout)
+		}
+	}
+	code, stdout, stderr = runCmd(t, "doctor", "--prompts")
+	if code != exitConformant || !strings.Contains(stdout, "declined the passkey enrollment offer") || !strings.Contains(stdout, "accepted the consent page") {
+		t.Errorf("reference with prompts: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, m := range reftenant.Misconfigs() {
+		want, ok := doctorNames[m.Name]
+		if !ok {
+			t.Errorf("misconfiguration %s: the test does not say what doctor must name", m.Name)
+			continue
+		}
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			code, stdout, stderr := runCmd(t, "doctor", "--misconfig", m.Name)
+			if code != exitFailures {
+				t.Errorf("exit %d, want %d\n%s%s", code, exitFailures, stdout, stderr)
+			}
+			for _, w := range want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("no %q in\n%s", w, stdout)
+				}
+			}
+		})
+	}
+}
+
+// A config stating a plan below the tenant's limits draws "your plan may be higher".
+func TestDoctorComparesThePlanWithTheHeaders(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tenant, cfg, err := startReference(dir, "127.0.0.1:0", reference{Plan: spec.PlanEnterprise, Refusals: referenceRefusals, DPoP: referenceDPoP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tenant.Close()
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target map[string]any
+	if err := yaml.Unmarshal(data, &target); err != nil {
+		t.Fatal(err)
+	}
+	target["rate_limit"] = map[string]any{"plan": spec.PlanFree}
+	if data, err = yaml.Marshal(target); err != nil {
+		t.Fatal(err)
+	}
+	free := filepath.Join(dir, "free.yaml")
+	if err := os.WriteFile(free, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd(t, "doctor", "--config", free)
+	if code != exitFailures || !strings.Contains(stdout, "FAIL  rate limits: x-ratelimit-limit 5 on a read is larger than") ||
+		!strings.Contains(stdout, "your plan may be higher") || !strings.Contains(stdout, "rate_limit.plan") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCmd(t, "doctor", "--config", cfg)
+	if code != exitConformant {
+		t.Errorf("the written config: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// run checks the set-up first: a setting it recognises stops the run INCONCLUSIVE,
+// naming it, before any spec; --no-preflight lets the specs fail instead.
+func TestRunStopsAtAMisconfigurationBeforeTheSpecs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, stdout, stderr := runCmd(t, "run", "--misconfig", reftenant.MisconfigBotDetection, "--label-filter", "universal && !browser", "--report-dir", dir)
+	if code != exitInconclusive || !strings.Contains(stderr, "INCONCLUSIVE") || !strings.Contains(stderr, "Bot Detection") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, jsonReport)); err == nil {
+		t.Error("specs ran although the preflight stopped the run")
+	}
+	code, stdout, stderr = runCmd(t, "run", "--misconfig", reftenant.MisconfigBotDetection, "--no-preflight", "--label-filter", "universal && !browser", "--report-dir", t.TempDir())
+	if code != exitFailures || !strings.Contains(stdout+stderr, "CAPTCHA") {
+		t.Errorf("--no-preflight: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
