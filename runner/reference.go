@@ -27,7 +27,7 @@ type reference struct {
 	Misconfig []string `yaml:"misconfig,omitempty"`
 	Plan      string   `yaml:"plan,omitempty"`
 	Refusals  string   `yaml:"refusals,omitempty"`
-	Prompts   bool     `yaml:"prompts,omitempty"`
+	Prompts   bool     `yaml:"prompts"`
 	DPoP      string   `yaml:"dpop,omitempty"`
 	// Methods are the method types it enables; NoConnectedAccounts turns off the
 	// connections it offers for connected accounts.
@@ -46,6 +46,7 @@ const (
 	referencePlan     = spec.PlanEarlyAccess
 	referenceRefusals = reftenant.RefusalAuth0
 	referenceDPoP     = reftenant.DPoPAllowed
+	referencePrompts  = true
 )
 
 // register adds the reference tenant's flags to fs.
@@ -54,7 +55,7 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.Var((*multiFlag)(&r.Misconfig), "misconfig", "start the embedded reference tenant with this tenant setting wrong (repeatable; see 'serve --help')")
 	fs.StringVar(&r.Plan, "plan", referencePlan, "the rate-limit plan the embedded reference tenant enforces: "+strings.Join(spec.LimitPlans(), ", "))
 	fs.StringVar(&r.Refusals, "refusals", referenceRefusals, "how the embedded reference tenant's token endpoint refuses: auth0 (403 invalid_grant, 401 access_denied) or rfc6749 (400, 401 invalid_client)")
-	fs.BoolVar(&r.Prompts, "prompts", false, "the embedded reference tenant shows the passkey enrollment offer and the consent page at login")
+	fs.BoolVar(&r.Prompts, "prompts", referencePrompts, "the embedded reference tenant shows the passkey enrollment offer and the consent page at login, as an Auth0 tenant with passkeys does (--prompts=false: straight to the application)")
 	fs.StringVar(&r.DPoP, "dpop", referenceDPoP, "DPoP at the embedded reference tenant: allowed, required or off")
 	fs.Func("methods", "the method types the embedded reference tenant enables, comma-separated (default: all of "+strings.Join(reftenant.MethodTypes(), ", ")+")", func(v string) error {
 		r.Methods = strings.Split(v, ",")
@@ -90,9 +91,7 @@ func (r reference) args() []string {
 		out = append(out, "--misconfig", m)
 	}
 	out = append(out, "--plan", r.Plan, "--refusals", r.Refusals, "--dpop", r.DPoP)
-	if r.Prompts {
-		out = append(out, "--prompts")
-	}
+	out = append(out, fmt.Sprintf("--prompts=%t", r.Prompts))
 	if len(r.Methods) > 0 {
 		out = append(out, "--methods", strings.Join(r.Methods, ","))
 	}
@@ -104,7 +103,7 @@ func (r reference) args() []string {
 
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
-	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts ||
+	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
 		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts
 }
 

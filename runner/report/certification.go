@@ -116,7 +116,7 @@ type ReferenceTenant struct {
 	Misconfig []string `yaml:"misconfig,omitempty"`
 	Plan      string   `yaml:"plan,omitempty"`
 	Refusals  string   `yaml:"refusals,omitempty"`
-	Prompts   bool     `yaml:"prompts,omitempty"`
+	Prompts   bool     `yaml:"prompts"`
 	DPoP      string   `yaml:"dpop,omitempty"`
 	// Methods are the method types it enabled (empty: all).
 	Methods             []string `yaml:"methods,omitempty"`
