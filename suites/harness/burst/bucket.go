@@ -269,24 +269,5 @@ func (b Bucket) CheckRemaining(takes []Take) []RemainingViolation {
 	return out
 }
 
-// Times lists the send times (sent) or the 2xx answer times (!sent) of the shots
-// keep selects (every shot when keep is nil).
-func (r *Result) Times(sent bool, keep func(*Shot) bool) []time.Duration {
-	var out []time.Duration
-	for i := range r.Shots {
-		s := &r.Shots[i]
-		if keep != nil && !keep(s) {
-			continue
-		}
-		switch {
-		case sent:
-			out = append(out, s.Sent)
-		case s.OK():
-			out = append(out, s.Received)
-		}
-	}
-	return out
-}
-
 // OK says whether the shot was answered 2xx.
 func (s *Shot) OK() bool { return s.Err == nil && s.Status >= 200 && s.Status < 300 }

@@ -1,6 +1,7 @@
 package burst
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -302,19 +303,15 @@ func TestBucketCheckRemaining(t *testing.T) {
 	}
 }
 
-func TestResultTimes(t *testing.T) {
-	r := &Result{Shots: []Shot{
-		{Index: 0, Sent: 0, Received: 5 * ms, Status: 200},
-		{Index: 1, Sent: ms, Received: 6 * ms, Status: 429},
-		{Index: 2, Sent: 2 * ms, Received: 7 * ms, Status: 202, Series: "probe"},
-	}}
-	if got := r.Times(true, nil); len(got) != 3 || got[2] != 2*ms {
-		t.Errorf("sends %v", got)
-	}
-	if got := r.Times(false, nil); len(got) != 2 || got[1] != 7*ms {
-		t.Errorf("2xx answers %v", got)
-	}
-	if got := r.Times(false, func(s *Shot) bool { return s.Series == "" }); len(got) != 1 || got[0] != 5*ms {
-		t.Errorf("2xx answers of the main series %v", got)
+func TestShotOK(t *testing.T) {
+	for _, c := range []struct {
+		s  Shot
+		ok bool
+	}{{Shot{Status: 200}, true}, {Shot{Status: 202}, true}, {Shot{Status: 429}, false}, {Shot{Status: 200, Err: errTest}, false}, {Shot{}, false}} {
+		if got := c.s.OK(); got != c.ok {
+			t.Errorf("%+v: OK() = %v", c.s, got)
+		}
 	}
 }
+
+var errTest = errors.New("reading the body failed")
