@@ -6,31 +6,41 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/burst"
-
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/burst"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
-// The My Account rate limit (PROTOCOL §6): a token bucket per tenant of B requests,
-// refilled at R per second, both from the target config (rate_limit). A bucket lets
-// at most B + R·t requests through in the first t seconds of a burst, whatever the
-// burst's shape: that bound, not a fixed one-second window, is what the specs hold a
-// target to. Bursts go through harness.Client.Burst — exactly N requests at a set
-// rate, none waiting for another — and never through Do, whose pacing and 429 retry
-// keep the ordinary specs below the limit.
+// The My Account rate limits (PROTOCOL §6, the vendor's rate-limit policy for each
+// plan): token buckets at two levels, the tenant and each user, with reads, writes
+// and filtered reads counted apart — or, in the early-access plan, one tenant bucket
+// for every request — as the target config states them (rate_limit). A bucket of B
+// tokens refilled at R per second lets at most B + R·t requests through in the first
+// t seconds of a burst, whatever the burst's shape: that bound, not a fixed window,
+// is what the specs hold each bucket to.
+//
+// Each level is tested for what it is. A tenant bucket is burst by many users, none
+// sending more than its own bucket holds, so that no user limit decides; a user's
+// bucket by one user, slower than the tenant's refill, so that the tenant's never
+// does. Users are cheap (a passkey signup), and a user bucket refills slowly (12 s a
+// token at 5/min): the specs take fresh users instead of waiting one out, and wait
+// only for the tenant's buckets (a second or two) between bursts.
+//
+// Bursts go through burst.Send — exactly N requests at a set rate, none waiting for
+// another — never through Do, whose pacing and 429 retry keep the ordinary specs
+// below the limits.
 
 const (
-	overload    = 4.0                     // bursts are sent at 4× the limit
+	overload    = 4.0                     // tenant bursts are sent at 4× the limit
 	burstFor    = 1500 * time.Millisecond // at least; longer when the bucket is large
 	atLimitFor  = 3 * time.Second
 	maxShots    = 400 // per burst
@@ -38,70 +48,412 @@ const (
 	minOverload = 0.5 // a burst sent slower than half its rate (2× the limit): INCONCLUSIVE
 	maxWait     = 30 * time.Second
 	recoverHits = 3 // requests after waiting retry-after
+	// A user's burst goes this many requests beyond the user's bucket and its
+	// tolerance, at half the tenant's rate (at most maxUserRate a second).
+	userExtra      = 3
+	maxUserRate    = 25.0
+	userProbes     = 3  // requests of another user, or of another kind, while a user's bucket is empty
+	kindProbes     = 10 // at most, requests of another kind while a tenant bucket is empty
+	probeRate      = 1000.0
+	blockUnlimited = 5 // requests in a row of one user where users have no limit
 )
 
-// limitBucket is the limit as configured, with the tolerance the specs allow above it.
-type limitBucket struct {
-	R   float64
-	B   int
-	Tol float64
+// kindName names a kind of request in the specs' words.
+func kindName(k spec.Kind) string {
+	switch k {
+	case spec.Write:
+		return "writes"
+	case spec.FilteredRead:
+		return "filtered reads"
+	}
+	return "reads"
 }
 
-func configuredLimit() limitBucket {
-	tb := F.Target.RateLimit.Limits().Tenant.Read
-	r, b := tb.Rate, tb.Burst
-	// 10% of the bucket, at least one request: a distributed limiter may count a
-	// request or two late.
-	return limitBucket{R: r, B: b, Tol: math.Max(1, math.Ceil(0.1*float64(b)))}
+// kindRequest is the request a burst of kind k sends: cheap and leaving nothing
+// behind on any target. A write starts a passkey enrollment, a ceremony that expires
+// unless verified and creates nothing (PROTOCOL §2); a filtered read lists the
+// passkeys (?type=); a read lists the factors.
+func kindRequest(k spec.Kind, host, token string) *harness.Request {
+	switch k {
+	case spec.Write:
+		return &harness.Request{Method: http.MethodPost, URL: harness.MeURL(host, "/authentication-methods"), JSON: map[string]string{"type": "passkey"}, Bearer: token}
+	case spec.FilteredRead:
+		return &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/authentication-methods?type=passkey"), Bearer: token}
+	}
+	return &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: token}
 }
 
-func (l limitBucket) String() string {
-	return fmt.Sprintf("a bucket of %d refilled at %.4g/s (rate_limit in the target config)", l.B, l.R)
+// kindOperation is what kindRequest sends, for titles and messages.
+func kindOperation(k spec.Kind) string {
+	switch k {
+	case spec.Write:
+		return `POST /me/v1/authentication-methods {"type":"passkey"}`
+	case spec.FilteredRead:
+		return "GET /me/v1/authentication-methods?type=passkey"
+	}
+	return "GET /me/v1/factors"
 }
 
-// allowed is the most 2xx a token bucket lets through in the first t seconds, with
-// the tolerance.
-func (l limitBucket) allowed(t time.Duration) float64 { return float64(l.B) + l.R*t.Seconds() + l.Tol }
-
-// refillTime is how long an empty bucket takes to fill.
-func (l limitBucket) refillTime() time.Duration {
-	return time.Duration(float64(l.B) / l.R * float64(time.Second))
+// kindScope is the scope kindRequest needs.
+func kindScope(k spec.Kind) string {
+	switch k {
+	case spec.Write:
+		return harness.ScopeCreateMethods
+	case spec.FilteredRead:
+		return harness.ScopeReadMethods
+	}
+	return harness.ScopeReadFactors
 }
 
-// waitRefill lets the bucket fill up: the next burst starts from a known state, and
-// the specs after these find the limit as the ordinary traffic left it.
-func waitRefill(ctx context.Context, l limitBucket) {
-	pause(ctx, min(l.refillTime()+250*time.Millisecond, maxWait))
+func limitModel() spec.Limits { return F.Target.RateLimit.Limits() }
+
+func planName() string {
+	if p := limitModel().Plan; p != "" {
+		return "the plan " + p
+	}
+	return "the target config's model"
 }
 
-// burstSize is how many requests a burst at overload× the limit needs to empty the
-// bucket and then show the refill: it lasts burstFor, or twice the time to empty
-// the bucket when that is longer. It skips when that takes more than maxShots.
-func burstSize(l limitBucket) int {
-	rate := overload * l.R
-	drain := float64(l.B) / (rate - l.R) // seconds until the bucket is empty
-	n := int(math.Ceil(rate * math.Max(burstFor.Seconds(), 2*drain)))
-	if n > maxShots {
-		// Still fine if the burst is refused often enough to tell.
-		n = maxShots
-		allowed := l.allowed(time.Duration(float64(n) / rate * float64(time.Second)))
-		if float64(n)-allowed < float64(overloadMargin(n, l)) {
-			Skip(fmt.Sprintf("a bucket of %d at %.4g/s cannot be emptied by a burst of at most %d requests", l.B, l.R, maxShots))
+// tenantBucket is the tenant's bucket of kind k, or why there is none to test.
+func tenantBucket(k spec.Kind) (burst.Bucket, string) {
+	l := limitModel()
+	if l.Tenant.Shared && k != spec.Read {
+		return burst.Bucket{}, fmt.Sprintf("%s has one tenant bucket for every request: the reads' specs test it", planName())
+	}
+	b := l.Tenant.Bucket(k)
+	if b.Unlimited() {
+		return burst.Bucket{}, fmt.Sprintf("%s sets no tenant limit on %s", planName(), kindName(k))
+	}
+	return burst.NewBucket(b), ""
+}
+
+// userBucket is each user's bucket of kind k, or why there is none to test.
+func userBucket(k spec.Kind) (burst.Bucket, string) {
+	l := limitModel()
+	switch {
+	case l.User.Unlimited():
+		return burst.Bucket{}, fmt.Sprintf("%s has no per-user limit", planName())
+	case l.User.Shared && k != spec.Read:
+		return burst.Bucket{}, fmt.Sprintf("%s has one per-user bucket for every request: the reads' specs test it", planName())
+	}
+	b := l.User.Bucket(k)
+	if b.Unlimited() {
+		return burst.Bucket{}, fmt.Sprintf("%s sets no per-user limit on %s", planName(), kindName(k))
+	}
+	return burst.NewBucket(b), ""
+}
+
+// bucketKind is the kind that names k's bucket at a level: one for every kind when
+// the level shares it.
+func bucketKind(l spec.Level, k spec.Kind) spec.Kind {
+	if l.Shared {
+		return spec.Read
+	}
+	return k
+}
+
+// apart lists the kinds other than k that a level counts in buckets of their own
+// (limited ones).
+func apart(l spec.Level, k spec.Kind) []spec.Kind {
+	var out []spec.Kind
+	for _, o := range spec.Kinds {
+		if bucketKind(l, o) != bucketKind(l, k) && !l.Bucket(o).Unlimited() {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// candidate is a bucket a request draws on.
+type candidate struct {
+	key    string // names the bucket: "tenant read", "user auth0|… write"
+	what   string // for messages: "the tenant's reads bucket", "user A's reads bucket"
+	bucket burst.Bucket
+}
+
+// candidates are the buckets a request of kind k by sub draws on, tenant first.
+func candidates(k spec.Kind, sub, who string) []candidate {
+	l := limitModel()
+	var out []candidate
+	if b := l.Tenant.Bucket(k); !b.Unlimited() {
+		bk := bucketKind(l.Tenant, k)
+		out = append(out, candidate{key: "tenant " + string(bk), what: "the tenant's " + levelBucketName(l.Tenant, bk) + " bucket", bucket: burst.NewBucket(b)})
+	}
+	if b := l.User.Bucket(k); !l.User.Unlimited() && !b.Unlimited() && sub != "" {
+		bk := bucketKind(l.User, k)
+		out = append(out, candidate{key: "user " + sub + " " + string(bk), what: who + "'s " + levelBucketName(l.User, bk) + " bucket", bucket: burst.NewBucket(b)})
+	}
+	return out
+}
+
+func levelBucketName(l spec.Level, k spec.Kind) string {
+	if l.Shared {
+		return "shared"
+	}
+	return kindName(k)
+}
+
+// pool hands out users for bursts: each user sends at most what its own bucket of a
+// kind holds, so that no user limit decides a tenant's burst; users are signed up as
+// needed. What a user has sent is not given back (a user bucket refills in a minute,
+// longer than the specs wait).
+type pool struct {
+	users []*pooled
+}
+
+type pooled struct {
+	u    *user
+	left map[spec.Kind]int // by the kind naming the user's bucket
+}
+
+// draw assigns n requests of kind k to users, a run of requests to each.
+func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
+	GinkgoHelper()
+	l := limitModel()
+	size, block := -1, blockUnlimited
+	if b := l.User.Bucket(k); !l.User.Unlimited() && !b.Unlimited() {
+		size, block = b.Burst, b.Burst
+	}
+	bk := bucketKind(l.User, k)
+	out := make([]*user, 0, n)
+	for i := 0; len(out) < n; i++ {
+		if i == len(p.users) {
+			p.users = append(p.users, &pooled{u: signedUp(ctx), left: map[spec.Kind]int{}})
+		}
+		pu := p.users[i]
+		take := min(block, n-len(out))
+		if size >= 0 {
+			left, ok := pu.left[bk]
+			if !ok {
+				left = size
+			}
+			take = min(take, left)
+			pu.left[bk] = left - take
+		}
+		for range take {
+			out = append(out, pu.u)
+		}
+	}
+	return out
+}
+
+// held is a user's access token for the custom domain and when it runs out (zero:
+// the target did not say).
+type held struct {
+	token string
+	until time.Time
+}
+
+func heldOf(t harness.Tokens, at time.Time) held {
+	h := held{token: t.AccessToken}
+	if t.ExpiresIn > 0 {
+		h.until = at.Add(time.Duration(t.ExpiresIn) * time.Second)
+	}
+	return h
+}
+
+// signedUp is a new user, whose signup token the bursts use while it lasts.
+func signedUp(ctx context.Context) *user {
+	GinkgoHelper()
+	u := newUser(ctx)
+	rl.tokens[u] = heldOf(u.Signup, time.Now())
+	return u
+}
+
+// tokenFor is u's access token with at least need left: a target may give the My
+// Account API short-lived tokens, so u logs in again (a passkey login, which no My
+// Account limit counts) when the one it holds runs out sooner.
+func tokenFor(ctx context.Context, u *user, need time.Duration) string {
+	GinkgoHelper()
+	h, ok := rl.tokens[u]
+	if !ok || (!h.until.IsZero() && time.Until(h.until) < need) {
+		at := time.Now()
+		h = heldOf(signIn(ctx, u, u.Passkeys[0], F.Target.CustomDomain), at)
+		rl.tokens[u] = h
+	}
+	return h.token
+}
+
+// withTokens gives each request of plan its user's token, good for need.
+func withTokens(ctx context.Context, plan []shotInfo, need time.Duration) {
+	GinkgoHelper()
+	for i := range plan {
+		if plan[i].user != nil {
+			plan[i].token = tokenFor(ctx, plan[i].user, need)
+		}
+	}
+}
+
+// burstTime is about how long plan takes at rate, with room for the answers.
+func burstTime(plan []shotInfo, rate float64) time.Duration {
+	return time.Duration(float64(len(plan))/rate*float64(time.Second)) + 2*time.Second
+}
+
+// shotInfo is what a request of a burst was: its kind, its user and domain, and
+// its role.
+type shotInfo struct {
+	kind  spec.Kind
+	user  *user // nil for the canonical domain's login user
+	sub   string
+	who   string // "user A", "a user", "the login user"
+	host  string
+	token string // set just before the burst (withTokens), except the canonical domain's
+	role  string // roleMain, roleProbe (another kind), roleOther (another user)
+}
+
+const (
+	roleMain  = "main"
+	roleProbe = "probe"
+	roleOther = "other user"
+)
+
+func poolShots(users []*user, k spec.Kind, host, role, who string) []shotInfo {
+	out := make([]shotInfo, len(users))
+	for i, u := range users {
+		out[i] = shotInfo{kind: k, user: u, sub: u.Subject, who: who, host: host, role: role}
+	}
+	return out
+}
+
+// run is a burst (with any probes merged in) and what each of its requests was.
+type run struct {
+	title  string
+	level  string // "tenant" or "user"
+	kind   spec.Kind
+	bucket burst.Bucket // the bucket the main requests are held to
+	res    *burst.Result
+	info   []shotInfo // by shot index
+	series []string   // by shot index, for the picture
+}
+
+func (r *run) is(s *burst.Shot, role string) bool { return r.info[s.Index].role == role }
+
+// shots selects the run's shots.
+func (r *run) shots(keep func(*burst.Shot, shotInfo) bool) []*burst.Shot {
+	var out []*burst.Shot
+	for i := range r.res.Shots {
+		s := &r.res.Shots[i]
+		if keep(s, r.info[s.Index]) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *run) main(s *burst.Shot) bool { return r.is(s, roleMain) }
+
+// tenantDraws are the shots that drew on the tenant's bucket of kind k.
+func (r *run) tenantDraws(k spec.Kind) []*burst.Shot {
+	t := limitModel().Tenant
+	return r.shots(func(_ *burst.Shot, i shotInfo) bool { return bucketKind(t, i.kind) == bucketKind(t, k) })
+}
+
+// mainUsers counts the users of the main requests.
+func (r *run) mainUsers() int {
+	var plan []shotInfo
+	for _, i := range r.info {
+		if i.role == roleMain {
+			plan = append(plan, i)
+		}
+	}
+	return usersIn(plan)
+}
+
+func (r *run) mainShots() []*burst.Shot {
+	return r.shots(func(_ *burst.Shot, i shotInfo) bool { return i.role == roleMain })
+}
+
+func count(shots []*burst.Shot, keep func(*burst.Shot) bool) int {
+	n := 0
+	for _, s := range shots {
+		if keep(s) {
+			n++
 		}
 	}
 	return n
 }
 
-// factors is the cheap read every burst sends.
-func factorsRequest(host, token string) *harness.Request {
-	return &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: token}
+func is429(s *burst.Shot) bool  { return s.Err == nil && s.Status == http.StatusTooManyRequests }
+func okShot(s *burst.Shot) bool { return s.OK() }
+
+func times(shots []*burst.Shot, sent bool) []time.Duration {
+	out := make([]time.Duration, 0, len(shots))
+	for _, s := range shots {
+		switch {
+		case sent:
+			out = append(out, s.Sent)
+		case s.OK():
+			out = append(out, s.Received)
+		}
+	}
+	return out
 }
 
-// sendBurst sends a burst and validates the answers afterwards. A burst the runner
-// could not finish is INCONCLUSIVE.
-func sendBurst(ctx context.Context, b burst.Spec) *burst.Result {
+// limits is the state the rate-limit specs share: the users, the bursts sent (each
+// once, for every spec that judges it) and when a tenant bucket was last used.
+type limits struct {
+	pool       *pool
+	slots      map[string]*slot
+	tokens     map[*user]held
+	tenantUsed time.Time
+}
+
+type slot struct {
+	r    *run
+	skip string // why the burst cannot show anything on this target
+	fail string // set while sending: a spec that finds it set sees an unfinished burst
+}
+
+var rl limits
+
+// get returns the burst named key, sending it with build the first time.
+func (l *limits) get(ctx context.Context, key string, build func(context.Context) (*run, string)) (*run, string) {
 	GinkgoHelper()
-	res, err := burst.Send(ctx, F.Client, b)
+	s := l.slots[key]
+	if s == nil {
+		s = &slot{fail: "the burst " + key + " could not be sent (see the spec that sent it first)"}
+		l.slots[key] = s
+		s.r, s.skip = build(ctx)
+		s.fail = ""
+	} else if s.r != nil {
+		AddReportEntry(verdict.Burst, "(a burst of an earlier spec) "+s.r.res.Summary(), ReportEntryVisibilityFailureOrVerbose)
+	}
+	if s.fail != "" {
+		undecided(s.fail)
+	}
+	return s.r, s.skip
+}
+
+// sent is the burst named key if an earlier spec sent it, else nil.
+func (l *limits) sent(key string) *run {
+	if s := l.slots[key]; s != nil {
+		return s.r
+	}
+	return nil
+}
+
+// waitRefill lets the tenant's buckets fill up after the last request that drew on
+// them: the next burst starts from a known state, and the specs after these find
+// the limits as the ordinary traffic left them.
+func waitRefill(ctx context.Context) {
+	var longest time.Duration
+	for _, k := range spec.Kinds {
+		if b, why := tenantBucket(k); why == "" {
+			longest = max(longest, b.RefillTime())
+		}
+	}
+	pause(ctx, min(time.Until(rl.tenantUsed.Add(longest+250*time.Millisecond)), maxWait))
+}
+
+// fire sends plan as one burst at rate, without validating (so that a probe can
+// follow at once). A burst the runner could not finish is INCONCLUSIVE.
+func fire(ctx context.Context, name string, rate float64, plan []shotInfo) *burst.Result {
+	GinkgoHelper()
+	res, err := burst.Send(ctx, F.Client, burst.Spec{
+		Name: name, Rate: rate, Count: len(plan),
+		Request: func(i int) *harness.Request { return kindRequest(plan[i].kind, plan[i].host, plan[i].token) },
+	})
+	rl.tenantUsed = time.Now()
 	if res != nil {
 		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
@@ -112,18 +464,29 @@ func sendBurst(ctx context.Context, b burst.Spec) *burst.Result {
 		}
 		Fail("burst: " + err.Error())
 	}
-	burst.Validate(F.Client, res)
 	return res
 }
 
-// picture writes the burst's timeline into the report dir.
-func burstPicture(res *burst.Result, l limitBucket, title string, notes ...string) {
+// finish validates a run's answers (after the timed part) and draws its picture.
+func (r *run) finish(notes ...string) {
 	GinkgoHelper()
-	tl := burst.Timeline{Title: title, Rate: l.R, Burst: l.B, Tolerance: l.Tol, Notes: notes}
-	if e := firstExcess(res, l); e != nil {
+	for i := range r.res.Shots {
+		r.res.Shots[i].Series = r.series[r.res.Shots[i].Index]
+	}
+	burst.Validate(F.Client, r.res)
+	r.picture(notes...)
+}
+
+// picture writes the run's timeline into the report dir.
+func (r *run) picture(notes ...string) {
+	GinkgoHelper()
+	b := r.bucket
+	tl := burst.Timeline{Title: r.title, Rate: b.Rate, Burst: b.Size, Tolerance: b.Tol, Notes: notes,
+		Counted: func(s *burst.Shot) bool { return r.main(s) }}
+	if e := b.FirstExcess(times(r.mainShots(), false)); e != nil {
 		tl.Marks = append(tl.Marks, burst.TimelineMark{At: e.At, Count: float64(e.Count), Label: "2xx beyond the limit"})
 	}
-	path, err := burst.WriteTimelineFile(F.ReportDir, res, tl)
+	path, err := burst.WriteTimelineFile(F.ReportDir, r.res, tl)
 	if err != nil {
 		AddReportEntry(verdict.Timeline, "the timeline could not be written: "+err.Error(), ReportEntryVisibilityFailureOrVerbose)
 		return
@@ -131,160 +494,272 @@ func burstPicture(res *burst.Result, l limitBucket, title string, notes ...strin
 	AddReportEntry(verdict.Timeline, path, ReportEntryVisibilityFailureOrVerbose)
 }
 
-// requireAnswers fails (or, when the target could not be reached, ends as
-// INCONCLUSIVE) on transport errors and answers that break the API description.
-func requireAnswers(res *burst.Result) {
+// verdictNote is the picture's note on the bound.
+func (r *run) verdictNote() string {
+	main := r.mainShots()
+	span := r.res.Span()
+	b := r.bucket
+	v := fmt.Sprintf("%d × 2xx and %d × 429 of %d %s in %.3f s; %s allows at most %.1f (+ tolerance %.0f) in that time",
+		count(main, okShot), count(main, is429), len(main), kindName(r.kind), span.Seconds(), b, b.Allowed(span)-b.Tol, b.Tol)
+	if e := b.FirstExcess(times(main, false)); e != nil {
+		v += fmt.Sprintf(" — EXCEEDED at %.3f s: %d × 2xx where at most %.1f are allowed", e.At.Seconds(), e.Count, e.Allowed)
+	}
+	return v
+}
+
+// newRun sends plan (the main requests and any probes of the same user, in order)
+// and returns the run, not yet finished.
+func newRun(ctx context.Context, title, name, level string, k spec.Kind, b burst.Bucket, rate float64, plan []shotInfo, series []string) *run {
 	GinkgoHelper()
-	var failed, unreachable []*burst.Shot
-	var violations []*burst.Shot
-	for i := range res.Shots {
-		s := &res.Shots[i]
+	r := &run{title: title, level: level, kind: k, bucket: b, info: plan, series: series}
+	withTokens(ctx, plan, burstTime(plan, rate))
+	r.res = fire(ctx, name, rate, plan)
+	return r
+}
+
+// merge sends plan right away as a burst of its own at rate and adds it to the run.
+func (r *run) merge(ctx context.Context, name string, rate float64, plan []shotInfo, series []string) {
+	GinkgoHelper()
+	withTokens(ctx, plan, burstTime(plan, rate))
+	r.res.Merge(fire(ctx, name, rate, plan))
+	r.info = append(r.info, plan...)
+	r.series = append(r.series, series...)
+}
+
+func seriesOf(plan []shotInfo, name func(shotInfo) string) []string {
+	out := make([]string, len(plan))
+	for i, p := range plan {
+		out[i] = name(p)
+	}
+	return out
+}
+
+func usersIn(plan []shotInfo) int {
+	seen := map[string]bool{}
+	for _, p := range plan {
+		seen[p.sub] = true
+	}
+	return len(seen)
+}
+
+// The bursts.
+
+// atLimit is a burst of kind k at the tenant's rate for atLimitFor, spread over users.
+func atLimit(ctx context.Context, k spec.Kind) (*run, string) {
+	GinkgoHelper()
+	return rl.get(ctx, "tenant "+string(k)+" at the limit", func(ctx context.Context) (*run, string) {
+		tb, why := tenantBucket(k)
+		if why != "" {
+			return nil, why
+		}
+		host := F.Target.CustomDomain
+		n := min(maxShots, int(math.Ceil(tb.Rate*atLimitFor.Seconds())))
+		plan := poolShots(rl.pool.draw(ctx, k, n), k, host, roleMain, "a user")
+		waitRefill(ctx)
+		r := newRun(ctx, fmt.Sprintf("Tenant %s at the limit: %s at %.4g/s over %d users, %s", kindName(k), kindOperation(k), tb.Rate, usersIn(plan), host),
+			"tenant "+kindName(k)+" at the limit", "tenant", k, tb, tb.Rate, plan, seriesOf(plan, func(shotInfo) string { return kindName(k) }))
+		r.finish(fmt.Sprintf("%d × 2xx, %d × 429; at the limit none may be refused", count(r.mainShots(), okShot), count(r.mainShots(), is429)))
+		return r, ""
+	})
+}
+
+// overloaded is a burst of kind k at overload× the tenant's rate, spread over users,
+// followed at once by probes of the kinds the tenant counts apart.
+func overloaded(ctx context.Context, k spec.Kind) (*run, string) {
+	GinkgoHelper()
+	return rl.get(ctx, "tenant "+string(k)+" above the limit", func(ctx context.Context) (*run, string) {
+		tb, why := tenantBucket(k)
+		if why != "" {
+			return nil, why
+		}
+		n, ok := tb.BurstSize(overload, burstFor, maxShots)
+		if !ok {
+			return nil, fmt.Sprintf("%s (the tenant's %s) cannot be emptied by a burst of at most %d requests at %.0f× its rate", tb, kindName(k), maxShots, overload)
+		}
+		host := F.Target.CustomDomain
+		plan := poolShots(rl.pool.draw(ctx, k, n), k, host, roleMain, "a user")
+		var probes []shotInfo
+		for _, o := range apart(limitModel().Tenant, k) {
+			ob, _ := tenantBucket(o)
+			probes = append(probes, poolShots(rl.pool.draw(ctx, o, min(kindProbes, ob.Size)), o, host, roleProbe, "a user")...)
+		}
+		waitRefill(ctx)
+		// The probes' tokens now, so that nothing delays them after the burst.
+		withTokens(ctx, probes, burstTime(plan, overload*tb.Rate)+burstTime(probes, probeRate))
+		r := newRun(ctx, fmt.Sprintf("Tenant %s at %.0f× the limit: %s over %d users, %s", kindName(k), overload, kindOperation(k), usersIn(plan), host),
+			"tenant "+kindName(k)+" above the limit", "tenant", k, tb, overload*tb.Rate, plan, seriesOf(plan, func(shotInfo) string { return kindName(k) }))
+		if len(probes) > 0 {
+			r.merge(ctx, "tenant "+kindName(k)+" above the limit, probes", probeRate, probes,
+				seriesOf(probes, func(p shotInfo) string { return "probe: " + kindName(p.kind) }))
+		}
+		notes := []string{r.verdictNote()}
+		if len(probes) > 0 {
+			notes = append(notes, "Right after the burst, requests of the other kinds probe their own buckets (drawn, not counted against this limit).")
+		}
+		r.finish(notes...)
+		return r, ""
+	})
+}
+
+// userRate is how fast a user's burst of kind k goes: half the tenant's refill, so
+// that the tenant's bucket never decides.
+func userRate(k spec.Kind) float64 {
+	if tb := limitModel().Tenant.Bucket(k); !tb.Unlimited() {
+		return min(maxUserRate, tb.Rate/2)
+	}
+	return maxUserRate
+}
+
+// userRun is one user's burst of kind k beyond the user's bucket, then that user's
+// requests of the kinds it counts apart, then (once the tenant's bucket of k has
+// room) another user's requests of kind k, all while the first user's bucket of k
+// is empty.
+func userRun(ctx context.Context, k spec.Kind) (*run, string) {
+	GinkgoHelper()
+	return rl.get(ctx, "user "+string(k), func(ctx context.Context) (*run, string) {
+		ub, why := userBucket(k)
+		if why != "" {
+			return nil, why
+		}
+		host := F.Target.CustomDomain
+		rate := userRate(k)
+		n := ub.Beyond(userExtra, rate)
+		a := signedUp(ctx)
+		plan := poolShots(slices.Repeat([]*user{a}, n), k, host, roleMain, "user A")
+		for _, o := range apart(limitModel().User, k) {
+			ob, _ := userBucket(o)
+			plan = append(plan, poolShots(slices.Repeat([]*user{a}, min(userProbes, ob.Size)), o, host, roleProbe, "user A")...)
+		}
+		others := poolShots(rl.pool.draw(ctx, k, min(userProbes, ub.Size)), k, host, roleOther, "user B")
+		name := func(p shotInfo) string {
+			if p.role == roleProbe {
+				return p.who + ": " + kindName(p.kind) + " (probe)"
+			}
+			return p.who + ": " + kindName(p.kind)
+		}
+		waitRefill(ctx)
+		r := newRun(ctx, fmt.Sprintf("One user's %s beyond the user's bucket: %s at %.4g/s, %s", kindName(k), kindOperation(k), rate, host),
+			"user "+kindName(k), "user", k, ub, rate, plan, seriesOf(plan, name))
+		// Another user, once the tenant's bucket of k holds what it will take.
+		if tb := burst.NewBucket(limitModel().Tenant.Bucket(k)); tb.Rate > 0 {
+			drew := times(r.tenantDraws(k), true)
+			wait := tb.TimeUntil(drew, float64(len(others))+tb.Tol)
+			pause(ctx, time.Until(r.res.Started.Add(slices.Max(drew)+wait)))
+		}
+		r.merge(ctx, "user "+kindName(k)+", another user", rate, others, seriesOf(others, name))
+		r.finish(r.verdictNote(), "User A's requests of the other kinds and user B's requests come while user A's bucket is empty; only user A's "+kindName(k)+" count against the limit drawn.")
+		return r, ""
+	})
+}
+
+// Judging.
+
+// otherViolations drops, from a description violation, the problems with the
+// rate-limit headers: the header specs judge those themselves, and every other spec
+// of the burst would fail for them too.
+func otherViolations(v error) error {
+	var ve *spec.ValidationError
+	if v == nil || !errors.As(v, &ve) {
+		return v
+	}
+	var rest []spec.Problem
+	for _, p := range ve.Problems {
+		if w := strings.ToLower(p.Where); strings.HasPrefix(w, "header x-ratelimit-") || w == "header retry-after" {
+			continue
+		}
+		rest = append(rest, p)
+	}
+	switch {
+	case len(rest) == len(ve.Problems):
+		return v
+	case len(rest) == 0:
+		return nil
+	}
+	return &spec.ValidationError{Problems: rest}
+}
+
+// requireAnswers fails (or, when the target could not be reached, ends as
+// INCONCLUSIVE) on transport errors and on answers that break the API description
+// other than in their rate-limit headers.
+func requireAnswers(r *run) {
+	GinkgoHelper()
+	var failed, unreachable, violations []*burst.Shot
+	for i := range r.res.Shots {
+		s := &r.res.Shots[i]
 		var ue *harness.UnreachableError
 		switch {
 		case errors.As(s.Err, &ue):
 			unreachable = append(unreachable, s)
 		case s.Err != nil:
 			failed = append(failed, s)
-		case s.Violation != nil:
+		case otherViolations(s.Violation) != nil:
 			violations = append(violations, s)
 		}
 	}
+	n := len(r.res.Shots)
 	switch {
 	case len(failed) > 0:
 		burst.Record(F.Client, failed[0])
-		Fail(fmt.Sprintf("%d of %d requests of the burst failed; the first: %v", len(failed), len(res.Shots), failed[0].Err))
+		Fail(fmt.Sprintf("%d of %d requests of the burst failed; the first: %v", len(failed), n, failed[0].Err))
 	case len(unreachable) > 0:
-		undecided(fmt.Sprintf("%d of %d requests of the burst got no answer; the first: %v", len(unreachable), len(res.Shots), unreachable[0].Err))
+		undecided(fmt.Sprintf("%d of %d requests of the burst got no answer; the first: %v", len(unreachable), n, unreachable[0].Err))
 	case len(violations) > 0:
 		for _, s := range violations[:min(3, len(violations))] {
 			burst.Record(F.Client, s)
 		}
 		s := violations[0]
 		Fail(fmt.Sprintf("%d of %d answers of the burst break the API description; request #%d answered %d:\n%v",
-			len(violations), len(res.Shots), s.Index, s.Status, s.Violation))
+			len(violations), n, s.Index, s.Status, otherViolations(s.Violation)))
+	}
+}
+
+// requireStatuses fails when a request of the run answered other than 2xx or 429:
+// each is a valid request of its user.
+func requireStatuses(r *run) {
+	GinkgoHelper()
+	for i := range r.res.Shots {
+		if s := &r.res.Shots[i]; !s.OK() && !is429(s) {
+			burst.Record(F.Client, s)
+			in := r.info[s.Index]
+			Fail(fmt.Sprintf("request #%d (%s, %s) answered %d; a valid request of its user answers 2xx or 429", s.Index, kindOperation(in.kind), in.who, s.Status))
+		}
 	}
 }
 
 // requireOverload ends the spec as INCONCLUSIVE unless the runner really sent the
-// burst above the limit: at least half its requested rate, and so many requests so
-// fast that even an ideal bucket, fed them as they left, refuses a clear number. A
-// slow or stalled runner must not make a limit look right or wrong.
-func requireOverload(res *burst.Result, l limitBucket) {
+// tenant's burst above the limit: at least half its requested rate, and so many
+// requests so fast that even an ideal bucket, fed them as they left, refuses a
+// clear number. A slow or stalled runner must not make a limit look right or wrong.
+func requireOverload(r *run) {
 	GinkgoHelper()
-	if err := res.RequireRate(minOverload); err != nil {
+	if err := r.res.RequireRate(minOverload); err != nil {
 		undecided(err.Error())
 	}
-	refused, _ := ideal(res, l)
-	if need := overloadMargin(len(res.Shots), l); refused < need {
+	main := r.mainShots()
+	refused, _ := r.bucket.Ideal(times(main, true))
+	if need := r.bucket.OverloadMargin(len(main)); refused < need {
 		undecided(fmt.Sprintf("the runner could not send a burst that overloads the bucket: fed the requests as they left, an ideal %s refuses only %d, fewer than the %d needed to decide. %s",
-			l, refused, need, res.Summary()))
+			r.bucket, refused, need, r.res.Summary()))
 	}
 }
 
-// overloadMargin is how many of n requests an ideal bucket must refuse for a burst
-// to decide: 10% of them (at least 5) beyond the tolerance.
-func overloadMargin(n int, l limitBucket) int {
-	return int(math.Max(5, math.Ceil(0.1*float64(n))) + l.Tol)
-}
-
-// ideal feeds the burst's requests, at the times they were sent, to an ideal bucket
-// that starts full: how many it refuses, and the index of the first it refuses (-1).
-func ideal(res *burst.Result, l limitBucket) (refused, first int) {
-	sends := make([]time.Duration, 0, len(res.Shots))
-	for _, s := range res.Shots {
-		sends = append(sends, s.Sent)
-	}
-	slices.Sort(sends)
-	first = -1
-	tokens, last := float64(l.B), time.Duration(0)
-	if len(sends) > 0 {
-		last = sends[0]
-	}
-	for i, t := range sends {
-		tokens = math.Min(float64(l.B), tokens+(t-last).Seconds()*l.R)
-		last = t
-		if tokens < 1 {
-			refused++
-			if first < 0 {
-				first = i
-			}
-			continue
-		}
-		tokens--
-	}
-	return refused, first
-}
-
-// limitExcess is the first moment the 2xx so far exceed what the bucket allows.
-type limitExcess struct {
-	At      time.Duration
-	Count   int
-	Allowed float64
-}
-
-func firstExcess(res *burst.Result, l limitBucket) *limitExcess {
-	var oks []time.Duration
-	for _, s := range res.Shots {
-		if s.Err == nil && s.Status >= 200 && s.Status < 300 {
-			oks = append(oks, s.Received)
-		}
-	}
-	slices.Sort(oks)
-	for k, t := range oks {
-		// Received is counted from the first send, which is before the server took
-		// its first token: the bound is never tighter than the bucket's.
-		if float64(k+1) > l.allowed(t) {
-			return &limitExcess{At: t, Count: k + 1, Allowed: l.allowed(t)}
-		}
-	}
-	return nil
-}
-
-func countStatus(res *burst.Result, status int) int {
-	return res.Statuses()[status]
-}
-
-func count2xx(res *burst.Result) int {
-	n := 0
-	for _, s := range res.Shots {
-		if s.Err == nil && s.Status >= 200 && s.Status < 300 {
-			n++
-		}
-	}
-	return n
-}
-
-// limitVerdict is the picture's note on the bound.
-func limitVerdict(res *burst.Result, l limitBucket) string {
-	span := res.Span()
-	v := fmt.Sprintf("%d × 2xx and %d × 429 in %.3f s; a bucket of %d at %.4g/s allows at most %.1f (+ tolerance %.0f) in that time",
-		count2xx(res), countStatus(res, 429), span.Seconds(), l.B, l.R, l.allowed(span)-l.Tol, l.Tol)
-	if e := firstExcess(res, l); e != nil {
-		v += fmt.Sprintf(" — EXCEEDED at %.3f s: %d × 2xx where at most %.1f are allowed", e.At.Seconds(), e.Count, e.Allowed)
-	}
-	return v
-}
-
-// requireLimited holds a burst to the bucket: 429s appear, and never more 2xx than
-// B + R·t (+ tolerance) in the first t seconds.
-func requireLimited(res *burst.Result, l limitBucket, what, hint string) {
+// requireLimited holds the main requests of a tenant's burst to the bucket: 429s
+// appear, and never more 2xx than B + R·t (+ tolerance) in the first t seconds.
+func requireLimited(r *run, what, hint string) {
 	GinkgoHelper()
-	requireAnswers(res)
-	requireOverload(res, l)
-	for _, s := range res.Shots {
-		if s.Status != 429 && (s.Status < 200 || s.Status >= 300) {
-			burst.Record(F.Client, &s)
-			Fail(fmt.Sprintf("%s: request #%d answered %d; a burst of valid reads answers 2xx or 429", what, s.Index, s.Status))
-		}
-	}
-	if e := firstExcess(res, l); e != nil {
-		span := res.Span()
+	requireAnswers(r)
+	requireOverload(r)
+	requireStatuses(r)
+	main := r.mainShots()
+	b := r.bucket
+	if e := b.FirstExcess(times(main, false)); e != nil {
+		span := r.res.Span()
 		Fail(fmt.Sprintf("%s: %d requests succeeded within %.3f s of the burst's start, where %s lets at most %.1f through (B + R·t + tolerance %.0f); over the whole burst %d succeeded in %.3f s where at most %.1f may. %s\n%s",
-			what, e.Count, e.At.Seconds(), l, e.Allowed, l.Tol, count2xx(res), span.Seconds(), l.allowed(span), hint, res.Summary()))
+			what, e.Count, e.At.Seconds(), b, e.Allowed, b.Tol, count(main, okShot), span.Seconds(), b.Allowed(span), hint, r.res.Summary()))
 	}
-	if countStatus(res, 429) == 0 {
-		Fail(fmt.Sprintf("%s: no request was refused with 429, although the burst asked for %.4g/s against %s.\n%s",
-			what, res.Rate, l, res.Summary()))
+	if count(main, is429) == 0 {
+		Fail(fmt.Sprintf("%s: no request was refused with 429, although the burst asked for %.4g/s against %s. %s\n%s",
+			what, r.res.Rate, b, hint, r.res.Summary()))
 	}
 }
 
@@ -298,7 +773,7 @@ type rateHeaders struct {
 
 func headerNumber(h http.Header, name string) float64 {
 	v, err := strconv.ParseFloat(strings.TrimSpace(h.Get(name)), 64)
-	if err != nil || v < 0 || math.IsInf(v, 0) {
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
 		return math.NaN()
 	}
 	return v
@@ -320,23 +795,47 @@ func headersOf(s *burst.Shot) rateHeaders {
 	return h
 }
 
-func limitedOrOK(s *burst.Shot) bool {
-	return s.Err == nil && (s.Status == 429 || (s.Status >= 200 && s.Status < 300))
+// describeHeader says what a header was instead of a non-negative number.
+func describeHeader(h http.Header, name string) string {
+	v, ok := h[http.CanonicalHeaderKey(name)]
+	if !ok {
+		return "missing"
+	}
+	return fmt.Sprintf("%q, not a non-negative number", strings.Join(v, ", "))
 }
 
-// burstFindings collects what is wrong with a burst's answers, each with the shot it is
+// described is the bucket an answer's headers describe, told by x-ratelimit-limit:
+// the one of its candidates of that size, nil when none is or two are (then the
+// answer cannot be placed).
+func described(h rateHeaders, cs []candidate) (*candidate, bool) {
+	var found *candidate
+	n := 0
+	for i := range cs {
+		if !math.IsNaN(h.Limit) && h.Limit == float64(cs[i].bucket.Size) {
+			found = &cs[i]
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, true
+	}
+	return found, false
+}
+
+// findings collects what is wrong with a burst's answers, each with the shot it is
 // about, and fails the spec with the first few.
-type burstFindings struct {
+type findings struct {
 	lines []string
 	shots []*burst.Shot
 }
 
-func (f *burstFindings) add(s *burst.Shot, format string, a ...any) {
-	f.lines = append(f.lines, fmt.Sprintf("request #%d (%d, answered at %.3f s): ", s.Index, s.Status, s.Received.Seconds())+fmt.Sprintf(format, a...))
+func (f *findings) add(r *run, s *burst.Shot, format string, a ...any) {
+	in := r.info[s.Index]
+	f.lines = append(f.lines, fmt.Sprintf("%s, request #%d (%s of %s, %d, answered at %.3f s): ", r.res.Name, s.Index, kindName(in.kind), in.who, s.Status, s.Received.Seconds())+fmt.Sprintf(format, a...))
 	f.shots = append(f.shots, s)
 }
 
-func (f *burstFindings) fail(what string, res *burst.Result) {
+func (f *findings) fail(what string) {
 	GinkgoHelper()
 	if len(f.lines) == 0 {
 		return
@@ -349,211 +848,539 @@ func (f *burstFindings) fail(what string, res *burst.Result) {
 	if len(f.lines) > len(shown) {
 		more = fmt.Sprintf("\n… and %d more", len(f.lines)-len(shown))
 	}
-	Fail(fmt.Sprintf("%s (%d findings in %d answers):\n%s%s", what, len(f.lines), len(res.Shots), strings.Join(shown, "\n"), more))
+	Fail(fmt.Sprintf("%s (%d findings):\n%s%s", what, len(f.lines), strings.Join(shown, "\n"), more))
+}
+
+// runsOf are the bursts that show kind k's buckets: at the tenant's limit, above
+// it, and one user's; with why each one that cannot be made is missing.
+func runsOf(ctx context.Context, k spec.Kind) ([]*run, []string) {
+	GinkgoHelper()
+	var runs []*run
+	var whys []string
+	for _, get := range []func(context.Context, spec.Kind) (*run, string){atLimit, overloaded, userRun} {
+		if r, why := get(ctx, k); r != nil {
+			requireAnswers(r)
+			runs = append(runs, r)
+		} else {
+			whys = append(whys, why)
+		}
+	}
+	if len(runs) == 0 {
+		Skip("no burst of " + kindName(k) + " can be sent: " + strings.Join(whys, "; "))
+	}
+	return runs, whys
+}
+
+// candidatesOf are the buckets a shot of a run draws on.
+func (r *run) candidatesOf(s *burst.Shot) []candidate {
+	in := r.info[s.Index]
+	return candidates(in.kind, in.sub, in.who)
+}
+
+// remainingFindings holds x-ratelimit-remaining to the buckets: 0 on every 429,
+// never above x-ratelimit-limit, and, along the answers that describe one bucket,
+// falling as its tokens are spent and rising no faster than it refills. It returns
+// how many answers could be placed.
+func remainingFindings(r *run, f *findings) (placed, ambiguous int) {
+	takes := map[string][]burst.Take{}
+	buckets := map[string]candidate{}
+	for i := range r.res.Shots {
+		s := &r.res.Shots[i]
+		if !s.OK() && !is429(s) {
+			continue
+		}
+		h := headersOf(s)
+		if is429(s) && !math.IsNaN(h.Remaining) && h.Remaining != 0 {
+			f.add(r, s, "x-ratelimit-remaining is %v on a 429: the bucket that refused has no request left", h.Remaining)
+		}
+		if !math.IsNaN(h.Remaining) && !math.IsNaN(h.Limit) && h.Remaining > h.Limit {
+			f.add(r, s, "x-ratelimit-remaining %v exceeds x-ratelimit-limit %v", h.Remaining, h.Limit)
+		}
+		cs := r.candidatesOf(s)
+		d, amb := described(h, cs)
+		if amb {
+			ambiguous++
+		}
+		if d != nil && !math.IsNaN(h.Remaining) {
+			placed++
+		}
+		for _, c := range cs {
+			t := burst.Take{Index: s.Index, Sent: s.Sent, Received: s.Received, Took: s.OK(), Remaining: math.NaN()}
+			if d != nil && d.key == c.key {
+				t.Remaining = h.Remaining
+			}
+			takes[c.key] = append(takes[c.key], t)
+			buckets[c.key] = c
+		}
+	}
+	keys := make([]string, 0, len(takes))
+	for k := range takes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		c := buckets[key]
+		for _, v := range c.bucket.CheckRemaining(takes[key]) {
+			s := &r.res.Shots[v.Take.Index]
+			verb := "rose"
+			if v.Take.Remaining >= v.Since.Remaining {
+				verb = "did not fall"
+			}
+			f.add(r, s, "x-ratelimit-remaining %v %s from %v (request #%d, answered before this one was sent) although %d requests were served in between and %s (%s) refills at most %.2f in that time: it must be below %.2f",
+				v.Take.Remaining, verb, v.Since.Remaining, v.Since.Index, v.Spent, c.what, c.bucket, v.Gain, v.Bound)
+		}
+	}
+	return placed, ambiguous
+}
+
+// fitFindings holds x-ratelimit-limit, -reset and retry-after to the bucket the
+// answer describes: the limit is the size of a bucket the request draws on, reset
+// lies within the time that bucket needs to refill after the answer, and so does
+// retry-after.
+func fitFindings(r *run, f *findings) {
+	for i := range r.res.Shots {
+		s := &r.res.Shots[i]
+		if !s.OK() && !is429(s) {
+			continue
+		}
+		h := headersOf(s)
+		cs := r.candidatesOf(s)
+		d, amb := described(h, cs)
+		// The longest refill of the buckets the answer may describe.
+		var full time.Duration
+		var sizes []string
+		for _, c := range cs {
+			sizes = append(sizes, fmt.Sprintf("%d (%s)", c.bucket.Size, c.what))
+			if d == nil || d.key == c.key {
+				full = max(full, c.bucket.RefillTime())
+			}
+		}
+		if !math.IsNaN(h.Limit) && d == nil && !amb && len(cs) > 0 {
+			f.add(r, s, "x-ratelimit-limit %v is the size of no bucket the request draws on: %s", h.Limit, strings.Join(sizes, ", "))
+		}
+		fullS := math.Ceil(full.Seconds())
+		if !math.IsNaN(h.Reset) {
+			now := h.Date
+			if now.IsZero() {
+				now = r.res.Started.Add(s.Received)
+			}
+			// The server's Date is truncated to the second; reset is rounded either way.
+			lo, hi := float64(now.Unix())-1, float64(now.Unix())+fullS+2
+			if h.Reset < lo || h.Reset > hi {
+				f.add(r, s, "x-ratelimit-reset %.0f is not within the %.0f s the bucket needs to refill after the answer's Date %s", h.Reset, fullS, now.UTC().Format(time.RFC3339))
+			}
+		}
+		if is429(s) && !math.IsNaN(h.RetryAfter) && h.RetryAfter > fullS+1 {
+			f.add(r, s, "retry-after %v s is longer than the %.0f s the bucket needs to refill from empty", h.RetryAfter, fullS)
+		}
+	}
 }
 
 var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordered, ContinueOnFailure, func() {
-	var (
-		l    limitBucket
-		a, b *user // two users of the custom domain
-		main *burst.Result
-	)
-
-	BeforeAll(func(ctx SpecContext) {
-		requireCustomDomain() // the suite logs in with native passkeys, which live there
-		l = configuredLimit()
-		main = nil
-		a, b = signUp(ctx, authenticator.ES256), signUp(ctx, authenticator.ES256)
+	BeforeAll(func() {
+		requireCustomDomain() // the users sign up with native passkeys, which live there
+		rl = limits{pool: &pool{}, slots: map[string]*slot{}, tokens: map[*user]held{}}
 	})
-	// Leave a full bucket to the specs that come after.
-	AfterAll(func(ctx SpecContext) { waitRefill(ctx, l) })
+	// Leave full tenant buckets to the specs that come after.
+	AfterAll(func(ctx SpecContext) { waitRefill(ctx) })
 
-	// splitHint explains a split burst that got through: by the split itself only if
-	// one user on one domain was held to the limit.
-	splitHint := func(hint string) string {
-		switch {
-		case main == nil: // the single-user burst did not run (filtered out)
-			return hint
-		case countStatus(main, 429) > 0 && firstExcess(main, l) == nil:
-			return hint + " One user on one domain was held to it (MA-RL-002)."
-		}
-		return "One user on one domain is not held to the limit either (MA-RL-002)."
-	}
-
-	// burst sends the main burst once, for the specs that read it.
-	mainBurst := func(ctx context.Context) *burst.Result {
-		GinkgoHelper()
-		if main == nil {
-			waitRefill(ctx, l)
-			host, token := F.Target.CustomDomain, a.Signup.AccessToken
-			main = sendBurst(ctx, burst.Spec{
-				Name: "burst", Rate: overload * l.R, Count: burstSize(l),
-				Request: func(int) *harness.Request { return factorsRequest(host, token) },
+	for _, k := range spec.Kinds {
+		name := kindName(k)
+		Context("on "+name, func() {
+			It("answers no 429 while requests stay at the tenant's limit", Req("MA-RL-001"), func(ctx SpecContext) {
+				r, why := atLimit(ctx, k)
+				if r == nil {
+					Skip(why)
+				}
+				requireAnswers(r)
+				if err := r.res.RequireRate(minAtLimit); err != nil {
+					undecided(err.Error())
+				}
+				main := r.mainShots()
+				if _, first := r.bucket.Ideal(times(main, true)); first >= 0 {
+					undecided(fmt.Sprintf("the runner's sends bunched up: request #%d left when even an ideal %s would have been empty. %s", first, r.bucket, r.res.Summary()))
+				}
+				requireStatuses(r)
+				if refused := count(main, is429); refused > 0 {
+					var first *burst.Shot
+					for _, s := range main {
+						if is429(s) && (first == nil || s.Received < first.Received) {
+							first = s
+						}
+					}
+					burst.Record(F.Client, first)
+					kind := first.Header.Get("X-Auth0-Error-Kind")
+					why := ""
+					if kind != "global-rate-limit" {
+						why = fmt.Sprintf(" No x-auth0-error-kind: global-rate-limit, so a user's limit may have refused, although no user sent more %s than its own bucket holds (some had sent requests of other kinds before, which %s counts apart).", name, planName())
+					}
+					if kind == "" {
+						kind = "none"
+					}
+					Fail(fmt.Sprintf("%d of %d %s sent at the tenant's limit, %s, over %d users (none sending more than its own bucket holds), were refused with 429; the first at %.3f s, after %d × 2xx (x-auth0-error-kind: %s).%s\n%s",
+						refused, len(main), name, r.bucket, usersIn(r.info), first.Received.Seconds(), count(main, func(s *burst.Shot) bool { return s.OK() && s.Received < first.Received }), kind, why, r.res.Summary()))
+				}
 			})
-			burstPicture(main, l, fmt.Sprintf("A burst at %.0f× the limit: GET /me/v1/factors, one user, %s", overload, host), limitVerdict(main, l))
-		} else {
-			AddReportEntry(verdict.Burst, "(the burst of an earlier spec) "+main.Summary(), ReportEntryVisibilityFailureOrVerbose)
-		}
-		return main
+
+			It("refuses a burst well above the tenant's limit with 429, letting at most B + R·t through in the first t seconds", Req("MA-RL-002"), func(ctx SpecContext) {
+				r, why := overloaded(ctx, k)
+				if r == nil {
+					Skip(why)
+				}
+				requireLimited(r, fmt.Sprintf("%s of %d users, none beyond its own bucket", name, r.mainUsers()),
+					"The tenant lets more through than its configured limit: check rate_limit in the target config, or the limiter.")
+			})
+
+			if k == spec.Read {
+				It("counts the requests of many users against the one tenant bucket", Req("MA-RL-007"), func(ctx SpecContext) {
+					r, why := overloaded(ctx, k)
+					if r == nil {
+						Skip(why)
+					}
+					users := r.mainUsers()
+					if users < 2 {
+						Skip("the burst had one user")
+					}
+					requireLimited(r, fmt.Sprintf("%d users together, none beyond its own bucket", users),
+						"Users together got more than the tenant's limit: the limit is kept per user (or per token), not per tenant.")
+				})
+			}
+
+			It("serves the other kinds while the tenant's bucket of this kind is empty", Req("MA-RL-013"), func(ctx SpecContext) {
+				if limitModel().Tenant.Shared {
+					Skip(planName() + " has one tenant bucket for every request: there is nothing to count apart")
+				}
+				r, why := overloaded(ctx, k)
+				if r == nil {
+					Skip(why)
+				}
+				requireAnswers(r)
+				requireStatuses(r)
+				main := r.mainShots()
+				probes := r.shots(func(_ *burst.Shot, i shotInfo) bool { return i.role == roleProbe })
+				if len(probes) == 0 {
+					Skip(fmt.Sprintf("%s counts no other kind in a tenant bucket of its own", planName()))
+				}
+				// Had the probes been counted with the burst in one bucket (this kind's or
+				// theirs), fed the burst it would have refused one of them: else they
+				// cannot tell shared buckets from apart ones.
+				first, span := slices.Min(times(probes, true)), slices.Max(times(probes, true))-slices.Min(times(probes, true))
+				for _, o := range apart(limitModel().Tenant, k) {
+					of := count(probes, func(s *burst.Shot) bool { return r.info[s.Index].kind == o })
+					ob, _ := tenantBucket(o)
+					room := math.Inf(1)
+					for _, b := range []burst.Bucket{r.bucket, ob} {
+						room = math.Min(room, b.TokensAt(times(main, true), first)+b.Rate*span.Seconds()+b.Tol)
+					}
+					if room >= float64(of) {
+						undecided(fmt.Sprintf("the %d %s probes left %s after the burst, when either bucket, fed the burst, could still have held %.1f of them (with tolerance): they cannot show whether the buckets are apart. %s",
+							of, kindName(o), (first - slices.Max(times(main, true))).Round(time.Millisecond), room, r.res.Summary()))
+					}
+				}
+				var f findings
+				for _, s := range probes {
+					if !s.OK() {
+						f.add(r, s, "refused while only the tenant's %s bucket was empty (%d of %d %s refused at the end of the burst)", name,
+							count(main[max(0, len(main)-10):], is429), min(10, len(main)), name)
+					}
+				}
+				f.fail(fmt.Sprintf("other kinds refused while the tenant's %s bucket was empty: the tenant counts them in the same bucket as %s", name, name))
+			})
+
+			It("answers again after the wait retry-after asked for", Req("MA-RL-006"), func(ctx SpecContext) {
+				r, why := overloaded(ctx, k)
+				if r == nil {
+					Skip(why)
+				}
+				requireAnswers(r)
+				requireOverload(r)
+				wait := -1.0
+				for _, s := range r.mainShots() {
+					if is429(s) {
+						if ra := headersOf(s).RetryAfter; !math.IsNaN(ra) {
+							wait = math.Max(wait, ra)
+						}
+					}
+				}
+				if wait < 0 {
+					Skip("the burst drew no 429 with a retry-after to honour (MA-RL-002, MA-RL-004)")
+				}
+				if wait > maxWait.Seconds() {
+					Fail(fmt.Sprintf("retry-after asks for %.0f s; %s refills completely in %s", wait, r.bucket, r.bucket.RefillTime()))
+				}
+				users := rl.pool.draw(ctx, k, recoverHits)
+				// Counted from the end of the burst: by then no request of it takes a token.
+				pause(ctx, time.Until(r.res.Ended.Add(time.Duration(wait*float64(time.Second)))))
+				for i, u := range users {
+					resp, err := F.Client.Once(ctx, kindRequest(k, F.Target.CustomDomain, tokenFor(ctx, u, 5*time.Second)))
+					rl.tenantUsed = time.Now()
+					resp = answered(resp, err)
+					if !between(resp.Status, 200, 299) {
+						Fail(fmt.Sprintf("%s, request %d of %d after waiting the %.0f s retry-after asked for (one token interval apart, each after the previous answer), answered %d:\n%s",
+							kindOperation(k), i+1, recoverHits, wait, resp.Status, resp.Body))
+					}
+					pause(ctx, r.bucket.Interval())
+				}
+			})
+
+			It("refuses one user beyond the user's bucket with 429 while the tenant has room", Req("MA-RL-011"), func(ctx SpecContext) {
+				r, why := userRun(ctx, k)
+				if r == nil {
+					Skip(why)
+				}
+				requireAnswers(r)
+				requireStatuses(r)
+				main := r.mainShots()
+				ub := r.bucket
+				if refused, _ := ub.Ideal(times(main, true)); float64(refused) < 1+ub.Tol {
+					undecided(fmt.Sprintf("the runner sent user A's %d %s so slowly that an ideal %s refuses only %d of them. %s", len(main), name, ub, refused, r.res.Summary()))
+				}
+				if tb := burst.NewBucket(limitModel().Tenant.Bucket(k)); tb.Rate > 0 {
+					if _, first := tb.Ideal(times(r.tenantDraws(k), true)); first >= 0 {
+						undecided(fmt.Sprintf("the runner's sends bunched up so that the tenant's %s could have refused request #%d: a 429 would not show the user's limit. %s", tb, first, r.res.Summary()))
+					}
+				}
+				if e := ub.FirstExcess(times(main, false)); e != nil {
+					Fail(fmt.Sprintf("user A got %d %s through within %.3f s, where its own bucket, %s, lets at most %.1f through (B + R·t + tolerance %.0f): the per-user limit is missing or larger than configured. %s",
+						e.Count, name, e.At.Seconds(), ub, e.Allowed, ub.Tol, r.res.Summary()))
+				}
+				if count(main, is429) == 0 {
+					Fail(fmt.Sprintf("none of user A's %d %s was refused with 429, although they overran its own bucket, %s: the per-user limit is missing. %s", len(main), name, ub, r.res.Summary()))
+				}
+			})
+
+			It("serves another user while one user's bucket is empty", Req("MA-RL-012"), func(ctx SpecContext) {
+				r, why := userRun(ctx, k)
+				if r == nil {
+					Skip(why)
+				}
+				requireAnswers(r)
+				requireStatuses(r)
+				if count(r.mainShots(), is429) == 0 {
+					Skip("user A's bucket was never found empty (MA-RL-011 fails), so another user's requests show nothing")
+				}
+				var f findings
+				for _, s := range r.shots(func(_ *burst.Shot, i shotInfo) bool { return i.role == roleOther }) {
+					if !s.OK() {
+						f.add(r, s, "refused while user A's %s bucket was empty and the tenant's had room", name)
+					}
+				}
+				f.fail(fmt.Sprintf("another user's %s refused while one user's bucket was empty: the per-user limit is shared between users", name))
+			})
+
+			It("serves a user's other kinds while the user's bucket of this kind is empty", Req("MA-RL-013"), func(ctx SpecContext) {
+				r, why := userRun(ctx, k)
+				if r == nil {
+					Skip(why)
+				}
+				requireAnswers(r)
+				requireStatuses(r)
+				probes := r.shots(func(_ *burst.Shot, i shotInfo) bool { return i.role == roleProbe })
+				if len(probes) == 0 {
+					Skip(fmt.Sprintf("%s counts no other kind in a user bucket of its own", planName()))
+				}
+				if count(r.mainShots(), is429) == 0 {
+					Skip("user A's bucket was never found empty (MA-RL-011 fails), so its other requests show nothing")
+				}
+				var f findings
+				for _, s := range probes {
+					if !s.OK() {
+						f.add(r, s, "refused while only user A's %s bucket was empty", name)
+					}
+				}
+				f.fail(fmt.Sprintf("user A's other kinds refused while only its %s bucket was empty: the user's buckets are not kept apart", name))
+			})
+
+			It("sends x-ratelimit-limit, -remaining and -reset on every 2xx and 429", Req("MA-RL-003"), func(ctx SpecContext) {
+				runs, _ := runsOf(ctx, k)
+				var f findings
+				for _, r := range runs {
+					for i := range r.res.Shots {
+						s := &r.res.Shots[i]
+						if !s.OK() && !is429(s) {
+							continue
+						}
+						h := headersOf(s)
+						for _, c := range []struct {
+							name string
+							v    float64
+						}{{"x-ratelimit-limit", h.Limit}, {"x-ratelimit-remaining", h.Remaining}, {"x-ratelimit-reset", h.Reset}} {
+							if math.IsNaN(c.v) {
+								f.add(r, s, "%s is %s", c.name, describeHeader(s.Header, c.name))
+							}
+						}
+					}
+				}
+				f.fail("answers without the rate-limit headers")
+			})
+
+			It("sends retry-after on every 429, the tenant's and a user's", Req("MA-RL-004"), func(ctx SpecContext) {
+				runs, _ := runsOf(ctx, k)
+				var f findings
+				refused := 0
+				for _, r := range runs {
+					for i := range r.res.Shots {
+						if s := &r.res.Shots[i]; is429(s) {
+							refused++
+							if math.IsNaN(headersOf(s).RetryAfter) {
+								level := "the tenant's bucket"
+								if r.level == "user" {
+									level = "user A's bucket"
+								}
+								f.add(r, s, "a 429 of %s without retry-after (it is %s)", level, describeHeader(s.Header, "Retry-After"))
+							}
+						}
+					}
+				}
+				if refused == 0 {
+					Skip("the bursts drew no 429, so there is no retry-after to check (MA-RL-002, MA-RL-011)")
+				}
+				f.fail("429s without retry-after")
+			})
+
+			It("states x-ratelimit-remaining 0 on a 429, falling as requests are served and rising no faster than the bucket refills", Req("MA-RL-009"), func(ctx SpecContext) {
+				runs, _ := runsOf(ctx, k)
+				var f findings
+				placed, ambiguous, refused := 0, 0, 0
+				for _, r := range runs {
+					p, a := remainingFindings(r, &f)
+					placed, ambiguous = placed+p, ambiguous+a
+					refused += count(r.shots(func(*burst.Shot, shotInfo) bool { return true }), is429)
+				}
+				AddReportEntry(verdict.Burst, fmt.Sprintf("x-ratelimit-remaining placed on a bucket (by x-ratelimit-limit) for %d answers; %d could describe either level (the same size)", placed, ambiguous), ReportEntryVisibilityFailureOrVerbose)
+				f.fail("x-ratelimit-remaining that does not describe the bucket")
+				if placed == 0 && refused == 0 {
+					Skip("no answer could be placed on a bucket by its x-ratelimit-limit, and none was a 429")
+				}
+			})
+
+			It("states an x-ratelimit-limit, -reset and retry-after that fit the bucket they describe", Req("MA-RL-010"), func(ctx SpecContext) {
+				runs, _ := runsOf(ctx, k)
+				var f findings
+				for _, r := range runs {
+					fitFindings(r, &f)
+				}
+				f.fail("rate-limit headers that do not fit the buckets of " + planName())
+			})
+		})
 	}
 
-	It("answers no 429 while requests stay at the limit", Req("MA-RL-001"), func(ctx SpecContext) {
-		waitRefill(ctx, l)
-		host, token := F.Target.CustomDomain, a.Signup.AccessToken
-		n := min(maxShots, int(math.Ceil(l.R*atLimitFor.Seconds())))
-		res := sendBurst(ctx, burst.Spec{
-			Name: "at the limit", Rate: l.R, Count: n,
-			Request: func(int) *harness.Request { return factorsRequest(host, token) },
-		})
-		refused := countStatus(res, 429)
-		burstPicture(res, l, fmt.Sprintf("At the limit: GET /me/v1/factors at %.4g/s, one user, %s", l.R, host),
-			fmt.Sprintf("%d × 2xx, %d × 429; at the limit none may be refused", count2xx(res), refused))
-		requireAnswers(res)
-		if err := res.RequireRate(minAtLimit); err != nil {
-			undecided(err.Error())
+	It("counts requests on the canonical and the custom domain against the one tenant bucket", Req("MA-RL-008"), func(ctx SpecContext) {
+		k, tb, n, why := splitKind()
+		if why != "" {
+			Skip(why)
 		}
-		if sim := bunching(res, l); sim != "" {
-			undecided(sim)
-		}
-		if refused > 0 {
-			var first *burst.Shot
-			for i := range res.Shots {
-				if s := &res.Shots[i]; s.Status == 429 && (first == nil || s.Received < first.Received) {
-					first = s
-				}
-			}
-			burst.Record(F.Client, first)
-			kind := first.Header.Get("X-Auth0-Error-Kind")
-			if kind == "" {
-				kind = "none"
-			}
-			Fail(fmt.Sprintf("%d of %d requests sent at the limit, %s, were refused with 429; the first at %.3f s, after %d × 2xx (x-auth0-error-kind: %s).\n%s",
-				refused, len(res.Shots), l, first.Received.Seconds(), okBefore(res, first.Received), kind, res.Summary()))
-		}
-		Expect(count2xx(res)).To(Equal(len(res.Shots)), "every request at the limit succeeds: %s", res.Summary())
-	})
-
-	It("refuses a burst well above the limit with 429, letting at most B + R·t through in the first t seconds", Req("MA-RL-002"), func(ctx SpecContext) {
-		requireLimited(mainBurst(ctx), l, "one user, one domain",
-			"The tenant lets more through than its configured limit: check rate_limit in the target config, or the limiter.")
-	})
-
-	It("sends x-ratelimit-limit, -remaining and -reset on every 2xx and 429 of the burst", Req("MA-RL-003"), func(ctx SpecContext) {
-		res := mainBurst(ctx)
-		requireAnswers(res)
-		requireOverload(res, l)
-		var f burstFindings
-		for i := range res.Shots {
-			s := &res.Shots[i]
-			if !limitedOrOK(s) {
-				continue
-			}
-			h := headersOf(s)
-			for _, c := range []struct {
-				name string
-				v    float64
-			}{{"x-ratelimit-limit", h.Limit}, {"x-ratelimit-remaining", h.Remaining}, {"x-ratelimit-reset", h.Reset}} {
-				if math.IsNaN(c.v) {
-					f.add(s, "%s is %s", c.name, describeHeader(s.Header, c.name))
-				}
-			}
-		}
-		f.fail("answers without the rate-limit headers", res)
-	})
-
-	It("sends retry-after on every 429", Req("MA-RL-004"), func(ctx SpecContext) {
-		res := mainBurst(ctx)
-		requireAnswers(res)
-		requireOverload(res, l)
-		if countStatus(res, 429) == 0 {
-			Skip("the burst drew no 429, so there is no retry-after to check (MA-RL-002 fails)")
-		}
-		var f burstFindings
-		for i := range res.Shots {
-			if s := &res.Shots[i]; s.Status == 429 && math.IsNaN(headersOf(s).RetryAfter) {
-				f.add(s, "retry-after is %s", describeHeader(s.Header, "Retry-After"))
-			}
-		}
-		f.fail("429s without retry-after", res)
-	})
-
-	It("keeps x-ratelimit-remaining, -reset and retry-after consistent with the bucket", Req("MA-RL-005"), func(ctx SpecContext) {
-		res := mainBurst(ctx)
-		requireAnswers(res)
-		requireOverload(res, l)
-		var f burstFindings
-		consistency(res, l, &f)
-		f.fail("rate-limit headers that do not describe the bucket", res)
-	})
-
-	It("answers again after the wait retry-after asked for", Req("MA-RL-006"), func(ctx SpecContext) {
-		res := mainBurst(ctx)
-		requireAnswers(res)
-		requireOverload(res, l)
-		wait := -1.0
-		for i := range res.Shots {
-			if s := &res.Shots[i]; s.Status == 429 {
-				if ra := headersOf(s).RetryAfter; !math.IsNaN(ra) {
-					wait = math.Max(wait, ra)
-				}
-			}
-		}
-		if wait < 0 {
-			Skip("the burst drew no 429 with a retry-after to honour (MA-RL-002, MA-RL-004)")
-		}
-		if wait > maxWait.Seconds() {
-			Fail(fmt.Sprintf("retry-after asks for %.0f s; %s refills completely in %s", wait, l, l.refillTime()))
-		}
-		// Counted from the end of the burst: by then no request of it takes a token.
-		pause(ctx, time.Until(res.Ended.Add(time.Duration(wait*float64(time.Second)))))
-		host, token := F.Target.CustomDomain, a.Signup.AccessToken
-		for i := range recoverHits {
-			resp := call(F.Client.Once(ctx, factorsRequest(host, token)))
-			Expect(resp).To(HaveStatus(http.StatusOK), "request %d of %d after waiting the %.0f s retry-after asked for", i+1, recoverHits, wait)
-			// One refill interval apart, each after the previous answer.
-			pause(ctx, time.Duration(float64(time.Second)/l.R))
-		}
-	})
-
-	It("counts a burst split across two users against the one tenant bucket", Req("MA-RL-007"), func(ctx SpecContext) {
-		waitRefill(ctx, l)
-		host := F.Target.CustomDomain
-		tokens := []string{a.Signup.AccessToken, b.Signup.AccessToken}
-		res := sendBurst(ctx, burst.Spec{
-			Name: "two users", Rate: overload * l.R, Count: burstSize(l),
-			Request: func(i int) *harness.Request { return factorsRequest(host, tokens[i%2]) },
-			Series:  func(i int) string { return []string{"user A", "user B"}[i%2] },
-		})
-		burstPicture(res, l, fmt.Sprintf("A burst at %.0f× the limit split across two users, %s", overload, host), limitVerdict(res, l),
-			"A per-tenant limit refuses the two users together as it refuses one; a per-user limit lets twice as many through.")
-		requireLimited(res, l, "two users, alternating",
-			splitHint("Two users together got more than the tenant's limit: the limit is kept per user (or per token), not per tenant."))
-	})
-
-	It("counts a burst split across the canonical and custom domains against the one tenant bucket", Req("MA-RL-008"), func(ctx SpecContext) {
 		canonical, why := canonicalMeToken(ctx)
 		if canonical == "" {
 			Skip(why)
 		}
-		waitRefill(ctx, l)
-		hosts := []string{F.Target.CustomDomain, F.Target.Domain}
-		tokens := []string{a.Signup.AccessToken, canonical}
-		res := sendBurst(ctx, burst.Spec{
-			Name: "two domains", Rate: overload * l.R, Count: burstSize(l),
-			Request: func(i int) *harness.Request { return factorsRequest(hosts[i%2], tokens[i%2]) },
-			Series:  func(i int) string { return hosts[i%2] },
-		})
-		burstPicture(res, l, fmt.Sprintf("A burst at %.0f× the limit split across %s and %s", overload, hosts[0], hosts[1]), limitVerdict(res, l),
-			"A per-tenant limit refuses both domains together as it refuses one; a per-domain limit lets twice as many through.")
-		requireLimited(res, l, "two domains, alternating",
-			splitHint("The two domains together got more than the tenant's limit: the limit is kept per domain, not per tenant."))
+		c := claims(canonical)
+		sub, _ := c["sub"].(string)
+		if scope, _ := c["scope"].(string); !slices.Contains(strings.Fields(scope), kindScope(k)) {
+			Skip(fmt.Sprintf("the canonical domain's token lacks %s (its scope: %q): the login client's grant for the My Account API does not allow it", kindScope(k), scope))
+		}
+		// The canonical domain's share: at most what the login user's own bucket holds
+		// (as the pacer reckons what the run spent of it), so that only the tenant's
+		// bucket can refuse; reserved through the pacer, which waits if need be.
+		m := n / 2
+		if ub, why := userBucket(k); why == "" {
+			m = min(m, ub.Size)
+			q := url.Values{}
+			if k == spec.FilteredRead {
+				q.Set("type", "passkey")
+			}
+			for range m {
+				if err := F.Client.Pacer.MyAccount(ctx, sub, http.MethodGet, q); err != nil {
+					undecided("waiting for the login user's bucket: " + err.Error())
+				}
+			}
+		}
+		custom := rl.pool.draw(ctx, k, n-m)
+		// The canonical requests spread evenly over the burst.
+		plan := make([]shotInfo, 0, n)
+		for i, j := 0, 0; i < n; i++ {
+			if j < m && i >= (2*j+1)*n/(2*m) {
+				plan = append(plan, shotInfo{kind: k, sub: sub, who: "the login user", host: F.Target.Domain, token: canonical, role: roleMain})
+				j++
+				continue
+			}
+			u := custom[i-j]
+			plan = append(plan, shotInfo{kind: k, user: u, sub: u.Subject, who: "a user", host: F.Target.CustomDomain, role: roleMain})
+		}
+		waitRefill(ctx)
+		r := newRun(ctx, fmt.Sprintf("Tenant %s at %.0f× the limit split across %s (%d) and %s (%d)", kindName(k), overload, F.Target.CustomDomain, n-m, F.Target.Domain, m),
+			"domains "+kindName(k), "tenant", k, tb, overload*tb.Rate, plan, seriesOf(plan, func(p shotInfo) string { return p.host }))
+		r.finish(r.verdictNote(), "A per-tenant limit refuses both domains together as it refuses one; a per-domain limit lets the canonical domain's requests through besides.")
+		hint := "The two domains together got more than the tenant's limit: the limit is kept per domain, not per tenant."
+		if one := rl.sent("tenant " + string(k) + " above the limit"); one != nil && count(one.mainShots(), is429) > 0 && one.bucket.FirstExcess(times(one.mainShots(), false)) == nil {
+			hint += " The custom domain alone was held to it (MA-RL-002)."
+		}
+		requireLimited(r, fmt.Sprintf("%d %s on %s and %d on %s", n-m, kindName(k), F.Target.CustomDomain, m, F.Target.Domain), hint)
 	})
 })
 
-// canonicalMeToken is a My Account token for the canonical domain, or why there is
-// none. Tokens are bound to the domain they were issued on, and native passkey login
-// works only on the custom domain: the canonical domain's token comes from
-// Universal Login (the authorization code flow) with the target's login user.
+// splitKind is the kind the cross-domain burst sends, its tenant bucket and the
+// burst's size: of the reads the canonical domain's login user can send (writes
+// there would start an enrollment on a domain passkeys may not be bound to), the one
+// where the canonical domain's share stands out most above the tolerance.
+func splitKind() (spec.Kind, burst.Bucket, int, string) {
+	best, bestScore := spec.Kind(""), math.Inf(-1)
+	var bestBucket burst.Bucket
+	bestN := 0
+	var whys []string
+	for _, k := range []spec.Kind{spec.Read, spec.FilteredRead} {
+		tb, why := tenantBucket(k)
+		if why != "" {
+			whys = append(whys, why)
+			continue
+		}
+		n, ok := tb.BurstSize(overload, burstFor, maxShots)
+		if !ok {
+			whys = append(whys, fmt.Sprintf("%s (the tenant's %s) cannot be emptied by a burst of at most %d requests", tb, kindName(k), maxShots))
+			continue
+		}
+		share := float64(n / 2)
+		if ub, why := userBucket(k); why == "" {
+			share = math.Min(share, float64(ub.Size))
+		}
+		if score := share - tb.Tol; score > bestScore {
+			best, bestScore, bestBucket, bestN = k, score, tb, n
+		}
+	}
+	if best == "" {
+		return "", burst.Bucket{}, 0, strings.Join(whys, "; ")
+	}
+	return best, bestBucket, bestN, ""
+}
+
+// answered is a single answer outside a burst: transport failures fail the spec (or
+// make it INCONCLUSIVE), answers that break the API description other than in
+// their rate-limit headers fail it; a 429 comes back for the caller to judge.
+func answered(resp *harness.Response, err error) *harness.Response {
+	GinkgoHelper()
+	if err != nil {
+		var ue *harness.UnreachableError
+		if errors.As(err, &ue) {
+			undecided(ue.Error())
+		}
+		Fail("request failed: " + err.Error())
+	}
+	if resp.RequestViolation != nil {
+		Fail("suite bug: the suite's own request breaks the API description: " + resp.RequestViolation.Error())
+	}
+	if v := otherViolations(resp.Violation); v != nil {
+		Fail(fmt.Sprintf("%s %s answered %d, which breaks the API description:\n%s", resp.Exchange.Method, resp.Exchange.URL, resp.Status, v))
+	}
+	return resp
+}
+
+func between(v, lo, hi int) bool { return v >= lo && v <= hi }
+
+// canonicalMeToken is a My Account token for the canonical domain (reads of the
+// factors and of the methods), or why there is none. Tokens are bound to the domain
+// they were issued on, and native passkey login works only on the custom domain:
+// the canonical domain's token comes from Universal Login (the authorization code
+// flow) with the target's login user.
 func canonicalMeToken(ctx context.Context) (token, why string) {
 	GinkgoHelper()
 	if len(F.Target.LoginClients()) == 0 || F.Target.User.Username == "" {
@@ -563,99 +1390,7 @@ func canonicalMeToken(ctx context.Context) (token, why string) {
 	requireLoginConfig()
 	d := loginDriver(ctx, F.Target.Login.Driver)
 	defer d.Close()
-	a := newAuth(F.Target.Domain, F.Target.LoginClients()[0], harness.ScopeReadFactors)
+	a := newAuth(F.Target.Domain, F.Target.LoginClients()[0], harness.ScopeReadFactors, harness.ScopeReadMethods)
 	t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
 	return t.AccessToken, ""
-}
-
-// describeHeader says what a header was instead of a non-negative number.
-func describeHeader(h http.Header, name string) string {
-	v, ok := h[http.CanonicalHeaderKey(name)]
-	if !ok {
-		return "missing"
-	}
-	return fmt.Sprintf("%q, not a non-negative number", strings.Join(v, ", "))
-}
-
-// okBefore counts the 2xx answered before t.
-func okBefore(res *burst.Result, t time.Duration) int {
-	n := 0
-	for _, s := range res.Shots {
-		if s.Err == nil && s.Status >= 200 && s.Status < 300 && s.Received < t {
-			n++
-		}
-	}
-	return n
-}
-
-// bunching says whether the runner's own sends, fed to an ideal bucket as they left,
-// would have emptied it: then a 429 at "the limit" would be the runner's fault.
-func bunching(res *burst.Result, l limitBucket) string {
-	if _, first := ideal(res, l); first >= 0 {
-		return fmt.Sprintf("the runner's sends bunched up: request #%d left when even an ideal %s would have been empty. %s", first, l, res.Summary())
-	}
-	return ""
-}
-
-// consistency checks x-ratelimit-remaining, -limit, -reset and retry-after against
-// the bucket they describe.
-func consistency(res *burst.Result, l limitBucket, f *burstFindings) {
-	var shots []*burst.Shot
-	for i := range res.Shots {
-		if s := &res.Shots[i]; limitedOrOK(s) {
-			shots = append(shots, s)
-		}
-	}
-	limit := math.NaN()
-	full := math.Ceil(l.refillTime().Seconds())
-	for _, s := range shots {
-		h := headersOf(s)
-		if !math.IsNaN(h.Limit) {
-			if math.IsNaN(limit) {
-				limit = h.Limit
-			} else if h.Limit != limit {
-				f.add(s, "x-ratelimit-limit %v changed within the burst (it was %v)", h.Limit, limit)
-			}
-			if h.Remaining > h.Limit {
-				f.add(s, "x-ratelimit-remaining %v exceeds x-ratelimit-limit %v", h.Remaining, h.Limit)
-			}
-		}
-		if s.Status == 429 && h.Kind == "global-rate-limit" && h.Remaining != 0 && !math.IsNaN(h.Remaining) {
-			f.add(s, "x-ratelimit-remaining is %v on a 429 for the tenant-wide limit: the bucket it describes is empty", h.Remaining)
-		}
-		if !math.IsNaN(h.Reset) {
-			now := h.Date
-			if now.IsZero() {
-				now = res.Started.Add(s.Received)
-			}
-			// The server's Date is truncated to the second; reset is rounded either way.
-			lo, hi := float64(now.Unix())-1, float64(now.Unix())+full+2
-			if h.Reset < lo || h.Reset > hi {
-				f.add(s, "x-ratelimit-reset %.0f is not within the %.0f s the bucket needs to refill after the answer's Date %s", h.Reset, full, now.UTC().Format(time.RFC3339))
-			}
-		}
-		if s.Status == 429 && !math.IsNaN(h.RetryAfter) && h.RetryAfter > full+1 {
-			f.add(s, "retry-after %v s is longer than the %.0f s an empty bucket needs to refill", h.RetryAfter, full)
-		}
-	}
-	// Between two requests of which one was answered before the other was sent, the
-	// bucket can only have gained what it refills in the meantime: remaining never
-	// rises faster than R/s (+1 for rounding down).
-	for j, sj := range shots {
-		rj := headersOf(sj).Remaining
-		if math.IsNaN(rj) {
-			continue
-		}
-		for _, si := range shots[:j] {
-			ri := headersOf(si).Remaining
-			if math.IsNaN(ri) || si.Received >= sj.Sent {
-				continue
-			}
-			if gain := l.R * (sj.Received - si.Sent).Seconds(); rj > ri+gain+1 {
-				f.add(sj, "x-ratelimit-remaining rose to %v from %v (request #%d, answered before this one was sent); refilling at %.4g/s adds at most %.1f in between",
-					rj, ri, si.Index, l.R, gain)
-				break
-			}
-		}
-	}
 }

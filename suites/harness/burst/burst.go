@@ -309,3 +309,22 @@ func (r *Result) RequireRate(frac float64) error {
 
 // Host is the host the shot's request went to.
 func (s *Shot) Host() string { return s.req.URL.Host }
+
+// Merge adds the shots of o, a burst sent after r on the same client, to r: their
+// times are shifted onto r's clock and their indexes continue r's. r's rate figures
+// (Rate, Achieved, jitter, latency) stay those of its own shots: a burst sent to
+// probe something while r's bucket is empty does not change how well r kept its
+// rate.
+func (r *Result) Merge(o *Result) {
+	shift := o.Started.Sub(r.Started)
+	base := len(r.Shots)
+	for _, s := range o.Shots {
+		s.Index += base
+		s.Sent += shift
+		s.Received += shift
+		r.Shots = append(r.Shots, s)
+	}
+	if o.Ended.After(r.Ended) {
+		r.Ended = o.Ended
+	}
+}

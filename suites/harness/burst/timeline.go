@@ -26,6 +26,10 @@ type Timeline struct {
 	// Marks point at moments worth a look, such as where the 2xx first exceeded the
 	// limit.
 	Marks []TimelineMark
+	// Counted selects the shots the limit is about (nil: all): only their 2xx make
+	// the running count drawn against it. Other shots (probes of another bucket) are
+	// drawn but not counted.
+	Counted func(*Shot) bool
 }
 
 // TimelineMark is a ring at a time and a count, with a label.
@@ -191,10 +195,10 @@ func WriteTimeline(w io.Writer, r *Result, tl Timeline) error {
 	}
 	p("</g>\n")
 
-	// The running count of 2xx answers, by when they came back.
+	// The running count of the counted 2xx answers, by when they came back.
 	var ok []float64
-	for _, s := range r.Shots {
-		if s.Err == nil && s.Status >= 200 && s.Status < 300 {
+	for i := range r.Shots {
+		if s := &r.Shots[i]; s.OK() && (tl.Counted == nil || tl.Counted(s)) {
 			ok = append(ok, secs(s.Received))
 		}
 	}
@@ -234,7 +238,11 @@ func WriteTimeline(w io.Writer, r *Result, tl Timeline) error {
 	if st[0] > 0 {
 		legend(mark(0, float64(lx+8), float64(ly), colorError), fmt.Sprintf("no answer (%d)", st[0]))
 	}
-	legend(fmt.Sprintf(`<path d="M%d %d H%d" stroke="#004D40" stroke-width="2"/>`, lx, ly, lx+16), "2xx so far")
+	so := "2xx so far"
+	if tl.Counted != nil {
+		so = "2xx so far (the limit's)"
+	}
+	legend(fmt.Sprintf(`<path d="M%d %d H%d" stroke="#004D40" stroke-width="2"/>`, lx, ly, lx+16), so)
 	if tl.Rate > 0 {
 		legend(fmt.Sprintf(`<path d="M%d %d H%d" stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"/>`, lx, ly, lx+16),
 			fmt.Sprintf("limit %d + %.4g·t", tl.Burst, tl.Rate))

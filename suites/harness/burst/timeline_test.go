@@ -101,3 +101,48 @@ func TestTimelineScales(t *testing.T) {
 		t.Errorf("fileSlug: %q", got)
 	}
 }
+
+// Counted limits the running count of 2xx to the shots the limit is about; the
+// others are still drawn.
+func TestWriteTimelineCounted(t *testing.T) {
+	steps := func(tl Timeline) (int, string) {
+		var buf bytes.Buffer
+		if err := WriteTimeline(&buf, sampleBurst(), tl); err != nil {
+			t.Fatal(err)
+		}
+		svg := buf.String()
+		_, path, ok := strings.Cut(svg, `<path fill="none" stroke="#004D40" stroke-width="2" d="`)
+		if !ok {
+			t.Fatalf("no running count in\n%s", svg)
+		}
+		path, _, _ = strings.Cut(path, `"`)
+		return strings.Count(path, " V"), svg
+	}
+	if n, _ := steps(Timeline{Rate: 25, Burst: 25}); n != 30 {
+		t.Errorf("all counted: %d steps, want 30", n)
+	}
+	n, svg := steps(Timeline{Rate: 25, Burst: 25, Counted: func(s *Shot) bool { return s.Series == "user A" }})
+	if n != 15 {
+		t.Errorf("user A counted: %d steps, want 15", n)
+	}
+	if !strings.Contains(svg, "2xx so far (the limit&#39;s)") || !strings.Contains(svg, "2xx (30)") {
+		t.Errorf("the legend should count every 2xx and say the line counts the limit's:\n%s", svg)
+	}
+}
+
+// Merge puts a later burst's shots on the first burst's clock.
+func TestResultMerge(t *testing.T) {
+	a := sampleBurst()
+	achieved := a.Achieved
+	b := &Result{Started: a.Started.Add(time.Second), Ended: a.Started.Add(2 * time.Second), Shots: []Shot{
+		{Index: 0, Sent: 0, Received: 5 * time.Millisecond, Status: 200, Series: "probe"},
+		{Index: 1, Sent: time.Millisecond, Received: 6 * time.Millisecond, Status: 200, Series: "probe"},
+	}}
+	a.Merge(b)
+	if len(a.Shots) != 42 || a.Achieved != achieved || !a.Ended.Equal(b.Ended) {
+		t.Fatalf("%d shots, achieved %v (was %v), ended %v", len(a.Shots), a.Achieved, achieved, a.Ended)
+	}
+	if s := a.Shots[41]; s.Index != 41 || s.Sent != time.Second+time.Millisecond || s.Received != time.Second+6*time.Millisecond || s.Series != "probe" {
+		t.Errorf("merged shot %+v", s)
+	}
+}
