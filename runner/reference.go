@@ -28,6 +28,7 @@ type reference struct {
 	Refusals  string   `yaml:"refusals,omitempty"`
 	Prompts   bool     `yaml:"prompts,omitempty"`
 	DPoP      string   `yaml:"dpop,omitempty"`
+	DPoPNonce bool     `yaml:"dpop_nonce,omitempty"`
 }
 
 // Defaults of the embedded reference tenant.
@@ -45,17 +46,19 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.StringVar(&r.Refusals, "refusals", referenceRefusals, "how the embedded reference tenant's token endpoint refuses: auth0 (403 invalid_grant, 401 access_denied) or rfc6749 (400, 401 invalid_client)")
 	fs.BoolVar(&r.Prompts, "prompts", false, "the embedded reference tenant shows the passkey enrollment offer and the consent page at login")
 	fs.StringVar(&r.DPoP, "dpop", referenceDPoP, "DPoP at the embedded reference tenant: allowed, required or off")
+	fs.BoolVar(&r.DPoPNonce, "dpop-nonce", false, "the embedded reference tenant demands server nonces in DPoP proofs (use_dpop_nonce)")
 }
 
 // record is what the certification keeps of the tenant t started as r says.
 func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
 	return &report.ReferenceTenant{Faults: append([]string{}, t.Faults()...), Misconfig: t.Misconfigs(), Plan: r.Plan,
-		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP}
+		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP, DPoPNonce: r.DPoPNonce}
 }
 
 // fromRecord is the reference a certification recorded.
 func fromRecord(rt *report.ReferenceTenant) reference {
-	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP}
+	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP,
+		DPoPNonce: rt.DPoPNonce}
 	// Certifications from before these were recorded started the defaults of then.
 	r.Plan = cmp.Or(r.Plan, spec.PlanEarlyAccess)
 	r.Refusals = cmp.Or(r.Refusals, reftenant.RefusalRFC6749)
@@ -76,18 +79,21 @@ func (r reference) args() []string {
 	if r.Prompts {
 		out = append(out, "--prompts")
 	}
+	if r.DPoPNonce {
+		out = append(out, "--dpop-nonce")
+	}
 	return out
 }
 
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
-	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts || r.DPoP != referenceDPoP
+	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts || r.DPoP != referenceDPoP || r.DPoPNonce
 }
 
 // options are the reftenant options for r, listening on addr.
 func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
-		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts}
+		DPoPNonce: r.DPoPNonce, PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts}
 	if r.Plan != "" {
 		l, err := spec.LimitPlan(r.Plan)
 		if err != nil {
@@ -171,6 +177,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	if t.DPoP() != "" {
 		target.DPoP = t.DPoP()
 	}
+	target.DPoPNonce = t.DPoPNonce()
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)
 	}

@@ -118,6 +118,7 @@ type ReferenceTenant struct {
 	Refusals  string   `yaml:"refusals,omitempty"`
 	Prompts   bool     `yaml:"prompts,omitempty"`
 	DPoP      string   `yaml:"dpop,omitempty"`
+	DPoPNonce bool     `yaml:"dpop_nonce,omitempty"`
 }
 
 // Statistics counts requirements and specs.
