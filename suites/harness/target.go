@@ -644,6 +644,9 @@ func (t *Target) Validate() error {
 	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web,
 		"short_lived": t.Clients.ShortLived} {
 		checkDPoP("clients."+name+".dpop", c.DPoP)
+		if t.DPoP == DPoPRequired && c.DPoP != "" && c.DPoP != DPoPRequired {
+			bad("clients."+name+".dpop", "%q under dpop: required: a token for the My Account API needs a proof whatever the client's setting (leave it out)", c.DPoP)
+		}
 	}
 	checkDPoP("management.dpop", t.Management.DPoP)
 	if t.DPoPNonce && t.DPoP == DPoPOff {
