@@ -44,12 +44,13 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 	It("binds the webauthn grant's tokens to the proof's key at signup and at login, with an ES256 and an RS256 key", Req("AUTH-DPOP-001"), func(ctx SpecContext) {
 		for _, alg := range []dpop.Alg{dpop.ES256, dpop.RS256} {
 			key := dpop.MustKey(alg)
-			bu := signUpBound(ctx, authenticator.ES256, key) // checks the signup's binding
+			bu := signUpBound(ctx, authenticator.ES256, key)
+			if u == nil {
+				u, rt = bu, bu.Signup.RefreshToken // the specs below use it whatever this one finds
+			}
+			expectBound(bu.SignupResponse, key, "the webauthn grant (signup) with an "+string(alg)+" key")
 			resp := webauthnGrant(ctx, bu.user, host, withKey(key))
 			expectBound(resp, key, "the webauthn grant (login) with an "+string(alg)+" key")
-			if u == nil {
-				u, rt = bu, bu.Signup.RefreshToken
-			}
 		}
 		Expect(rt).NotTo(BeEmpty(), "the signup asked for offline_access but got no refresh token")
 	})
@@ -79,6 +80,9 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 		t := expectBound(refresh(ctx, host, nativeClient(), rt, withKey(u.Key)), u.Key, "the refresh_token grant of the native client")
 		rt = cmpOr(t.RefreshToken, rt)
 		for _, c := range clients {
+			if codeRTs[c.Name] == "" {
+				continue // the code-flow spec failed for it
+			}
 			t := expectBound(refresh(ctx, loginHost(), c, codeRTs[c.Name], withKey(keys[c.Name])), keys[c.Name], "the refresh_token grant of the "+c.Name+" client")
 			codeRTs[c.Name] = cmpOr(t.RefreshToken, codeRTs[c.Name])
 		}
@@ -92,6 +96,9 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 			Skip("needs a public client (clients.spa) whose tokens the code-flow spec bound: RFC 9449 §5 requires the binding of public clients' refresh tokens only")
 		}
 		c := clients[i]
+		if codeRTs[c.Name] == "" {
+			Skip("the code-flow spec obtained no refresh token of the " + c.Name + " client with a proof (see AUTH-DPOP-002)")
+		}
 		for what, mod := range map[string]func(*harness.Request){
 			"another key's proof": withKey(dpop.MustKey(dpop.ES256)),
 			"no proof":            func(r *harness.Request) { r.NoProof = true },
@@ -137,13 +144,14 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 
 	It("refuses a proof used before (the same jti) with invalid_dpop_proof, at the webauthn and the refresh_token grant", Req("AUTH-DPOP-008"), func(ctx SpecContext) {
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
+		// The binding is AUTH-DPOP-001's: here the first use only has to be accepted.
 		first := webauthnGrant(ctx, u.user, host, withKey(u.Key))
-		expectBound(first, u.Key, "the webauthn grant (login)")
+		Expect(first).To(HaveStatus(http.StatusOK), "the webauthn grant (login) with a valid proof")
 		// Another ceremony, the same proof: only the proof is used twice.
 		expectProofRefused(webauthnGrant(ctx, u.user, host, func(r *harness.Request) { r.RawProof = first.Proof }), "the webauthn grant with a proof already used")
 		first = refresh(ctx, host, nativeClient(), rt, withKey(u.Key))
-		t := expectBound(first, u.Key, "the refresh_token grant")
-		rt = cmpOr(t.RefreshToken, rt)
+		Expect(first).To(HaveStatus(http.StatusOK), "the refresh_token grant with a valid proof")
+		rt = cmpOr(tokensIn(first).RefreshToken, rt)
 		expectProofRefused(refresh(ctx, host, nativeClient(), rt, func(r *harness.Request) { r.RawProof = first.Proof }), "the refresh_token grant with a proof already used")
 	})
 
@@ -388,6 +396,13 @@ func webauthnGrant(ctx context.Context, u *user, host string, mods ...func(*harn
 // withKey makes a token request prove possession of key, with opts applied to the proof.
 func withKey(key *dpop.Key, opts ...dpop.Option) func(*harness.Request) {
 	return func(r *harness.Request) { r.DPoP, r.Proof = key, opts }
+}
+
+// tokensIn reads a token response (empty tokens when it holds none).
+func tokensIn(resp *harness.Response) harness.Tokens {
+	var t harness.Tokens
+	_ = resp.JSON(&t)
+	return t
 }
 
 // nativeClient is the native client as a code-flow client, for refresh.

@@ -98,14 +98,14 @@ type dpopUser struct {
 }
 
 // signUpBound signs a user up with a passkey of alg and a DPoP proof of key, asking
-// for every scope of the operations the API serves, and checks the tokens are
-// bound to key.
+// for every scope of the operations the API serves. Whether the tokens are bound is
+// for the caller to judge (AUTH-DPOP-001 does), so that a defect there fails that
+// requirement, not every spec that needs a user.
 func signUpBound(ctx context.Context, alg authenticator.Alg, key *dpop.Key) *dpopUser {
 	GinkgoHelper()
 	host := requireCustomDomain()
 	scopes := append([]string{"openid", "offline_access"}, opScopes()...)
 	u, resp := signUpWith(ctx, alg, key, scopes)
-	expectBound(resp, key, "the webauthn grant (signup)")
 	granted := strings.Fields(u.Signup.Scope)
 	if len(granted) == 0 {
 		granted, _ = claimScopes(u.Signup.AccessToken)
@@ -115,6 +115,22 @@ func signUpBound(ctx context.Context, alg authenticator.Alg, key *dpop.Key) *dpo
 	}
 	s := harness.NewSession(host, u.Signup, renew).Bind(key)
 	return &dpopUser{user: u, Key: key, Session: s, Granted: granted, SignupResponse: resp}
+}
+
+// unbound says why tokens are not bound to key ("" when they are, as far as the
+// suite can tell): token_type is not DPoP, or a JWT access token lacks its cnf.jkt.
+func unbound(t harness.Tokens, key *dpop.Key) string {
+	if !strings.EqualFold(t.TokenType, "DPoP") {
+		return fmt.Sprintf("has token_type %q", t.TokenType)
+	}
+	if strings.Count(t.AccessToken, ".") != 2 {
+		return ""
+	}
+	c := claims(t.AccessToken)
+	if cnf, _ := c["cnf"].(map[string]any); cnf["jkt"] != key.Thumbprint() {
+		return fmt.Sprintf("has an access token whose cnf (%v) is not the key's", c["cnf"])
+	}
+	return ""
 }
 
 // claimScopes reads the scope claim of a JWT access token (false when it is not a JWT).
@@ -265,6 +281,9 @@ func (p *pool) borrow(ctx context.Context, op spec.Operation, need budget) *dpop
 	}
 	if u == nil {
 		u = signUpBound(ctx, authenticator.ES256, dpop.MustKey(dpop.ES256))
+		if why := unbound(u.Signup, u.Key); why != "" {
+			Skip("the target's answer to a signup with a DPoP proof " + why + ": there is no DPoP-bound token to present (AUTH-DPOP-001 fails for it)")
+		}
 		p.users = append(p.users, u)
 	}
 	if s := op.Scope(); s != "" && !slices.Contains(u.Granted, s) {
@@ -353,13 +372,24 @@ func meCall(u *dpopUser, opID string, path map[string]string, body any) *harness
 	return r
 }
 
+// prerequisite checks a request a spec makes with a valid proof before what it
+// judges. Refused for its credentials, the spec cannot judge its case: it skips,
+// since the operation's own spec of a valid proof (MA-DPOP-001) fails for it.
+func prerequisite(resp *harness.Response, want int, what string) {
+	GinkgoHelper()
+	if resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden {
+		Skip(fmt.Sprintf("%s with a DPoP-bound token and a valid proof answered %d, so this case cannot be judged (MA-DPOP-001 fails for it): %.200s", what, resp.Status, resp.Body))
+	}
+	Expect(resp).To(HaveStatus(want), "%s with a valid proof", what)
+}
+
 // passkeyState lists u's passkeys as "id name" lines (a filtered read).
 func passkeyState(ctx context.Context, u *dpopUser) string {
 	GinkgoHelper()
 	r := meCall(u, "listAuthenticationMethods", nil, nil)
 	r.URL += "?type=passkey"
 	resp := send(ctx, r)
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods?type=passkey")
+	prerequisite(resp, http.StatusOK, "GET /authentication-methods?type=passkey")
 	var body struct {
 		Methods []map[string]any `json:"authentication_methods"`
 	}
@@ -391,7 +421,7 @@ func accountState(ctx context.Context, u *dpopUser) string {
 	r := meCall(u, "listConnectedAccounts", nil, nil)
 	r.URL += "?" + url.Values{"connection": {accountConnection()}}.Encode()
 	resp := send(ctx, r)
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /connected-accounts/accounts")
+	prerequisite(resp, http.StatusOK, "GET /connected-accounts/accounts")
 	var body struct {
 		Accounts []map[string]any `json:"accounts"`
 	}
@@ -422,7 +452,7 @@ func cmpOr(s, fallback string) string {
 func startPasskey(ctx context.Context, u *dpopUser) (string, map[string]any) {
 	GinkgoHelper()
 	resp := send(ctx, meCall(u, "startAuthenticationMethodEnrollment", nil, map[string]any{"type": "passkey"}))
-	Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods (a valid proof)")
+	prerequisite(resp, http.StatusAccepted, "POST /authentication-methods")
 	c := decodeCeremony(resp)
 	// Another device: the user's own authenticator holds a passkey the options exclude.
 	att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
@@ -502,7 +532,7 @@ var fixtures = map[string]fixture{
 			}
 			u2, body := startPasskey(ctx, u)
 			resp := send(ctx, &harness.Request{Method: http.MethodPost, URL: u2, JSON: body, Session: u.Session})
-			Expect(resp).To(HaveStatus(http.StatusCreated), "verifying a second passkey to delete (a valid proof)")
+			prerequisite(resp, http.StatusCreated, "POST …/verify (a second passkey to delete)")
 			id, _ := resp.Object()["id"].(string)
 			Expect(id).NotTo(BeEmpty(), "the verified passkey has no id")
 			return opCall{req: meCall(u, "deleteAuthenticationMethod", map[string]string{"authentication_method_id": id}, nil), ok: []int{http.StatusNoContent}}
