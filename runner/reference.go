@@ -33,6 +33,7 @@ type reference struct {
 	// connections it offers for connected accounts.
 	Methods             []string `yaml:"methods,omitempty"`
 	NoConnectedAccounts bool     `yaml:"no_connected_accounts,omitempty"`
+	DPoPNonce           bool     `yaml:"dpop_nonce,omitempty"`
 }
 
 // Defaults of the embedded reference tenant.
@@ -62,18 +63,19 @@ func (r *reference) register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.BoolVar(&r.NoConnectedAccounts, "no-connected-accounts", false, "the embedded reference tenant offers no connection for connected accounts")
+	fs.BoolVar(&r.DPoPNonce, "dpop-nonce", false, "the embedded reference tenant demands server nonces in DPoP proofs (use_dpop_nonce)")
 }
 
 // record is what the certification keeps of the tenant t started as r says.
 func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
 	return &report.ReferenceTenant{Faults: append([]string{}, t.Faults()...), Misconfig: t.Misconfigs(), Plan: r.Plan,
-		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP, Methods: r.Methods, NoConnectedAccounts: r.NoConnectedAccounts}
+		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP, Methods: r.Methods, NoConnectedAccounts: r.NoConnectedAccounts, DPoPNonce: r.DPoPNonce}
 }
 
 // fromRecord is the reference a certification recorded.
 func fromRecord(rt *report.ReferenceTenant) reference {
 	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP,
-		Methods: rt.Methods, NoConnectedAccounts: rt.NoConnectedAccounts}
+		Methods: rt.Methods, NoConnectedAccounts: rt.NoConnectedAccounts, DPoPNonce: rt.DPoPNonce}
 	// Certifications from before these were recorded started the defaults of then.
 	r.Plan = cmp.Or(r.Plan, spec.PlanEarlyAccess)
 	r.Refusals = cmp.Or(r.Refusals, reftenant.RefusalRFC6749)
@@ -98,19 +100,22 @@ func (r reference) args() []string {
 	if r.NoConnectedAccounts {
 		out = append(out, "--no-connected-accounts")
 	}
+	if r.DPoPNonce {
+		out = append(out, "--dpop-nonce")
+	}
 	return out
 }
 
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
-		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts
+		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce
 }
 
 // options are the reftenant options for r, listening on addr.
 func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
-		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
+		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, DPoPNonce: r.DPoPNonce, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
 		MyAccountTokenTTL: referenceTokenTTL, SessionTTL: referenceSessionTTL}
 	if len(o.MethodTypes) == 0 {
 		o.MethodTypes = reftenant.MethodTypes()
@@ -204,6 +209,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	if conn := t.ConnectedAccountsConnection(); conn != "" {
 		target.ConnectedAccounts = harness.ConnectedAccounts{Connection: conn, RedirectURI: native.RedirectURIs[0]}
 	}
+	target.DPoPNonce = t.DPoPNonce()
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)
 	}

@@ -67,7 +67,7 @@ func cmdRun(args []string) (int, error) {
 		return exitUsage, usagef("run: unexpected argument %q", fs.Arg(0))
 	}
 	if *config != "" && ref.set() {
-		return exitUsage, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts and --dpop apply to the embedded reference tenant, not to --config")
+		return exitUsage, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts, --dpop and --dpop-nonce apply to the embedded reference tenant, not to --config")
 	}
 	dir, err := filepath.Abs(*reportDir)
 	if err != nil {

@@ -29,7 +29,7 @@ var _ = Describe("Native passkey signup and login", Label("login", "passkey"), f
 				expectFreshChallenge(opts.Challenge)
 
 				u = signUp(ctx, alg)
-				Expect(u.Signup.TokenType).To(Equal("Bearer"))
+				Expect(u.Signup.TokenType).To(Equal(tokenTypeFor("native")), "token_type")
 			})
 
 			It("logs the user in with /passkey/challenge and the webauthn grant, for the My Account audience and scopes", Req("AUTH-PK-002"), func(ctx SpecContext) {

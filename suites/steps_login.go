@@ -232,8 +232,9 @@ func checkCallback(u string, a login.Request) login.Callback {
 	return cb
 }
 
-// redeem sends the authorization_code grant; set replaces parameters (nil removes one).
-func redeem(ctx context.Context, a login.Request, code string, asJSON bool, set url.Values) *harness.Response {
+// redeem sends the authorization_code grant; set replaces parameters (nil removes one)
+// and mods change the request (a DPoP proof).
+func redeem(ctx context.Context, a login.Request, code string, asJSON bool, set url.Values, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
 	p := url.Values{
 		"grant_type": {"authorization_code"}, "client_id": {a.Client.ClientID},
@@ -252,19 +253,19 @@ func redeem(ctx context.Context, a login.Request, code string, asJSON bool, set 
 			p[k] = v
 		}
 	}
-	return tokenRequest(ctx, a.Host, p, asJSON)
+	return tokenRequest(ctx, a.Host, p, asJSON, mods...)
 }
 
-func refresh(ctx context.Context, host string, c harness.NamedClient, rt string) *harness.Response {
+func refresh(ctx context.Context, host string, c harness.NamedClient, rt string, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
 	p := url.Values{"grant_type": {"refresh_token"}, "client_id": {c.ClientID}, "refresh_token": {rt}}
 	if c.ClientSecret != "" {
 		p.Set("client_secret", c.ClientSecret)
 	}
-	return tokenRequest(ctx, host, p, false)
+	return tokenRequest(ctx, host, p, false, mods...)
 }
 
-func tokenRequest(ctx context.Context, host string, p url.Values, asJSON bool) *harness.Response {
+func tokenRequest(ctx context.Context, host string, p url.Values, asJSON bool, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
 	r := &harness.Request{Method: http.MethodPost, URL: F.Target.BaseURL(host) + "/oauth/token"}
 	if asJSON {
@@ -276,6 +277,9 @@ func tokenRequest(ctx context.Context, host string, p url.Values, asJSON bool) *
 	} else {
 		r.Form = p
 	}
+	for _, m := range mods {
+		m(r)
+	}
 	return send(ctx, r)
 }
 
@@ -286,7 +290,7 @@ func tokensOf(resp *harness.Response) harness.Tokens {
 	var t harness.Tokens
 	Expect(resp.JSON(&t)).To(Succeed())
 	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
-	Expect(strings.EqualFold(t.TokenType, "Bearer")).To(BeTrue(), "token_type %q, want Bearer", t.TokenType)
+	expectTokenType(resp, t)
 	return t
 }
 

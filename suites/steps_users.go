@@ -6,10 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -45,6 +45,14 @@ func decodeCeremony(resp *harness.Response) ceremony {
 // /passkey/register and the webauthn grant on the custom domain.
 func signUp(ctx context.Context, alg authenticator.Alg) *user {
 	GinkgoHelper()
+	u, _ := signUpWith(ctx, alg, nil, append([]string{"openid", "offline_access"}, harness.MethodScopes...))
+	return u
+}
+
+// signUpWith is signUp with a DPoP proof of key at the token endpoint (nil: the
+// client's default) and the given scopes; it also returns the token response.
+func signUpWith(ctx context.Context, alg authenticator.Alg, key *dpop.Key, scopes []string) (*user, *harness.Response) {
+	GinkgoHelper()
 	host := requireCustomDomain()
 	u := &user{Email: harness.NewEmail(), Authn: authenticator.New()}
 	resp := call(F.PasskeyRegister(ctx, host, u.Email))
@@ -52,14 +60,14 @@ func signUp(ctx context.Context, alg authenticator.Alg) *user {
 	c := decodeCeremony(resp)
 	att, pk, err := u.Authn.Register(c.Options, F.Target.WebAuthn.Origin, alg)
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
-	resp = call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), append([]string{"openid", "offline_access"}, harness.MethodScopes...)...))
+	resp = call(F.TokenByWebAuthnProof(ctx, key, host, c.AuthSession, att, harness.MeAudience(host), scopes...))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, signup)")
 	Expect(resp.JSON(&u.Signup)).To(Succeed())
 	Expect(u.Signup.AccessToken).NotTo(BeEmpty(), "access_token")
 	u.Passkeys = append(u.Passkeys, pk)
 	u.Subject, _ = claims(u.Signup.AccessToken)["sub"].(string)
 	F.Users.Add(u.Subject + " " + u.Email)
-	return u
+	return u, resp
 }
 
 // newUser signs a user up with an ES256 passkey.
@@ -123,6 +131,6 @@ func signIn(ctx context.Context, u *user, pk *authenticator.Passkey, host string
 	var t harness.Tokens
 	Expect(resp.JSON(&t)).To(Succeed())
 	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
-	Expect(strings.EqualFold(t.TokenType, "Bearer")).To(BeTrue(), "token_type %q, want Bearer", t.TokenType)
+	expectTokenType(resp, t)
 	return t
 }

@@ -121,6 +121,7 @@ type ReferenceTenant struct {
 	// Methods are the method types it enabled (empty: all).
 	Methods             []string `yaml:"methods,omitempty"`
 	NoConnectedAccounts bool     `yaml:"no_connected_accounts,omitempty"`
+	DPoPNonce           bool     `yaml:"dpop_nonce,omitempty"`
 }
 
 // Statistics counts requirements and specs.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
 // UserAgent identifies the suite to the target.
@@ -40,6 +41,7 @@ type Client struct {
 	Pacer *Pacer
 
 	http *http.Client
+	keys keyring // DPoP keys and what is bound to them (dpop.go)
 }
 
 // Request is one request to send. Exactly one of Body, JSON and Form is used.
@@ -50,10 +52,13 @@ type Request struct {
 	Body   []byte
 	JSON   any
 	Form   url.Values
-	// Bearer sets "Authorization: Bearer <token>".
+	// Bearer presents this access token: "Authorization: Bearer <token>", or, for a
+	// token the client obtained bound to one of its DPoP keys, "Authorization: DPoP
+	// <token>" with a fresh proof of that key (dpop.go).
 	Bearer string
 	// Session presents the session's access token (renewed when it runs out) in
-	// its scheme; the request draws on the session user's limits.
+	// its scheme, with a fresh DPoP proof when it is DPoP-bound; the request draws
+	// on the session user's limits.
 	Session *Session
 	// Deliberate marks a request that breaks the API description on purpose (an
 	// error-case spec): its own validation result is not a suite bug, and a
@@ -62,6 +67,23 @@ type Request struct {
 	// Paced: the caller already waited for the limit this request draws on (the
 	// login drivers pace their prompt posts themselves, outside login.timeout).
 	Paced bool
+
+	// DPoP (RFC 9449; dpop.go). Without these fields a request carries a proof
+	// when it presents a DPoP-bound token, refreshes a bound refresh token, or asks
+	// the token endpoint for tokens of a client the target requires DPoP of.
+	//
+	// DPoP signs the proof with this key instead (at the token endpoint: binds the
+	// tokens to it; with a token bound to another key: another key's proof).
+	DPoP *dpop.Key
+	// Proof changes the proof before (or after) it is signed.
+	Proof []dpop.Option
+	// RawProof is sent as the DPoP header as it is (a replayed proof).
+	RawProof string
+	// NoProof sends no DPoP header at all.
+	NoProof bool
+	// Scheme presents the token in this scheme ("Bearer" or "DPoP") whatever it
+	// is bound to; "Bearer" also drops the bound key's proof (a downgrade).
+	Scheme string
 }
 
 // Response is what came back, with the OpenAPI verdicts.
@@ -74,8 +96,13 @@ type Response struct {
 	Violation error
 	// RequestViolation is set when the request broke it.
 	RequestViolation error
+	// Proof is the DPoP proof the request carried ("" for none), ProofKey the key
+	// the client signed it with (nil for a raw or no proof).
+	Proof    string
+	ProofKey *dpop.Key
 
-	req *http.Request
+	req        *http.Request
+	nonceRetry bool // the client made the proof with the nonce it knew: a demand for another is retried
 }
 
 // pace waits until the request may go under the target's limits.
@@ -229,7 +256,17 @@ func (r *Request) encode() ([]byte, string, error) {
 	}
 }
 
+// once sends r; a proof the client made that the server answers with a demand for a
+// (new) nonce is made again with it and sent once more (RFC 9449 §8, §9).
 func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string) (*Response, error) {
+	resp, err := c.send(ctx, r, body, ctype)
+	if err != nil || !resp.nonceRetry || !dpop.NonceDemanded(resp.Status, resp.Header, resp.Body) {
+		return resp, err
+	}
+	return c.send(ctx, r, body, ctype)
+}
+
+func (c *Client) send(ctx context.Context, r *Request, body []byte, ctype string) (*Response, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil {
 		return nil, fmt.Errorf("bad URL %q: %w", r.URL, err)
@@ -239,12 +276,16 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Request))
 	defer cancel()
-	req, err := c.newRequest(ctx, r, body, ctype)
+	req, proof, err := c.newRequest(ctx, r, body, ctype)
 	if err != nil {
 		return nil, err
 	}
 
 	ex := Exchange{Method: r.Method, URL: r.URL, ReqHeader: req.Header.Clone(), ReqBody: string(body), Started: time.Now()}
+	if p := req.Header.Get("DPoP"); p != "" {
+		d := dpop.Decode(p)
+		ex.DPoP = &d
+	}
 	var reqViolation error
 	if c.Validator != nil {
 		ex.Operation = c.Validator.Operation(req)
@@ -272,8 +313,9 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 		c.record(ex, nil)
 		return nil, fmt.Errorf("%s %s: reading the response: %w", r.Method, r.URL, err)
 	}
-	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: respBody, req: req}
+	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: respBody, req: req, Proof: proof.raw, ProofKey: proof.key, nonceRetry: proof.nonceRetry}
 	c.Pacer.Answered(ex.Operation, hr.StatusCode)
+	c.keys.learn(r.URL, proof, resp)
 	if c.Validator != nil {
 		resp.Violation = c.Validator.ValidateResponse(req, body, hr.StatusCode, hr.Header, respBody)
 		if errors.Is(resp.Violation, spec.ErrNoOperation) && r.Deliberate {
@@ -291,11 +333,12 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, ctype string
 	return resp, nil
 }
 
-// newRequest builds the http.Request for r; Do and the burst pacer both send it.
-func (c *Client) newRequest(ctx context.Context, r *Request, body []byte, ctype string) (*http.Request, error) {
+// newRequest builds the http.Request for r, credentials and DPoP proof made now;
+// Do and the burst pacer both send it.
+func (c *Client) newRequest(ctx context.Context, r *Request, body []byte, ctype string) (*http.Request, sentProof, error) {
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, sentProof{}, err
 	}
 	if strings.Contains(r.URL, "|") && !strings.Contains(r.URL, "%7C") {
 		// A literal "|" in the URL is sent as is, as some SDKs do, not as Go's %7C.
@@ -313,20 +356,14 @@ func (c *Client) newRequest(ctx context.Context, r *Request, body []byte, ctype 
 		req.Header.Set("Accept", "application/json")
 	}
 	req.Header.Set("User-Agent", UserAgent)
-	if r.Bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+r.Bearer)
-	}
-	if r.Session != nil {
-		tok, err := r.Session.Token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", r.Session.Scheme()+" "+tok)
+	proof, err := c.credentials(ctx, r, req, body)
+	if err != nil {
+		return nil, proof, err
 	}
 	if body == nil {
 		req.Body = http.NoBody
 	}
-	return req, nil
+	return req, proof, nil
 }
 
 func (c *Client) record(ex Exchange, _ *Response) Exchange {
@@ -342,7 +379,7 @@ func (c *Client) Prepare(ctx context.Context, r *Request) (*http.Request, []byte
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := c.newRequest(ctx, r, body, ctype)
+	req, _, err := c.newRequest(ctx, r, body, ctype)
 	return req, body, err
 }
 

@@ -10,22 +10,26 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
 // Exchange is one recorded request and its response (or transport error).
 type Exchange struct {
-	Operation string        `json:"operation,omitempty"` // "POST /authentication-methods" from the spec, if matched
-	Method    string        `json:"method"`
-	URL       string        `json:"url"`
-	ReqHeader http.Header   `json:"request_headers,omitempty"`
-	ReqBody   string        `json:"request_body,omitempty"`
-	Status    int           `json:"status,omitempty"`
-	RespHead  http.Header   `json:"response_headers,omitempty"`
-	RespBody  string        `json:"response_body,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Violation string        `json:"violation,omitempty"`
-	Started   time.Time     `json:"started"`
-	Duration  time.Duration `json:"duration"`
+	Operation string      `json:"operation,omitempty"` // "POST /authentication-methods" from the spec, if matched
+	Method    string      `json:"method"`
+	URL       string      `json:"url"`
+	ReqHeader http.Header `json:"request_headers,omitempty"`
+	ReqBody   string      `json:"request_body,omitempty"`
+	Status    int         `json:"status,omitempty"`
+	RespHead  http.Header `json:"response_headers,omitempty"`
+	RespBody  string      `json:"response_body,omitempty"`
+	Error     string      `json:"error,omitempty"`
+	Violation string      `json:"violation,omitempty"`
+	// DPoP is the request's DPoP proof, decoded: header and claims, never a private key.
+	DPoP     *dpop.Decoded `json:"dpop_proof,omitempty"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
 }
 
 // secretKeys are JSON/form/query keys whose values are secrets.
@@ -172,7 +176,13 @@ func (r *Redactor) header(h http.Header) http.Header {
 	out := http.Header{}
 	for k, vs := range h {
 		for _, v := range vs {
-			if !r.Off && (k == "Authorization" || k == "Dpop") {
+			switch {
+			case k == "Dpop":
+				// A proof is single-use and the exchange shows it decoded: the header
+				// names it, also with --show-secrets (a proof of a private-key case
+				// holds that key).
+				v = "$" + ProofPlaceholder
+			case !r.Off && k == "Authorization":
 				scheme, _, _ := strings.Cut(v, " ")
 				v = scheme + " $ACCESS_TOKEN"
 			}
@@ -181,6 +191,9 @@ func (r *Redactor) header(h http.Header) http.Header {
 	}
 	return out
 }
+
+// ProofPlaceholder names a DPoP proof in exchanges and curl lines.
+const ProofPlaceholder = "DPOP_PROOF"
 
 // Recorder keeps the exchanges of the current spec.
 type Recorder struct {
@@ -217,6 +230,12 @@ func FormatExchange(e Exchange) string {
 	}
 	fmt.Fprintf(&b, "> %s %s\n", e.Method, e.URL)
 	writeHeaders(&b, "> ", e.ReqHeader)
+	if e.DPoP != nil {
+		fmt.Fprintf(&b, "> ($%s, decoded; single-use, so a replay needs a fresh proof)\n", ProofPlaceholder)
+		for _, line := range strings.Split(e.DPoP.String(), "\n") {
+			fmt.Fprintf(&b, ">   %s\n", line)
+		}
+	}
 	if e.ReqBody != "" {
 		fmt.Fprintf(&b, ">\n%s\n", indentBody(e.ReqBody))
 	}
@@ -302,7 +321,19 @@ func CurlLine(e Exchange, resolve map[string]string, caFile string) string {
 	if e.ReqBody != "" {
 		parts = append(parts, "--data-raw", dquote(e.ReqBody))
 	}
-	return strings.Join(parts, " ")
+	line := strings.Join(parts, " ")
+	if e.DPoP != nil {
+		htm, _ := e.DPoP.Claims["htm"].(string)
+		htu, _ := e.DPoP.Claims["htu"].(string)
+		line += fmt.Sprintf("  # $%s: a DPoP proof is single-use (RFC 9449 §11.1): the one sent (decoded in the exchange) is refused if replayed; sign a fresh one with the same key for %s %s", ProofPlaceholder, htm, htu)
+		if _, ok := e.DPoP.Claims["ath"]; ok {
+			line += " with ath of $ACCESS_TOKEN"
+		}
+		if _, ok := e.DPoP.Claims["nonce"]; ok {
+			line += " and the server's latest DPoP-Nonce"
+		}
+	}
+	return line
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
 // Framework is what every spec shares: the target, the one client and its evidence.
@@ -111,8 +112,23 @@ func (f *Framework) PasskeyChallenge(ctx context.Context, host string) (*Respons
 }
 
 // TokenByWebAuthn exchanges an auth_session and authenticator response for tokens.
-// audience may be empty (no audience requested).
+// audience may be empty (no audience requested). The request carries a DPoP proof of
+// the native client's key when the target requires DPoP of that client.
 func (f *Framework) TokenByWebAuthn(ctx context.Context, host, authSession string, authnResponse []byte, audience string, scopes ...string) (*Response, error) {
+	return f.TokenByWebAuthnProof(ctx, nil, host, authSession, authnResponse, audience, scopes...)
+}
+
+// TokenByWebAuthnProof is TokenByWebAuthn with a DPoP proof of key (RFC 9449 §5), so
+// that the tokens are bound to it; a nil key is TokenByWebAuthn's default.
+func (f *Framework) TokenByWebAuthnProof(ctx context.Context, key *dpop.Key, host, authSession string, authnResponse []byte, audience string, scopes ...string) (*Response, error) {
+	r := f.WebAuthnTokenRequest(host, authSession, authnResponse, audience, scopes...)
+	r.DPoP = key
+	return f.Client.Do(ctx, r)
+}
+
+// WebAuthnTokenRequest is the webauthn grant's token request, for callers that set
+// more of it (a DPoP proof's options).
+func (f *Framework) WebAuthnTokenRequest(host, authSession string, authnResponse []byte, audience string, scopes ...string) *Request {
 	body := map[string]any{
 		"grant_type":     WebAuthnGrant,
 		"client_id":      f.Target.Clients.Native.ClientID,
@@ -129,13 +145,19 @@ func (f *Framework) TokenByWebAuthn(ctx context.Context, host, authSession strin
 	if len(scopes) > 0 {
 		body["scope"] = strings.Join(scopes, " ")
 	}
-	return f.Client.Do(ctx, &Request{Method: http.MethodPost, URL: f.Target.BaseURL(host) + "/oauth/token", JSON: body})
+	return &Request{Method: http.MethodPost, URL: f.Target.BaseURL(host) + "/oauth/token", JSON: body}
 }
 
 // PasskeyLogin logs a user in with a passkey (/passkey/challenge, the
 // authenticator's assertion, the webauthn grant) and returns the tokens; every
 // failure is an error, so a Session can renew with it.
 func (f *Framework) PasskeyLogin(ctx context.Context, host string, a *authenticator.Authenticator, pk *authenticator.Passkey, audience string, scopes ...string) (Tokens, error) {
+	return f.PasskeyLoginProof(ctx, nil, host, a, pk, audience, scopes...)
+}
+
+// PasskeyLoginProof is PasskeyLogin with a DPoP proof of key at the token endpoint
+// (nil: PasskeyLogin's default).
+func (f *Framework) PasskeyLoginProof(ctx context.Context, key *dpop.Key, host string, a *authenticator.Authenticator, pk *authenticator.Passkey, audience string, scopes ...string) (Tokens, error) {
 	resp, err := f.PasskeyChallenge(ctx, host)
 	if err != nil {
 		return Tokens{}, err
@@ -154,7 +176,7 @@ func (f *Framework) PasskeyLogin(ctx context.Context, host string, a *authentica
 	if err != nil {
 		return Tokens{}, fmt.Errorf("the virtual authenticator could not answer the request options: %w", err)
 	}
-	resp, err = f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, audience, scopes...)
+	resp, err = f.TokenByWebAuthnProof(ctx, key, host, c.AuthSession, assertion, audience, scopes...)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -168,7 +190,8 @@ func (f *Framework) PasskeyLogin(ctx context.Context, host string, a *authentica
 	return t, nil
 }
 
-// Me sends a My Account API request: path is relative to /me/v1.
+// Me sends a My Account API request: path is relative to /me/v1. A token the client
+// obtained DPoP-bound goes with the DPoP scheme and a proof.
 func (f *Framework) Me(ctx context.Context, method, host, path, token string, body any) (*Response, error) {
 	r := &Request{Method: method, URL: MeURL(host, path), Bearer: token}
 	if body != nil {

@@ -7,13 +7,16 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
 // Session is a user's login on one domain: the tokens a login gave and how to get
 // new ones when they run out. A target sets token lifetimes per API (the My Account
 // API's may be short), so specs never hold an access token across time themselves:
 // requests carry the Session, and the client asks it for a token just before
-// sending, after any wait for the limits.
+// sending, after any wait for the limits. A session whose tokens are DPoP-bound
+// presents them with the DPoP scheme and a fresh proof of its key per request.
 type Session struct {
 	// Host is the domain the tokens were issued on (and are for).
 	Host string
@@ -25,6 +28,7 @@ type Session struct {
 	tokens  Tokens
 	expires time.Time
 	renew   func(context.Context) (Tokens, error)
+	key     *dpop.Key
 }
 
 // Renewal margin: a token with less than this left is renewed before use, so that
@@ -49,6 +53,23 @@ func (s *Session) set(t Tokens) {
 	if t.ExpiresIn > 0 {
 		s.expires = time.Now().Add(time.Duration(t.ExpiresIn) * time.Second)
 	}
+}
+
+// Bind says the session's tokens are bound to k (its renewals must bind the new ones
+// to k too): requests present them with a proof of k. It returns s.
+func (s *Session) Bind(k *dpop.Key) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.key = k
+	return s
+}
+
+// Key is the key the session is bound to (nil when Bind was not called: the client
+// then knows the key of a bound token it obtained itself).
+func (s *Session) Key() *dpop.Key {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
 }
 
 // Tokens are the session's current tokens, as the last login or renewal gave them.

@@ -58,8 +58,16 @@ type Target struct {
 	// Management is an optional Management API client (client credentials with
 	// delete:users): with it, the users a run signs up are deleted afterwards.
 	Management OAuthClient `json:"management,omitempty"`
-	// DPoP is whether the target binds tokens to keys: off, allowed or required.
+	// DPoP is whether the target binds tokens to keys (RFC 9449): off (the default:
+	// the DPoP specs skip), allowed (a token request with a proof gets a bound token,
+	// one without a bearer token) or required (the My Account API takes only bound
+	// tokens; every request of the run then presents DPoP). Clients may differ
+	// (clients.<name>.dpop).
 	DPoP string `json:"dpop,omitempty"`
+	// DPoPNonce says the target demands server nonces in DPoP proofs (RFC 9449 §8,
+	// §9); the nonce specs run only then. The client answers a demand for a nonce
+	// either way.
+	DPoPNonce bool `json:"dpop_nonce,omitempty"`
 	// ConnectedAccounts configures the connected-accounts flow.
 	ConnectedAccounts ConnectedAccounts `json:"connected_accounts,omitempty"`
 	// Implementation describes what is being tested, for reports.
@@ -633,8 +641,16 @@ func (t *Target) Validate() error {
 		}
 	}
 	checkDPoP("dpop", t.DPoP)
-	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web} {
+	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web,
+		"short_lived": t.Clients.ShortLived} {
 		checkDPoP("clients."+name+".dpop", c.DPoP)
+		if t.DPoP == DPoPRequired && c.DPoP != "" && c.DPoP != DPoPRequired {
+			bad("clients."+name+".dpop", "%q under dpop: required: a token for the My Account API needs a proof whatever the client's setting (leave it out)", c.DPoP)
+		}
+	}
+	checkDPoP("management.dpop", t.Management.DPoP)
+	if t.DPoPNonce && t.DPoP == DPoPOff {
+		bad("dpop_nonce", "needs dpop allowed or required: a target without DPoP demands no DPoP nonces")
 	}
 	if c := t.Management; c != (OAuthClient{}) && (c.ClientID == "" || c.ClientSecret == "") {
 		bad("management", "needs client_id and client_secret (a Machine to Machine application authorized for the Management API with delete:users)")
@@ -660,7 +676,8 @@ func (t *Target) Validate() error {
 	return errors.Join(errs...)
 }
 
-// DPoPFor is the DPoP mode of a configured client ("native", "spa", "web").
+// DPoPFor is the DPoP mode of a configured client ("native", "spa", "web",
+// "short_lived"): its own, or the target's.
 func (t *Target) DPoPFor(client string) string {
 	var c OAuthClient
 	switch client {
@@ -670,8 +687,29 @@ func (t *Target) DPoPFor(client string) string {
 		c = t.Clients.SPA
 	case "web":
 		c = t.Clients.Web
+	case "short_lived":
+		c = t.Clients.ShortLived
 	}
 	return cmp.Or(c.DPoP, t.DPoP)
+}
+
+// DPoPForClientID is the DPoP mode of the configured client with that client_id. The
+// management client's is only its own (the Management API is another API than My
+// Account, whose setting the target's dpop is); an unknown client's is "".
+func (t *Target) DPoPForClientID(id string) string {
+	if id == "" {
+		return ""
+	}
+	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web,
+		"short_lived": t.Clients.ShortLived} {
+		if c.ClientID == id {
+			return t.DPoPFor(name)
+		}
+	}
+	if t.Management.ClientID == id {
+		return t.Management.DPoP
+	}
+	return ""
 }
 
 // Domains lists the target's hosts: the canonical domain, then the custom domain if any.

@@ -128,6 +128,9 @@ func TestRateLimitModel(t *testing.T) {
 		{"rate_limit: {tenant: {reads: {pre_second: 1}}}", `unknown field "pre_second"`},
 		{"dpop: sometimes", "field dpop"},
 		{"clients: {native: {client_id: a, dpop: maybe}}", "field clients.native.dpop"},
+		{"dpop_nonce: true", "field dpop_nonce"},
+		{"clients: {native: {client_id: a, dpop: allowed}}\ndpop: required", "field clients.native.dpop"},
+		{"dpop: allowed\nmanagement: {client_id: m, client_secret: s, dpop: always}", "field management.dpop"},
 		{"management: {client_id: m}", "field management"},
 		{"out_of_band: {url: 'http://x'}", "field out_of_band.url"},
 		{"connected_accounts: {connection: google}", "field connected_accounts.redirect_uri"},
@@ -139,5 +142,28 @@ func TestRateLimitModel(t *testing.T) {
 		if _, err := ParseTarget([]byte(yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error containing %q", c.yaml, err, c.want)
 		}
+	}
+}
+
+func TestDPoPModePerClient(t *testing.T) {
+	tg, err := ParseTarget([]byte(`domain: a.example
+dpop: allowed
+dpop_nonce: true
+clients:
+  native: {client_id: nat}
+  spa: {client_id: spa1, redirect_uri: "https://app.example/cb", dpop: required}
+  short_lived: {client_id: short1}
+management: {client_id: mgmt, client_secret: x}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"nat": DPoPAllowed, "spa1": DPoPRequired, "short1": DPoPAllowed, "mgmt": "", "unknown": "", "": ""} {
+		if got := tg.DPoPForClientID(id); got != want {
+			t.Errorf("DPoPForClientID(%q) = %q, want %q", id, got, want)
+		}
+	}
+	if !tg.DPoPNonce || tg.DPoPFor("spa") != DPoPRequired || tg.DPoPFor("web") != DPoPAllowed {
+		t.Errorf("nonce %v, spa %s, web %s", tg.DPoPNonce, tg.DPoPFor("spa"), tg.DPoPFor("web"))
 	}
 }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"flag"
+	"slices"
+	"testing"
+)
+
+// The reference tenant's DPoP flags reach the tenant, the target config it writes,
+// the certification's record and the flags replay starts it with again.
+func TestReferenceDPoPFlagsRoundTrip(t *testing.T) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var r reference
+	r.register(fs)
+	if err := fs.Parse([]string{"--dpop", "required", "--dpop-nonce"}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.set() || r.DPoP != "required" || !r.DPoPNonce {
+		t.Fatalf("parsed %+v", r)
+	}
+	tn, cfg, err := startReference(t.TempDir(), "127.0.0.1:0", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close()
+	if tn.DPoP() != "required" || !tn.DPoPNonce() {
+		t.Errorf("the tenant runs with DPoP %q, nonces %v", tn.DPoP(), tn.DPoPNonce())
+	}
+	target, err := loadTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if target.DPoP != "required" || !target.DPoPNonce {
+		t.Errorf("the target config says dpop %q, dpop_nonce %v", target.DPoP, target.DPoPNonce)
+	}
+	again := fromRecord(r.record(tn))
+	if again.DPoP != r.DPoP || again.DPoPNonce != r.DPoPNonce {
+		t.Errorf("recorded %+v, read back %+v", r, again)
+	}
+	if args := again.args(); !slices.Contains(args, "--dpop-nonce") || !slices.Contains(args, "required") {
+		t.Errorf("replay flags %v", args)
+	}
+	var plain reference
+	plain.register(flag.NewFlagSet("run", flag.ContinueOnError))
+	if plain.set() || slices.Contains(plain.args(), "--dpop-nonce") {
+		t.Errorf("the default reference asks for nonces: %v", plain.args())
+	}
+}

@@ -1,0 +1,426 @@
+package suites
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
+)
+
+// DPoP (RFC 9449) at the token endpoint: every grant the suite uses binds its tokens
+// to the proof's key, refresh tokens keep the binding, and wrong proofs are refused
+// with invalid_dpop_proof. The wrong proofs go to the webauthn grant (a fresh
+// ceremony each) and to the refresh_token grant; the authorization code grant gets
+// the binding checks only, since every wrong proof there would cost a login through
+// the login page, whose posts the vendor limits to 5 a minute per IP.
+var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, ContinueOnFailure, func() {
+	var (
+		host string
+		u    *dpopUser // signed up with a proof of u.Key; its refresh token is bound to it
+		rt   string    // u's refresh token, as the last refresh left it
+		// Code-flow clients' refresh tokens and the keys they were obtained with.
+		codeRTs = map[string]string{}
+		keys    = map[string]*dpop.Key{}
+		clients []harness.NamedClient
+	)
+
+	// Checked before each spec, so that every skipped spec says why.
+	BeforeEach(func() {
+		requireDPoP()
+		host = requireCustomDomain()
+	})
+
+	It("binds the webauthn grant's tokens to the proof's key at signup and at login, with an ES256 and an RS256 key", Req("AUTH-DPOP-001"), func(ctx SpecContext) {
+		for _, alg := range []dpop.Alg{dpop.ES256, dpop.RS256} {
+			key := dpop.MustKey(alg)
+			bu := signUpBound(ctx, authenticator.ES256, key)
+			if u == nil {
+				u, rt = bu, bu.Signup.RefreshToken // the specs below use it whatever this one finds
+			}
+			expectBound(bu.SignupResponse, key, "the webauthn grant (signup) with an "+string(alg)+" key")
+			resp := webauthnGrant(ctx, bu.user, host, withKey(key))
+			expectBound(resp, key, "the webauthn grant (login) with an "+string(alg)+" key")
+		}
+		Expect(rt).NotTo(BeEmpty(), "the signup asked for offline_access but got no refresh token")
+	})
+
+	It("binds the authorization code grant's tokens to the proof's key, for every configured client", Req("AUTH-DPOP-002"), func(ctx SpecContext) {
+		requireLoginConfig()
+		for _, c := range F.Target.LoginClients() {
+			if F.Target.DPoPFor(c.Name) != harness.DPoPOff {
+				clients = append(clients, c)
+			}
+		}
+		if len(clients) == 0 {
+			Skip("every code-flow client's dpop is off")
+		}
+		d := loginDriver(ctx, F.Target.Login.Driver)
+		for _, c := range clients {
+			key := dpop.MustKey(dpop.ES256)
+			a := newAuth(loginHost(), c, "openid", "offline_access", harness.ScopeReadMethods)
+			t := expectBound(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil, withKey(key)), key, "the authorization_code grant of the "+c.Name+" client")
+			Expect(t.RefreshToken).NotTo(BeEmpty(), "the %s client asked for offline_access but got no refresh token", c.Name)
+			codeRTs[c.Name], keys[c.Name] = t.RefreshToken, key
+		}
+	})
+
+	It("keeps the binding when a refresh token is redeemed with a proof of its key", Req("AUTH-DPOP-003"), func(ctx SpecContext) {
+		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
+		t := expectBound(refresh(ctx, host, nativeClient(), rt, withKey(u.Key)), u.Key, "the refresh_token grant of the native client")
+		rt = cmpOr(t.RefreshToken, rt)
+		for _, c := range clients {
+			if codeRTs[c.Name] == "" {
+				continue // the code-flow spec failed for it
+			}
+			t := expectBound(refresh(ctx, loginHost(), c, codeRTs[c.Name], withKey(keys[c.Name])), keys[c.Name], "the refresh_token grant of the "+c.Name+" client")
+			codeRTs[c.Name] = cmpOr(t.RefreshToken, codeRTs[c.Name])
+		}
+	})
+
+	It("refuses a public client's bound refresh token with another key's proof or without a proof", Req("AUTH-DPOP-004"), func(ctx SpecContext) {
+		// RFC 9449 §5 binds the refresh tokens of public clients only: a confidential
+		// client's are bound by its authentication, so either answer is right there.
+		i := slices.IndexFunc(clients, func(c harness.NamedClient) bool { return c.Public })
+		if i < 0 {
+			Skip("needs a public client (clients.spa) whose tokens the code-flow spec bound: RFC 9449 §5 requires the binding of public clients' refresh tokens only")
+		}
+		c := clients[i]
+		if codeRTs[c.Name] == "" {
+			Skip("the code-flow spec obtained no refresh token of the " + c.Name + " client with a proof (see AUTH-DPOP-002)")
+		}
+		for what, mod := range map[string]func(*harness.Request){
+			"another key's proof": withKey(dpop.MustKey(dpop.ES256)),
+			"no proof":            func(r *harness.Request) { r.NoProof = true },
+		} {
+			resp := refresh(ctx, loginHost(), c, codeRTs[c.Name], mod)
+			expectRefreshBindingRefused(resp, "the "+c.Name+" client's bound refresh token redeemed with "+what)
+		}
+	})
+
+	// Wrong proofs, one spec per requirement: each on a fresh webauthn login of u and
+	// on a refresh of u's refresh token, all with u's key so that only the named
+	// defect is wrong.
+	for _, c := range []struct {
+		req, what string
+		mods      func() [][]dpop.Option // one proof per entry
+		nonceSafe bool                   // meaningful when the target demands nonces
+	}{
+		{"AUTH-DPOP-005", "a proof for another HTTP method (htm)", func() [][]dpop.Option { return [][]dpop.Option{{dpop.WithClaim("htm", http.MethodGet)}} }, true},
+		{"AUTH-DPOP-006", "a proof for another URI (htu)", func() [][]dpop.Option {
+			return [][]dpop.Option{{dpop.WithClaim("htu", F.Target.BaseURL(requireCustomDomain())+"/userinfo")}}
+		}, true},
+		{"AUTH-DPOP-007", "a proof made an hour ago or an hour ahead (iat)", func() [][]dpop.Option {
+			return [][]dpop.Option{{dpop.WithClaim("iat", time.Now().Add(-time.Hour).Unix())}, {dpop.WithClaim("iat", time.Now().Add(time.Hour).Unix())}}
+		}, false},
+		{"AUTH-DPOP-009", "a proof whose signature does not verify with its jwk", func() [][]dpop.Option { return [][]dpop.Option{{dpop.BadSignature()}} }, true},
+		{"AUTH-DPOP-010", "an unsigned proof (alg none)", func() [][]dpop.Option { return [][]dpop.Option{{dpop.AlgNone()}} }, true},
+		{"AUTH-DPOP-011", "a proof carrying a private key in its jwk", func() [][]dpop.Option { return [][]dpop.Option{{dpop.PrivateJWK()}} }, true},
+		{"AUTH-DPOP-012", "a proof typed JWT, not dpop+jwt", func() [][]dpop.Option { return [][]dpop.Option{{dpop.WithHeader("typ", "JWT")}} }, true},
+	} {
+		It("refuses "+c.what+" with invalid_dpop_proof, at the webauthn and the refresh_token grant", Req(c.req), func(ctx SpecContext) {
+			Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
+			if !c.nonceSafe && F.Target.DPoPNonce {
+				Skip("the target demands nonces, and RFC 9449 §4.3 (step 11) lets a server judge a proof's age by its nonce instead of its iat")
+			}
+			for _, opts := range c.mods() {
+				resp := webauthnGrant(ctx, u.user, host, withKey(u.Key, opts...))
+				expectProofRefused(resp, "the webauthn grant with "+c.what)
+				resp = refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opts...))
+				expectProofRefused(resp, "the refresh_token grant with "+c.what)
+			}
+		})
+	}
+
+	It("refuses a proof used before (the same jti) with invalid_dpop_proof, at the webauthn and the refresh_token grant", Req("AUTH-DPOP-008"), func(ctx SpecContext) {
+		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
+		// The binding is AUTH-DPOP-001's: here the first use only has to be accepted.
+		first := webauthnGrant(ctx, u.user, host, withKey(u.Key))
+		Expect(first).To(HaveStatus(http.StatusOK), "the webauthn grant (login) with a valid proof")
+		// Another ceremony, the same proof: only the proof is used twice.
+		expectProofRefused(webauthnGrant(ctx, u.user, host, func(r *harness.Request) { r.RawProof = first.Proof }), "the webauthn grant with a proof already used")
+		first = refresh(ctx, host, nativeClient(), rt, withKey(u.Key))
+		Expect(first).To(HaveStatus(http.StatusOK), "the refresh_token grant with a valid proof")
+		rt = cmpOr(tokensIn(first).RefreshToken, rt)
+		expectProofRefused(refresh(ctx, host, nativeClient(), rt, func(r *harness.Request) { r.RawProof = first.Proof }), "the refresh_token grant with a proof already used")
+	})
+
+	It("demands a nonce it issued, with use_dpop_nonce, and accepts the request made again with it", Req("AUTH-DPOP-013"), func(ctx SpecContext) {
+		requireNonces()
+		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
+		for what, opt := range map[string]dpop.Option{"no nonce": dpop.WithoutNonce(), "a nonce the target never issued": dpop.WithClaim("nonce", "conformance-not-a-nonce")} {
+			expectNonceDemand(webauthnGrant(ctx, u.user, host, withKey(u.Key, opt)), "the webauthn grant with "+what)
+			expectNonceDemand(refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opt)), "the refresh_token grant with "+what)
+		}
+		// The client made the request again with the nonce it was given.
+		resp := webauthnGrant(ctx, u.user, host, withKey(u.Key))
+		expectBound(resp, u.Key, "the webauthn grant with the target's nonce")
+		Expect(dpop.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the target did not demand one")
+	})
+
+	It("issues no token for the My Account API to a request without a proof when DPoP is required", Req("AUTH-DPOP-014"), func(ctx SpecContext) {
+		if F.Target.DPoPFor("native") != harness.DPoPRequired {
+			Skip("the target config does not say dpop: required (for the native client)")
+		}
+		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
+		resp := webauthnGrant(ctx, u.user, host, func(r *harness.Request) { r.NoProof = true })
+		Expect(resp.Status).To(BeNumerically(">=", 400), "with DPoP required the target issued a token without a proof (token_type %q): the vendor issues none (Configure Sender Constraining, How it works)", resp.Object()["token_type"])
+		expectGrantRefused(resp, "a webauthn grant without a DPoP proof")
+	})
+})
+
+// DPoP at the My Account API, on every operation of our description (planned ones
+// pending): a bound token with a valid proof works; sent as Bearer, without a proof,
+// with another key's proof, with a proof for another token (ath), method (htm) or URI
+// (htu), or a proof sent twice, it is refused with 401 and a challenge naming the
+// error; a refused write changes nothing. The cases are spread over users so that
+// none makes more requests of a kind than its per-user bucket holds (dpopPool).
+var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
+	ops, err := spec.Operations()
+	if err != nil {
+		panic(err)
+	}
+	for _, op := range ops {
+		Context(op.Name(), Ordered, ContinueOnFailure, func() {
+			if op.Planned() {
+				It("takes DPoP-bound tokens (the operation is planned, not served yet)", Req("MA-DPOP-001"), Pending, func() {})
+				return
+			}
+			fx, ok := fixtures[op.ID]
+			if !ok {
+				panic("suites: no DPoP fixture for " + op.ID)
+			}
+			var (
+				works     opCall
+				worksUser *dpopUser
+				sent      *harness.Response // the valid call's answer, once it passed
+				readBack  = &readBacks{}    // what the refusals' read-backs found
+			)
+			BeforeEach(func() { requireDPoP(); requireCustomDomain() })
+
+			It("accepts a DPoP-bound token with a valid proof", Req("MA-DPOP-001"), func(ctx SpecContext) {
+				// The next spec sends this proof again, at once (before the proof is
+				// too old to tell a replay from a stale proof): budget for both.
+				worksUser = dpopPool.borrow(ctx, op, fx.works.plus(fx.refused).plus(fx.readBack(2)))
+				works = fx.call(ctx, worksUser, true)
+				resp := deliver(F.Client.Do(ctx, works.req))
+				expectWorks(op, fx, works, resp)
+				sent = resp
+			})
+
+			It("refuses that proof sent again", Req("MA-DPOP-008"), func(ctx SpecContext) {
+				if sent == nil || sent.Proof == "" {
+					Skip("the valid request was not accepted (see the spec before): there is no accepted proof to send again")
+				}
+				again := fx.dpopReplay(ctx, worksUser, works)
+				again.req.RawProof = sent.Proof
+				expectRefused(ctx, op, fx, worksUser, again, false, proofErrors, readBack)
+			})
+
+			for _, c := range refusalCases(op) {
+				It("refuses "+c.what, Req(c.req), func(ctx SpecContext) {
+					du := dpopPool.borrow(ctx, op, fx.refused.plus(fx.readBack(2)))
+					call := fx.call(ctx, du, false)
+					c.mod(call.req)
+					expectRefused(ctx, op, fx, du, call, c.bearer, c.errs, readBack)
+				})
+			}
+
+			if fx.state != nil {
+				It("changes nothing by a request it refused (read back after each)", Req("MA-DPOP-010"), func() {
+					if readBack.checked == 0 {
+						Skip("no request was refused, so none could be read back")
+					}
+					expectNoFailures(readBack.changes)
+				})
+			}
+
+			It("demands its nonce with use_dpop_nonce, and accepts the request made again with it", Req("MA-DPOP-011"), func(ctx SpecContext) {
+				requireNonces()
+				du := dpopPool.borrow(ctx, op, fx.works.plus(budget{spec.KindOf(op.Method, nil): 1}))
+				call := fx.call(ctx, du, true)
+				call.req.Proof = append(call.req.Proof, dpop.WithoutNonce())
+				expectNonceDemand(deliver(F.Client.Do(ctx, call.req)), op.Name()+" with a proof without the API's nonce")
+				call.req.Proof = nil
+				resp := deliver(F.Client.Do(ctx, call.req))
+				expectWorks(op, fx, call, resp)
+				Expect(dpop.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the API did not demand one")
+			})
+		})
+	}
+
+	It("refuses every token sent as Bearer when DPoP is required, with a DPoP challenge", Req("MA-DPOP-009"), func(ctx SpecContext) {
+		requireDPoP()
+		host := requireCustomDomain()
+		if F.Target.DPoP != harness.DPoPRequired {
+			Skip("the target config does not say dpop: required")
+		}
+		op := spec.MustOperation("listFactors")
+		du := dpopPool.borrow(ctx, op, budget{spec.Read: 2})
+		var failures []string
+		resp := deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
+		failures = append(failures, requiredRefusalProblems("GET /factors with the bound token as Bearer", resp)...)
+		// A bearer token, if the target issues one without a proof (AUTH-DPOP-014 says
+		// it must not), is refused too.
+		login := webauthnGrant(ctx, du.user, host, func(r *harness.Request) { r.NoProof = true })
+		if login.Status == http.StatusOK {
+			var t harness.Tokens
+			Expect(login.JSON(&t)).To(Succeed())
+			resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
+			failures = append(failures, requiredRefusalProblems("GET /factors with a token issued without a proof, as Bearer", resp)...)
+		}
+		expectNoFailures(failures)
+	})
+})
+
+// refusalCase is one way of presenting a bound token that the API must refuse.
+type refusalCase struct {
+	req, what string
+	mod       func(r *harness.Request)
+	bearer    bool // sent with the Bearer scheme
+	errs      []string
+}
+
+// otherKey signs the proofs of "another key" (the suite's RS256 variant), made once.
+var otherKey = sync.OnceValue(func() *dpop.Key { return dpop.MustKey(dpop.RS256) })
+
+// refusalCases are the wrong presentations of a bound token for op.
+func refusalCases(op spec.Operation) []refusalCase {
+	otherMethod := http.MethodGet
+	if op.Method == http.MethodGet {
+		otherMethod = http.MethodPost
+	}
+	otherPath := "/factors"
+	if op.Path == otherPath {
+		otherPath = "/authentication-methods"
+	}
+	return []refusalCase{
+		{"MA-DPOP-002", "the bound token sent as Bearer (a downgrade)", func(r *harness.Request) { r.Scheme = "Bearer" }, true, bearerErrors},
+		{"MA-DPOP-003", "the DPoP scheme without a proof", func(r *harness.Request) { r.NoProof = true }, false, missingErrors},
+		{"MA-DPOP-004", "a valid proof of another key", func(r *harness.Request) { r.DPoP = otherKey() }, false, proofErrors},
+		{"MA-DPOP-005", "a proof for another access token (ath)", func(r *harness.Request) {
+			r.Proof = append(r.Proof, dpop.WithClaim("ath", dpop.ATH("an access token other than the one sent")))
+		}, false, proofErrors},
+		{"MA-DPOP-006", "a proof for another method (htm " + otherMethod + ")", func(r *harness.Request) {
+			r.Proof = append(r.Proof, dpop.WithClaim("htm", otherMethod))
+		}, false, proofErrors},
+		{"MA-DPOP-007", "a proof for another URI (htu …/me/v1" + otherPath + ")", func(r *harness.Request) {
+			u, _ := url.Parse(r.URL)
+			r.Proof = append(r.Proof, dpop.WithClaim("htu", harness.MeURL(u.Host, otherPath)))
+		}, false, proofErrors},
+	}
+}
+
+// expectWorks checks a valid call's answer: the operation's success status, or, for
+// an operation the suite cannot make succeed on this target, an answer that did not
+// refuse the credentials.
+func expectWorks(op spec.Operation, fx fixture, c opCall, resp *harness.Response) {
+	GinkgoHelper()
+	if c.ok != nil {
+		resp = call(resp, nil)
+		Expect(c.ok).To(ContainElement(resp.Status), "%s with a DPoP-bound token and a valid proof: %d %s", op.Name(), resp.Status, resp.Body)
+	} else {
+		Expect(resp.Status).NotTo(BeElementOf(http.StatusUnauthorized, http.StatusForbidden), "%s with a DPoP-bound token and a valid proof was refused: %s", op.Name(), resp.Body)
+		Expect(resp.Status).To(BeNumerically("<", 500), "%s: %s", op.Name(), resp.Body)
+	}
+	if c.after != nil {
+		c.after(resp)
+	}
+}
+
+// readBacks are what the read-backs after an operation's refused requests found.
+type readBacks struct {
+	checked int
+	changes []string
+}
+
+// expectRefused sends a call that must be refused. For a write it reads the user's
+// state before and after, and notes in rb what a refused request changed (a request
+// that was accepted fails its own spec, and its changes are no refusal's).
+func expectRefused(ctx context.Context, op spec.Operation, fx fixture, du *dpopUser, c opCall, bearer bool, errs []string, rb *readBacks) {
+	GinkgoHelper()
+	var before string
+	if fx.state != nil {
+		before = fx.state(ctx, du)
+	}
+	resp := deliver(F.Client.Do(ctx, c.req))
+	if resp.Status < 300 && c.after != nil {
+		c.after(resp) // accepted after all: clean up what it made
+	}
+	if fx.state != nil && resp.Status == http.StatusUnauthorized {
+		rb.checked++
+		if after := fx.state(ctx, du); after != before {
+			rb.changes = append(rb.changes, fmt.Sprintf("%s, %s: answered 401, yet the user's state changed: before %q, after %q",
+				op.Name(), CurrentSpecReport().LeafNodeText, before, after))
+		}
+	}
+	expectNoFailures(dpopRefusalProblems(op.Name(), resp, bearer, errs))
+}
+
+// requiredRefusalProblems checks a Bearer request was refused as DPoP-required: 401
+// with a DPoP challenge (the API only takes DPoP).
+func requiredRefusalProblems(what string, resp *harness.Response) []string {
+	out := dpopRefusalProblems(what, resp, true, bearerErrors)
+	if _, ok := dpop.Find(resp.Header, "DPoP"); !ok && resp.Status == http.StatusUnauthorized {
+		out = append(out, fmt.Sprintf("%s: with DPoP required the 401 must challenge with DPoP: WWW-Authenticate %q", what, resp.Header.Values("WWW-Authenticate")))
+	}
+	return out
+}
+
+// webauthnGrant logs u in with its first passkey on host through the webauthn grant,
+// for every scope the DPoP users get, with mods applied to the token request.
+func webauthnGrant(ctx context.Context, u *user, host string, mods ...func(*harness.Request)) *harness.Response {
+	GinkgoHelper()
+	resp := call(F.PasskeyChallenge(ctx, host))
+	Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/challenge")
+	c := decodeCeremony(resp)
+	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
+	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
+	r := F.WebAuthnTokenRequest(host, c.AuthSession, assertion, harness.MeAudience(host), append([]string{"openid", "offline_access"}, opScopes()...)...)
+	for _, m := range mods {
+		m(r)
+	}
+	return call(F.Client.Do(ctx, r))
+}
+
+// withKey makes a token request prove possession of key, with opts applied to the proof.
+func withKey(key *dpop.Key, opts ...dpop.Option) func(*harness.Request) {
+	return func(r *harness.Request) { r.DPoP, r.Proof = key, opts }
+}
+
+// tokensIn reads a token response (empty tokens when it holds none).
+func tokensIn(resp *harness.Response) harness.Tokens {
+	var t harness.Tokens
+	_ = resp.JSON(&t)
+	return t
+}
+
+// nativeClient is the native client as a code-flow client, for refresh.
+func nativeClient() harness.NamedClient {
+	return harness.NamedClient{Name: "native", OAuthClient: F.Target.Clients.Native}
+}
+
+// expectRefreshBindingRefused checks a bound refresh token was refused: invalid_dpop_proof,
+// or invalid_grant (the token is not good for this key) with 400 or 403.
+func expectRefreshBindingRefused(resp *harness.Response, what string) {
+	GinkgoHelper()
+	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
+	switch e := dpop.OAuthError(resp.Body); e {
+	case "invalid_dpop_proof":
+		Expect(tokenRefusalStatuses).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
+	case "invalid_grant":
+		Expect([]int{400, 403}).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
+	default:
+		Fail(fmt.Sprintf("%s must be refused with invalid_dpop_proof or invalid_grant: %d %s", what, resp.Status, resp.Body))
+	}
+}
