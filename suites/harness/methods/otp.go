@@ -334,7 +334,9 @@ func (d *RecoveryCodeDriver) Type() string { return RecoveryCode }
 func (d *RecoveryCodeDriver) Patch() Patch { return Patch{} }
 
 // StartBody implements Driver.
-func (d *RecoveryCodeDriver) StartBody(User) map[string]any { return map[string]any{"type": RecoveryCode} }
+func (d *RecoveryCodeDriver) StartBody(User) map[string]any {
+	return map[string]any{"type": RecoveryCode}
+}
 
 // CheckStarted implements Driver.
 func (d *RecoveryCodeDriver) CheckStarted(s *Started) error {

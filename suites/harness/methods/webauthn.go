@@ -347,4 +347,3 @@ func RandomBytes(n int) []byte {
 	_, _ = rand.Read(b)
 	return b
 }
-
