@@ -142,6 +142,17 @@ type Proof struct {
 	Password string
 }
 
+// ProofKind names the proofs a type may lack.
+type ProofKind int
+
+// Proof kinds.
+const (
+	// WrongKind is a proof that must be refused (WrongProof).
+	WrongKind ProofKind = iota
+	// ForeignKind is the proof of another pending enrollment (ForeignProof).
+	ForeignKind
+)
+
 // ErrNoSuchProof says a type has no proof of the kind asked for (a recovery code
 // has nothing to get wrong); the error tells why.
 var ErrNoSuchProof = errors.New("no such proof for this type")
@@ -167,6 +178,9 @@ type Driver interface {
 	CheckStarted(s *Started) error
 	// Proof is the verify body that completes s.
 	Proof(ctx context.Context, u User, s *Started) (Proof, error)
+	// Lacks says why the type has no proof of a kind ("" when it has one), without
+	// a target: the suites skip those checks before making a user for them.
+	Lacks(kind ProofKind) string
 	// WrongProof is a verify body with s's auth_session and a proof the target must
 	// refuse (ErrNoSuchProof when the type has none).
 	WrongProof(ctx context.Context, u User, s *Started) (map[string]any, error)
@@ -174,8 +188,13 @@ type Driver interface {
 	// complete other, another pending enrollment of the same user and type
 	// (ErrNoSuchProof when the type's proof is not tied to the enrollment).
 	ForeignProof(ctx context.Context, u User, s, other *Started) (map[string]any, error)
-	// Lifetime is how long s's auth_session lives as the target states it, or 0 and
-	// why not.
+	// Again is the verify body a client would send to complete s a second time,
+	// after first completed it: the same body, or for a passkey another device's
+	// answer to the same options.
+	Again(ctx context.Context, u User, s *Started, first Proof) (map[string]any, error)
+	// Expires says the type's 202 states how long its auth_session lives, and
+	// Lifetime how long that is for s (or 0 and why not).
+	Expires() bool
 	Lifetime(s *Started) (time.Duration, string)
 	// Patch is what PATCH may change.
 	Patch() Patch
@@ -223,11 +242,24 @@ func (base) Enrollable() bool    { return true }
 func (base) Unavailable() string { return "" }
 func (base) Flow() Flow          { return FlowNone }
 func (base) Patch() Patch        { return Patch{Name: true} }
+func (base) Again(_ context.Context, _ User, _ *Started, first Proof) (map[string]any, error) {
+	return first.Body, nil
+}
+func (base) Expires() bool { return false }
 func (base) Lifetime(*Started) (time.Duration, string) {
 	return 0, "the 202 states no lifetime for the auth_session (no expires_in, no WebAuthn timeout)"
 }
+// notTied is why a type has no foreign proof.
+const notTied = "its proof is not tied to one enrollment"
+
+func (base) Lacks(kind ProofKind) string {
+	if kind == ForeignKind {
+		return notTied
+	}
+	return ""
+}
 func (base) ForeignProof(context.Context, User, *Started, *Started) (map[string]any, error) {
-	return nil, noSuchProof("its proof is not tied to one enrollment")
+	return nil, noSuchProof(notTied)
 }
 func (base) Seed(context.Context, User) (map[string]any, Proof, error) {
 	return nil, Proof{}, ErrNotSeedable

@@ -111,6 +111,9 @@ func (d *TOTPDriver) WrongProof(_ context.Context, _ User, s *Started) (map[stri
 	return nil, errors.New("every code of the last two hours equals a current one")
 }
 
+// Lacks implements Driver: a TOTP proof is tied to the enrollment's secret.
+func (d *TOTPDriver) Lacks(ProofKind) string { return "" }
+
 // ForeignProof implements Driver: the current code of the other enrollment's secret.
 func (d *TOTPDriver) ForeignProof(ctx context.Context, u User, s, other *Started) (map[string]any, error) {
 	p, err := d.Proof(ctx, u, other)
@@ -237,6 +240,9 @@ func otherCode(code string) string {
 	return code[:len(code)-1] + string(last)
 }
 
+// Lacks implements Driver: a code is sent for one enrollment.
+func (d *OTPDriver) Lacks(ProofKind) string { return "" }
+
 // ForeignProof implements Driver: the code sent for the other enrollment.
 func (d *OTPDriver) ForeignProof(ctx context.Context, _ User, s, other *Started) (map[string]any, error) {
 	own, err := d.code(ctx, s)
@@ -253,9 +259,10 @@ func (d *OTPDriver) ForeignProof(ctx context.Context, _ User, s, other *Started)
 	return map[string]any{"auth_session": s.AuthSession(), "otp_code": code}, nil
 }
 
-// CheckMethod implements Driver: the address is the one enrolled (phone: and its channel).
+// CheckMethod implements Driver: the address is the one enrolled (phone: and its
+// channel), when s is known.
 func (d *OTPDriver) CheckMethod(s *Started, _ Proof, m map[string]any) error {
-	if err := CheckCommon(d.typ, m); err != nil {
+	if err := CheckCommon(d.typ, m); err != nil || s == nil {
 		return err
 	}
 	to, ch := d.address(s)
@@ -313,6 +320,18 @@ func (d *PushDriver) Proof(ctx context.Context, _ User, s *Started) (Proof, erro
 	return Proof{Body: session(s)}, nil
 }
 
+// Lacks implements Driver: an approval is of one enrollment's barcode.
+func (d *PushDriver) Lacks(ProofKind) string { return "" }
+
+// ForeignProof implements Driver: the app scans the other enrollment's barcode,
+// then s is verified.
+func (d *PushDriver) ForeignProof(ctx context.Context, u User, s, other *Started) (map[string]any, error) {
+	if _, err := d.Proof(ctx, u, other); err != nil {
+		return nil, err
+	}
+	return session(s), nil
+}
+
 // WrongProof implements Driver: the verify before the app has enrolled.
 func (d *PushDriver) WrongProof(_ context.Context, _ User, s *Started) (map[string]any, error) {
 	return session(s), nil
@@ -354,9 +373,20 @@ func (d *RecoveryCodeDriver) Proof(_ context.Context, _ User, s *Started) (Proof
 	return Proof{Body: session(s)}, nil
 }
 
+// noWrongRecovery is why a recovery code has no wrong proof.
+const noWrongRecovery = "its verify carries only the auth_session: there is no proof to get wrong"
+
+// Lacks implements Driver.
+func (d *RecoveryCodeDriver) Lacks(kind ProofKind) string {
+	if kind == WrongKind {
+		return noWrongRecovery
+	}
+	return notTied
+}
+
 // WrongProof implements Driver.
 func (d *RecoveryCodeDriver) WrongProof(context.Context, User, *Started) (map[string]any, error) {
-	return nil, noSuchProof("its verify carries only the auth_session: there is no proof to get wrong")
+	return nil, noSuchProof(noWrongRecovery)
 }
 
 // CheckMethod implements Driver.

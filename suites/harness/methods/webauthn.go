@@ -182,18 +182,38 @@ func (d *PasskeyDriver) WrongProof(_ context.Context, _ User, s *Started) (map[s
 	return attestationBody(s, att), nil
 }
 
-// ForeignProof implements Driver: every pending passkey enrollment has the same
-// Location at Auth0 (passkey|new), so the auth_session alone says which it is.
-func (d *PasskeyDriver) ForeignProof(context.Context, User, *Started, *Started) (map[string]any, error) {
-	return nil, noSuchProof("an attestation for another enrollment's options is an attestation over another challenge, which the wrong proof already is")
+// noForeignPasskey is why a passkey has no foreign proof of its own.
+const noForeignPasskey = "an attestation answering another enrollment's options is one over another challenge, which the wrong proof already is"
+
+// Lacks implements Driver.
+func (d *PasskeyDriver) Lacks(kind ProofKind) string {
+	if kind == ForeignKind {
+		return noForeignPasskey
+	}
+	return ""
 }
+
+// ForeignProof implements Driver.
+func (d *PasskeyDriver) ForeignProof(context.Context, User, *Started, *Started) (map[string]any, error) {
+	return nil, noSuchProof(noForeignPasskey)
+}
+
+// Again implements Driver: another device answers the same options.
+func (d *PasskeyDriver) Again(ctx context.Context, u User, s *Started, _ Proof) (map[string]any, error) {
+	p, err := d.Proof(ctx, u, s)
+	return p.Body, err
+}
+
+// Expires implements Driver: the options state a timeout.
+func (d *PasskeyDriver) Expires() bool { return true }
 
 // Lifetime implements Driver: the options' timeout.
 func (d *PasskeyDriver) Lifetime(s *Started) (time.Duration, string) {
-	return optionsTimeout(s.Options())
+	return OptionsTimeout(s.Options())
 }
 
-func optionsTimeout(raw []byte) (time.Duration, string) {
+// OptionsTimeout is the lifetime WebAuthn options state (their timeout), or 0 and why not.
+func OptionsTimeout(raw []byte) (time.Duration, string) {
 	var o struct {
 		Timeout int `json:"timeout"`
 	}
@@ -300,6 +320,9 @@ func (d *WebAuthnDriver) CheckStarted(*Started) error {
 func (d *WebAuthnDriver) Proof(context.Context, User, *Started) (Proof, error) {
 	return Proof{}, noSuchProof("the API does not enroll %s methods", d.typ)
 }
+
+// Lacks implements Driver.
+func (d *WebAuthnDriver) Lacks(ProofKind) string { return "the API does not enroll " + d.typ + " methods" }
 
 // WrongProof implements Driver.
 func (d *WebAuthnDriver) WrongProof(context.Context, User, *Started) (map[string]any, error) {
