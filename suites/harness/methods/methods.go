@@ -249,6 +249,7 @@ func (base) Expires() bool { return false }
 func (base) Lifetime(*Started) (time.Duration, string) {
 	return 0, "the 202 states no lifetime for the auth_session (no expires_in, no WebAuthn timeout)"
 }
+
 // notTied is why a type has no foreign proof.
 const notTied = "its proof is not tied to one enrollment"
 

@@ -322,7 +322,9 @@ func (d *WebAuthnDriver) Proof(context.Context, User, *Started) (Proof, error) {
 }
 
 // Lacks implements Driver.
-func (d *WebAuthnDriver) Lacks(ProofKind) string { return "the API does not enroll " + d.typ + " methods" }
+func (d *WebAuthnDriver) Lacks(ProofKind) string {
+	return "the API does not enroll " + d.typ + " methods"
+}
 
 // WrongProof implements Driver.
 func (d *WebAuthnDriver) WrongProof(context.Context, User, *Started) (map[string]any, error) {
