@@ -206,7 +206,7 @@ func seededLifecycle(typ string) {
 
 		It("refuses to enroll the type through POST /authentication-methods", reqs(typ, "MA-MTH-021"), func(ctx SpecContext) {
 			resp := deliver(c.Start(ctx, d.StartBody(asEnrolling(u))))
-			expectVerifyRefused(resp, "POST /authentication-methods {type: "+typ+"}")
+			expectBadRequest(resp, "POST /authentication-methods {type: "+typ+"}")
 		})
 
 		It("lists the method, also with ?type=, and gets it by id", reqs(typ, "MA-MTH-003", "MA-MTH-004"), func(ctx SpecContext) {
@@ -249,7 +249,7 @@ func proofSpecs(typ string) {
 		s := startMethod(ctx, c, d, u)
 		wrong, err := d.WrongProof(ctx, asEnrolling(u), s)
 		Expect(err).NotTo(HaveOccurred(), "making the wrong proof")
-		expectVerifyRefused(verifyAttempt(ctx, c, s.Location, wrong), an(typ)+" enrollment verified with a wrong proof")
+		expectBadRequest(verifyAttempt(ctx, c, s.Location, wrong), an(typ)+" enrollment verified with a wrong proof")
 		control := verifyMethod(ctx, c, d, u, startMethod(ctx, c, d, u))
 		Expect(methodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
 			"after a refused verification and a good one, the methods must be those before plus the good one")
@@ -265,7 +265,7 @@ func proofSpecs(typ string) {
 		first := verifyMethod(ctx, c, d, u, s)
 		again, err := d.Again(ctx, asEnrolling(u), s, first.Proof)
 		Expect(err).NotTo(HaveOccurred(), "making the second proof")
-		expectVerifyRefused(verifyAttempt(ctx, c, s.Location, again), an(typ)+" enrollment's auth_session presented a second time")
+		expectBadRequest(verifyAttempt(ctx, c, s.Location, again), an(typ)+" enrollment's auth_session presented a second time")
 		Expect(methodsOf(ctx, c, typ)).To(ConsistOf(append(before, first.ID)), "one enrollment must create one %s method", typ)
 	})
 
@@ -284,7 +284,7 @@ func proofSpecs(typ string) {
 			Skip(err.Error())
 		}
 		Expect(err).NotTo(HaveOccurred(), "making the foreign proof")
-		expectVerifyRefused(verifyAttempt(ctx, c, x.Location, foreign), an(typ)+" enrollment verified with the proof sent for another")
+		expectBadRequest(verifyAttempt(ctx, c, x.Location, foreign), an(typ)+" enrollment verified with the proof sent for another")
 		control := verifyMethod(ctx, c, d, u, y)
 		Expect(methodsOf(ctx, c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified with its own proof may create a method")
 	})
@@ -323,12 +323,12 @@ func sessionSpecs(typ string) {
 			if x.Location == y.Location {
 				Skip(fmt.Sprintf("both pending %s enrollments have the same Location (%s): the auth_session alone says which is verified", typ, x.Location))
 			}
-			expectVerifyRefused(verifyAttempt(ctx, oc, y.Location, xProof.Body), "the auth_session and proof of one "+typ+" enrollment at another's path")
+			expectBadRequest(verifyAttempt(ctx, oc, y.Location, xProof.Body), "the auth_session and proof of one "+typ+" enrollment at another's path")
 		})
 
 		It("refuses the auth_session of another user, and creates nothing for either", reqs(typ, "MA-MTH-014"), func(ctx SpecContext) {
 			before := methodsOf(ctx, xc, "")
-			expectVerifyRefused(verifyAttempt(ctx, xc, x.Location, xProof.Body), "another user's "+typ+" enrollment auth_session")
+			expectBadRequest(verifyAttempt(ctx, xc, x.Location, xProof.Body), "another user's "+typ+" enrollment auth_session")
 			Expect(methodsOf(ctx, xc, "")).To(ConsistOf(before), "the other user's methods changed")
 		})
 
@@ -389,7 +389,7 @@ func expiredSpec(typ string) {
 		before := methodsOf(ctx, p.c, typ)
 		proof, err := d.Proof(ctx, asEnrolling(p.u), p.s)
 		Expect(err).NotTo(HaveOccurred())
-		expectVerifyRefused(verifyAttempt(ctx, p.c, p.s.Location, proof.Body), "an expired "+typ+" enrollment auth_session")
+		expectBadRequest(verifyAttempt(ctx, p.c, p.s.Location, proof.Body), "an expired "+typ+" enrollment auth_session")
 		control := verifyMethod(ctx, p.c, d, p.u, startMethod(ctx, p.c, d, p.u))
 		Expect(methodsOf(ctx, p.c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified in time may create a method")
 	})
@@ -428,7 +428,7 @@ func notEnabledSpec(typ string) {
 		}
 		u := newUser(ctx)
 		c := me(ctx, u)
-		expectVerifyRefused(deliver(c.Start(ctx, d.StartBody(asEnrolling(u)))), "POST /authentication-methods of a type GET /factors does not list")
+		expectBadRequest(deliver(c.Start(ctx, d.StartBody(asEnrolling(u)))), "POST /authentication-methods of a type GET /factors does not list")
 	})
 }
 
@@ -494,7 +494,7 @@ func expectPatched(ctx context.Context, c *myaccount.Client, id string, change m
 func expectPatchRefused(ctx context.Context, c *myaccount.Client, id string, foreign map[string]any) {
 	GinkgoHelper()
 	resp := deliver(c.Update(ctx, id, foreign))
-	expectVerifyRefused(resp, fmt.Sprintf("PATCH %v of a method without that field", foreign))
+	expectBadRequest(resp, fmt.Sprintf("PATCH %v of a method without that field", foreign))
 }
 
 // expectDeleted: DELETE answers 204 without a body. 1 write.

@@ -113,7 +113,7 @@ func expectTamperedEnrollmentRefused(ctx context.Context, what string, answer fu
 	s := startMethod(ctx, c, d, u)
 	att := answer(s.Options())
 	resp := verifyAttempt(ctx, c, s.Location, map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)})
-	expectVerifyRefused(resp, "an enrollment verified with "+what)
+	expectBadRequest(resp, "an enrollment verified with "+what)
 	control := verifyMethod(ctx, c, d, u, startMethod(ctx, c, d, u))
 	Expect(methodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
 		"after a refused verification and an untampered one, the methods must be those before plus the untampered one")
