@@ -108,7 +108,11 @@ func patchBodies(d methods.Driver) (change, foreign map[string]any) {
 // One user: at most 5 writes (start, verify, PATCH, PATCH refused, DELETE) and 5
 // reads plus one filtered read.
 func enrollableLifecycle(typ string) {
-	Context("lifecycle", Ordered, func() {
+	var labels Labels
+	if typ == methods.Passkey {
+		labels = Label("enroll") // the passkey enrollment, as --label-filter=enroll always selected
+	}
+	Context("lifecycle", labels, Ordered, func() {
 		var (
 			d      methods.Driver
 			u      *user

@@ -282,7 +282,7 @@ func verifyAttempt(ctx context.Context, c *myaccount.Client, location string, bo
 func expectBadRequest(resp *harness.Response, what string) {
 	GinkgoHelper()
 	if resp.Status < 300 {
-		Fail(fmt.Sprintf("%s was accepted (%d): %.300s", what, resp.Status, resp.Body))
+		Fail(F.Redactor.Text(fmt.Sprintf("%s was accepted (%d): %.300s", what, resp.Status, resp.Body)))
 	}
 	expectNoFailures(refusalProblems(what, resp, http.StatusBadRequest))
 }

@@ -130,7 +130,7 @@ func (e *expiry) await(ctx SpecContext) any {
 	case e.issued.IsZero():
 		Fail("suite bug: " + e.name + " was not issued at the start: label its spec with one of " + fmt.Sprint(e.labels))
 	case e.err != nil:
-		Fail(fmt.Sprintf("%s could not be issued at the start of the run: %v", e.name, e.err))
+		Fail(F.Redactor.Text(fmt.Sprintf("%s could not be issued at the start of the run: %v", e.name, e.err)))
 	case e.lifetime <= 0:
 		Skip(fmt.Sprintf("the target does not state how long %s lives, so the suite cannot tell when it has expired", e.name))
 	}
