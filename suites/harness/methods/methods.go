@@ -151,6 +151,9 @@ const (
 	WrongKind ProofKind = iota
 	// ForeignKind is the proof of another pending enrollment (ForeignProof).
 	ForeignKind
+	// OtherPathKind is another pending enrollment's auth_session and proof sent to
+	// this one's path (Started.Location).
+	OtherPathKind
 )
 
 // ErrNoSuchProof says a type has no proof of the kind asked for (a recovery code

@@ -187,8 +187,11 @@ const noForeignPasskey = "an attestation answering another enrollment's options 
 
 // Lacks implements Driver.
 func (d *PasskeyDriver) Lacks(kind ProofKind) string {
-	if kind == ForeignKind {
+	switch kind {
+	case ForeignKind:
 		return noForeignPasskey
+	case OtherPathKind:
+		return "every pending passkey enrollment has the same Location (passkey|new): the auth_session alone says which is verified"
 	}
 	return ""
 }
