@@ -6,12 +6,18 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/oob"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -153,4 +159,142 @@ type webauthnOptions struct {
 	AuthenticatorSelection struct {
 		ResidentKey string `json:"residentKey"`
 	} `json:"authenticatorSelection"`
+}
+
+// Enrollment through a method driver (suites/harness/methods), for every type.
+
+// methodsEnv is what the drivers use of the run.
+func methodsEnv() methods.Env {
+	return methods.Env{Target: F.Target, OOB: oob.New(F.Target, F.Client)}
+}
+
+// asEnrolling is u as the drivers see it.
+func asEnrolling(u *user) methods.User {
+	return methods.User{ID: u.Subject, Email: u.Email, Authn: u.Authn}
+}
+
+// factorTypes caches GET /factors, the target's capability list, for the run.
+var factorTypes struct {
+	sync.Mutex
+	done  bool
+	types []string
+}
+
+// enabledTypes are the method types GET /factors lists, asked once per run by a
+// user of its own.
+func enabledTypes(ctx context.Context) []string {
+	GinkgoHelper()
+	factorTypes.Lock()
+	defer factorTypes.Unlock()
+	if !factorTypes.done {
+		c := me(ctx, newUser(ctx), harness.ScopeReadFactors)
+		resp := call(c.Factors(ctx))
+		Expect(resp).To(HaveStatus(http.StatusOK), "GET /factors")
+		var body struct {
+			Factors []struct {
+				Type string `json:"type"`
+			} `json:"factors"`
+		}
+		Expect(resp.JSON(&body)).To(Succeed())
+		for _, f := range body.Factors {
+			factorTypes.types = append(factorTypes.types, f.Type)
+		}
+		factorTypes.done = true
+	}
+	return factorTypes.types
+}
+
+// driverFor is typ's driver for the target. It skips when GET /factors does not list
+// the type, or when the driver cannot run against the target (an out-of-band proof
+// with no source to read it from).
+func driverFor(ctx context.Context, typ string) methods.Driver {
+	GinkgoHelper()
+	requireCustomDomain()
+	if enabled := enabledTypes(ctx); !slices.Contains(enabled, typ) {
+		Skip(fmt.Sprintf("the target does not enable %s: GET /factors lists %v", typ, enabled))
+	}
+	d, err := methods.New(typ, methodsEnv())
+	Expect(err).NotTo(HaveOccurred())
+	if why := d.Unavailable(); why != "" {
+		Skip(why)
+	}
+	return d
+}
+
+// staticDriver is typ's driver for what it knows without a target (building the spec tree).
+func staticDriver(typ string) methods.Driver {
+	d, err := methods.New(typ, methods.Env{})
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// startMethod starts an enrollment with d's body and expects the documented 202:
+// a Location on the domain called naming the method being enrolled, and the type's
+// body.
+func startMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *user) *methods.Started {
+	GinkgoHelper()
+	body := d.StartBody(asEnrolling(u))
+	resp := call(c.Start(ctx, body))
+	Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods {type: %s} must answer 202", d.Type())
+	Expect(resp.Location()).NotTo(BeEmpty(), "POST /authentication-methods must answer with a Location header: clients take the method id from it")
+	expectOnHost(resp.Location(), c.Host)
+	s := methods.NewStarted(body, resp.Location(), resp.Body)
+	Expect(d.CheckStarted(s)).To(Succeed(), "the 202 of a %s enrollment", d.Type())
+	return s
+}
+
+// enrolled is a method the suite enrolled (or seeded) and the proof that made it.
+type enrolled struct {
+	ID      string
+	Method  map[string]any
+	Proof   methods.Proof
+	Started *methods.Started // nil for a method made otherwise
+}
+
+// verifyMethod completes s with d's proof and expects 201 with a Location naming the
+// new method, on the domain called, and the method the driver expects.
+func verifyMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *user, s *methods.Started) enrolled {
+	GinkgoHelper()
+	p, err := d.Proof(ctx, asEnrolling(u), s)
+	Expect(err).NotTo(HaveOccurred(), "making the proof of a %s enrollment", d.Type())
+	resp := call(c.Verify(ctx, s.Location, p.Body))
+	Expect(resp).To(HaveStatus(http.StatusCreated), "POST {Location}/verify of a %s enrollment must answer 201", d.Type())
+	m := resp.Object()
+	Expect(d.CheckMethod(s, p, m)).To(Succeed(), "the %s method the verify answered", d.Type())
+	id, _ := m["id"].(string)
+	Expect(resp.Location()).NotTo(BeEmpty(), "verify must answer with a Location header")
+	expectOnHost(resp.Location(), c.Host)
+	Expect(methods.LastSegment(resp.Location())).To(Equal(id), "the verify's Location must name the new method")
+	return enrolled{ID: id, Method: m, Proof: p, Started: s}
+}
+
+// verifyAttempt sends a verify body to s's Location and returns the answer as it is,
+// for the spec to judge (a refusal must not be a description violation).
+func verifyAttempt(ctx context.Context, c *myaccount.Client, location string, body any) *harness.Response {
+	GinkgoHelper()
+	return deliver(c.Verify(ctx, location, body))
+}
+
+// expectBadRequest expects a My Account refusal of invalid input: 400 with the
+// problem body (a 429 never gets here: deliver makes it inconclusive).
+func expectBadRequest(resp *harness.Response, what string) {
+	GinkgoHelper()
+	if resp.Status < 300 {
+		Fail(F.Redactor.Text(fmt.Sprintf("%s was accepted (%d): %.300s", what, resp.Status, resp.Body)))
+	}
+	expectNoFailures(refusalProblems(what, resp, http.StatusBadRequest))
+}
+
+// methodsOf lists the ids of c's user's methods (of one type when typ is set).
+func methodsOf(ctx context.Context, c *myaccount.Client, typ string) []string {
+	GinkgoHelper()
+	resp := call(c.Methods(ctx, typ))
+	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
+	var body struct {
+		Methods []map[string]any `json:"authentication_methods"`
+	}
+	Expect(resp.JSON(&body)).To(Succeed())
+	return methodIDs(body.Methods)
 }

@@ -3,11 +3,15 @@ package suites
 // Changing one thing of an otherwise valid WebAuthn ceremony.
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -71,4 +75,79 @@ func editClientData(f func(map[string]any)) func(map[string]any) {
 		out, _ := json.Marshal(cd)
 		return out
 	})
+}
+
+// issuedChallenges are the challenges the target issued in this run, to prove each
+// is new.
+var issuedChallenges = map[string]bool{}
+
+// expectNewChallenge checks a challenge is base64url of at least 16 bytes that the
+// target never issued before in this run.
+func expectNewChallenge(ch string) {
+	GinkgoHelper()
+	Expect(methods.CheckChallenge(ch)).To(Succeed())
+	Expect(issuedChallenges).NotTo(HaveKey(ch), "challenge was issued twice")
+	issuedChallenges[ch] = true
+}
+
+// passkeys is the passkey driver for the target (ES256 credentials).
+func passkeys() *methods.PasskeyDriver {
+	GinkgoHelper()
+	d, err := methods.New(methods.Passkey, methodsEnv())
+	Expect(err).NotTo(HaveOccurred())
+	return d.(*methods.PasskeyDriver)
+}
+
+// expectTamperedEnrollmentRefused runs one tampered passkey enrollment for a user of
+// its own: answer makes the attestation from the creation options (or skips). The
+// verify must be refused with 400 and the problem body, and create nothing; then an
+// untampered enrollment of the same kind, started afresh, must succeed, so the
+// refusal is about the tampering.
+func expectTamperedEnrollmentRefused(ctx context.Context, what string, answer func(options json.RawMessage) []byte) {
+	GinkgoHelper()
+	requireCustomDomain()
+	d := passkeys()
+	u := newUser(ctx)
+	c := me(ctx, u)
+	before := methodsOf(ctx, c, "")
+	s := startMethod(ctx, c, d, u)
+	att := answer(s.Options())
+	resp := verifyAttempt(ctx, c, s.Location, map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)})
+	expectBadRequest(resp, "an enrollment verified with "+what)
+	control := verifyMethod(ctx, c, d, u, startMethod(ctx, c, d, u))
+	Expect(methodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
+		"after a refused verification and an untampered one, the methods must be those before plus the untampered one")
+}
+
+// expectTamperedLoginRefused runs one tampered passkey login for u: answer makes the
+// assertion from the request options. The webauthn grant must refuse it as the
+// token endpoint documents; then an untampered login of the same kind must succeed.
+func expectTamperedLoginRefused(ctx context.Context, u *user, what string, answer func(options json.RawMessage) []byte) {
+	GinkgoHelper()
+	host := requireCustomDomain()
+	c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+	assertion := answer(c.Options)
+	expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login assertion "+what)
+	signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+}
+
+// requireUserVerification skips unless WebAuthn options require user verification
+// (creation options say it in authenticatorSelection, request options at the top
+// level).
+func requireUserVerification(options json.RawMessage) {
+	GinkgoHelper()
+	var o struct {
+		UV  string `json:"userVerification"`
+		Sel struct {
+			UV string `json:"userVerification"`
+		} `json:"authenticatorSelection"`
+	}
+	_ = json.Unmarshal(options, &o)
+	uv := o.UV
+	if o.Sel.UV != "" {
+		uv = o.Sel.UV
+	}
+	if uv != "required" {
+		Skip(fmt.Sprintf("the options ask for userVerification %q, not \"required\": a response without UV is acceptable", uv))
+	}
 }

@@ -1,51 +1,43 @@
 package suites
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 )
 
 // What real clients send, which a conforming server accepts (PROTOCOL §7): each
-// spec enrolls a passkey the way one SDK shapes it, then removes it again.
-var _ = Describe("Tolerance of what real clients send", Label("tolerance", "passkey"), Ordered, ContinueOnFailure, func() {
-	var (
-		host  string
-		u     *user
-		token string
-	)
-
-	BeforeAll(func(ctx SpecContext) {
-		host = requireCustomDomain()
-		u = signUp(ctx, authenticator.ES256)
-		token = signIn(ctx, u, u.Passkeys[0], host).AccessToken
-	})
-
+// spec enrolls a passkey the way one SDK shapes it, for a user of its own (3 writes:
+// start, verify, DELETE), and the method is removed again.
+var _ = Describe("Tolerance of what real clients send", Label("tolerance", "passkey", "type:passkey"), func() {
 	// enrollShaped enrolls a passkey with the attestation edited by shape, verifying at
-	// the URL path builds from the Location, and expects 201.
-	enrollShaped := func(ctx SpecContext, shape func(map[string]any), path func(location string) string) {
+	// the URL path makes of the verify URL, and expects 201.
+	enrollShaped := func(ctx context.Context, shape func(map[string]any), path func(verifyURL string) string) {
 		GinkgoHelper()
-		resp := startEnrollment(ctx, host, token)
-		Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods")
-		location, c := resp.Location(), decodeCeremony(resp)
-		Expect(location).NotTo(BeEmpty(), "the enrollment answered without a Location")
-		att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: shape})
+		requireCustomDomain()
+		u := newUser(ctx)
+		c := me(ctx, u)
+		s := startMethod(ctx, c, passkeys(), u)
+		att, _, err := authenticator.New().RegisterWith(s.Options(), F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: shape})
 		Expect(err).NotTo(HaveOccurred())
-		url := verifyURL(host, location)
+		u2, err := c.VerifyURL(s.Location)
+		Expect(err).NotTo(HaveOccurred())
 		if path != nil {
-			url = path(location)
+			u2 = path(u2)
 		}
-		resp = send(ctx, &harness.Request{Method: http.MethodPost, URL: url, Bearer: token,
-			JSON: map[string]any{"auth_session": c.AuthSession, "authn_response": json.RawMessage(att)}})
-		Expect(resp).To(HaveStatus(http.StatusCreated), "verify at %s", url)
-		deleteMethod(ctx, host, token, resp.Object()["id"])
+		resp := call(c.Do(ctx, myaccount.VerifyEnrollment, myaccount.Call{URL: u2,
+			Body: map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)}}))
+		Expect(resp).To(HaveStatus(http.StatusCreated), "verify at %s", u2)
+		Expect(resp.Object()).To(HaveKeyWithValue("type", methods.Passkey))
 	}
 
 	It("accepts an attestation without clientExtensionResults, transports or authenticatorAttachment (Swift)", Req("MA-ENR-024"), func(ctx SpecContext) {
@@ -78,23 +70,18 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 		}, nil)
 	})
 
-	It("accepts the method id in the verify path percent-encoded and not", Req("MA-ENR-027"), func(ctx SpecContext) {
-		encoded := func(location string) string {
-			u := verifyURL(host, location)
-			return strings.ReplaceAll(u, "|", "%7C")
-		}
-		raw := func(location string) string {
-			// The harness sends a literal "|" in a path as is, as some SDKs do.
-			u := verifyURL(host, location)
-			return strings.NewReplacer("%7C", "|", "%7c", "|").Replace(u)
-		}
-		enrollShaped(ctx, nil, encoded)
-		enrollShaped(ctx, nil, raw)
+	It("accepts the method id in the verify path percent-encoded", Req("MA-ENR-027"), func(ctx SpecContext) {
+		enrollShaped(ctx, nil, func(u string) string { return strings.ReplaceAll(u, "|", "%7C") })
+	})
+
+	It("accepts the method id in the verify path with a literal |", Req("MA-ENR-027"), func(ctx SpecContext) {
+		// The harness sends a literal "|" in a path as is, as some SDKs do.
+		enrollShaped(ctx, nil, func(u string) string { return strings.NewReplacer("%7C", "|", "%7c", "|").Replace(u) })
 	})
 
 	It("signs a user up with clientExtensionResults carrying credProps (Android)", Req("MA-ENR-025"), func(ctx SpecContext) {
-		email := harness.NewEmail()
-		resp := call(F.PasskeyRegister(ctx, host, email))
+		host := requireCustomDomain()
+		resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
 		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
 		c := decodeCeremony(resp)
 		att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: func(m map[string]any) {

@@ -38,6 +38,7 @@ var secretKeys = map[string]string{
 	"id_token": "ID_TOKEN", "auth_session": "AUTH_SESSION", "code": "CODE", "code_verifier": "CODE_VERIFIER",
 	"password": "PASSWORD", "new_password": "PASSWORD", "otp_code": "OTP_CODE", "recovery_code": "RECOVERY_CODE",
 	"mfa_token": "MFA_TOKEN", "barcode_uri": "BARCODE_URI", "manual_input_code": "MANUAL_INPUT_CODE",
+	"connect_code": "CONNECT_CODE", "ticket": "TICKET",
 }
 
 // Redactor hides secrets: by key (JSON, form, query, headers) and by value (any
