@@ -40,16 +40,16 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 		It("refuses "+g.What+" with 401", Req(g.Req, "MA-ERR-001"), func(ctx SpecContext) {
 			var failures []string
 			for _, ac := range cases {
-				ops := representativeOps(ac.AllOperations)
-				need := cost{}
-				for _, op := range ops {
-					need[kindOf(op, nil)]++
-				}
-				u := pool.take(ctx, need, nil)
-				token := credential(ctx, u, host, ac.From, pool.scopes)
-				for _, op := range ops {
+				// One request per operation, each on a user with the budget for it; the
+				// credential is that user's.
+				tokens := map[*contractUser]string{}
+				for _, op := range representativeOps(ac.AllOperations) {
+					u := pool.take(ctx, cost{kindOf(op, nil): 1}, nil)
+					if _, ok := tokens[u]; !ok {
+						tokens[u] = credential(ctx, u, host, ac.From, pool.scopes)
+					}
 					in := staticCall(op, u.methodID)
-					if v, present := ac.Header(token); present {
+					if v, present := ac.Header(tokens[u]); present {
 						in.Header = http.Header{"Authorization": {v}}
 					}
 					in.NoAuth = true
