@@ -55,7 +55,7 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 	for _, op := range ops {
 		Describe(op.Name(), func() {
 			if op.Planned() {
-				PIt("is planned (x-status: planned): the vendor announced it but does not serve it, so nothing is checked yet")
+				PIt("is planned (x-status: planned): the vendor announced it but does not serve it, so nothing is checked yet", Req("MA-CON-001"))
 				return
 			}
 			It("answers a valid request as described", Req("MA-CON-001", "MA-API-001"), func(ctx SpecContext) {
@@ -242,7 +242,11 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 		case myaccount.VerifyEnrollment, myaccount.Complete:
 			extra = 1
 		}
-		u := k.pool.take(ctx, prep.add(kindOf(op, nil), 1+extra), fresh(base))
+		avoid := fresh(base)
+		if op.ID == myaccount.DeleteConnectedAccount {
+			avoid = func(u *contractUser) bool { return u.linked } // it links an account first
+		}
+		u := k.pool.take(ctx, prep.add(kindOf(op, nil), 1+extra), avoid)
 		accountID := ""
 		if op.ID == myaccount.DeleteConnectedAccount {
 			accountID = k.linkAccount(ctx, u)
@@ -263,17 +267,25 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 		if !op.Reads() {
 			u.stale()
 		}
-		if op.ID == myaccount.VerifyEnrollment {
+		switch op.ID {
+		case myaccount.VerifyEnrollment:
 			u.enrolled[base.Type] = true
+		case myaccount.Complete:
+			u.linked = true
+		case myaccount.DeleteConnectedAccount:
+			u.linked = false
 		}
 	}
 	expectNoFailures(failures)
 }
 
 // fresh rejects the users that cannot take base: a method type other than passkey
-// is enrolled at most once per user (one password, one recovery code).
+// is enrolled at most once per user (one password, one recovery code), and an
+// account linked at most once.
 func fresh(base catalogue.Base) func(*contractUser) bool {
-	return func(u *contractUser) bool { return base.Type != "" && base.Type != "passkey" && u.enrolled[base.Type] }
+	return func(u *contractUser) bool {
+		return (base.Type != "" && base.Type != "passkey" && u.enrolled[base.Type]) || (base.Connect && u.linked)
+	}
 }
 
 // enrollPasskey enrolls a second passkey for u (two writes) and returns its id.
@@ -298,6 +310,7 @@ func (k *contract) linkAccount(ctx SpecContext, u *contractUser) string {
 	id, _ := resp.Object()["id"].(string)
 	Expect(id).NotTo(BeEmpty(), "the linked account's id")
 	u.stale()
+	u.linked = true
 	return id
 }
 
@@ -506,7 +519,11 @@ func (k *contract) unknownQuery(ctx SpecContext, op spec.Operation) {
 		}
 		prep = cost{spec.Write: 3} // an account to name, and its cleanup
 	}
-	u := k.pool.take(ctx, prep.add(kindOf(op, q), 1), fresh(base))
+	avoid := fresh(base)
+	if op.ID == myaccount.DeleteConnectedAccount {
+		avoid = func(u *contractUser) bool { return u.linked }
+	}
+	u := k.pool.take(ctx, prep.add(kindOf(op, q), 1), avoid)
 	accountID := ""
 	if op.ID == myaccount.DeleteConnectedAccount {
 		accountID = k.linkAccount(ctx, u)

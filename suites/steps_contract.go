@@ -58,6 +58,9 @@ type contractUser struct {
 	// enrolled are the types it enrolled besides that passkey; the suite enrolls
 	// each at most once per user (a user has one password and one recovery code).
 	enrolled map[string]bool
+	// linked says it has a connected account: a second one of the same connection
+	// is refused with 409.
+	linked bool
 	// methods and accounts are the last states read ("" = unknown).
 	methods, accounts string
 	budget            map[spec.Kind]*rate.Limiter
