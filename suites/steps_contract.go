@@ -5,6 +5,7 @@ package suites
 // the read-back that shows a refusal changed nothing.
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -285,7 +286,7 @@ func staticCall(op spec.Operation, methodID string) myaccount.Call {
 	for _, p := range op.PathParams {
 		switch p.Name {
 		case "authentication_method_id":
-			in.Path[p.Name] = cmp(methodID, dummyMethodID)
+			in.Path[p.Name] = cmp.Or(methodID, dummyMethodID)
 		case "id":
 			in.Path[p.Name] = dummyAccountID
 		default:
@@ -306,17 +307,8 @@ func staticCall(op spec.Operation, methodID string) myaccount.Call {
 	return in
 }
 
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// valid is a request of op that the target accepts from u, built from base (the
-// zero Base for operations without a body): real ids, fresh values, and for a
-// verify or complete a pending enrollment or connection started for it. accountID
-// names the account a DELETE of a connected account removes.
+// valid is a request of an operation that the target accepts from a user (see
+// prepare).
 type valid struct {
 	call myaccount.Call
 	body map[string]any // the filled base body, nil for none
@@ -332,9 +324,11 @@ func validCost(op spec.Operation, base catalogue.Base) cost {
 	return cost{}
 }
 
-// prepare builds a valid request of op for u (see valid). It skips when the target
-// cannot take one: the base's method type is not enabled, or connected accounts are
-// not configured.
+// prepare builds a valid request of op for u from base (the zero Base for
+// operations without a body): real ids, fresh values, and for a verify or complete
+// a pending enrollment or connection started for it. accountID names the account a
+// DELETE of a connected account removes. It skips when the provider flow of a
+// connection cannot be followed.
 func (k *contract) prepare(ctx context.Context, u *contractUser, op spec.Operation, base catalogue.Base, accountID string) valid {
 	GinkgoHelper()
 	values := map[string]any{
