@@ -376,7 +376,7 @@ func TestUndocumentedStatusFails(t *testing.T) {
 	v := newValidator(t)
 	req := request(t, "DELETE", "https://"+canonical+"/me/v1/authentication-methods/passkey%7Cx")
 	mustFail(t, v.ValidateResponse(req, nil, 200, jsonHeader(), []byte(passkeyMethod)),
-		"DELETE /authentication-methods/{authentication_method_id} → 200: status: not documented", "204, 400, 401, 403, 409, 429")
+		"DELETE /authentication-methods/{authentication_method_id} → 200: status: not documented", "204, 400, 401, 403, 404, 409, 429")
 	mustFail(t, v.ValidateResponse(req, nil, 500, jsonHeader(), []byte(problem)), "→ 500: status")
 }
 

@@ -1,0 +1,471 @@
+package suites
+
+// Steps of the contract suite (contract.go): users handed out by what is left of
+// their rate-limit budget, valid requests of every operation built for a user, and
+// the read-back that shows a refusal changed nothing.
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/time/rate"
+
+	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// cost is what a group of requests takes from one user's buckets, per kind.
+type cost map[spec.Kind]int
+
+func (c cost) add(k spec.Kind, n int) cost {
+	out := cost{}
+	for kk, v := range c {
+		out[kk] = v
+	}
+	out[k] += n
+	return out
+}
+
+// budgetRate is the fraction of the documented per-user refill the pool counts on:
+// less than the pacer's (0.9), so that a user the pool hands out never makes the
+// pacer wait.
+const budgetRate = 0.8
+
+// contractUser is a user of the contract suite with what it holds and what is left
+// of its per-user buckets.
+type contractUser struct {
+	*user
+	c        *myaccount.Client // every scope of the served operations
+	methodID string            // the passkey it signed up with
+	identity string            // that passkey's identity_user_id
+	// enrolled are the types it enrolled besides that passkey; the suite enrolls
+	// each at most once per user (a user has one password and one recovery code).
+	enrolled map[string]bool
+	// linked says it has a connected account: a second one of the same connection
+	// is refused with 409.
+	linked bool
+	// methods and accounts are the last states read ("" = unknown).
+	methods, accounts string
+	budget            map[spec.Kind]*rate.Limiter
+	sessions          map[string]*harness.Session
+}
+
+// userPool hands out users with enough of their budget left for a group of
+// requests, signing new ones up when none has (users are cheap: a passkey signup).
+type userPool struct {
+	host   string
+	scopes []string // every scope of the served operations
+	mu     sync.Mutex
+	users  []*contractUser
+}
+
+func newUserPool(host string) *userPool {
+	p := &userPool{host: host}
+	ops, _ := spec.Operations()
+	for _, o := range ops {
+		if !o.Planned() && !slices.Contains(p.scopes, o.Scope()) {
+			p.scopes = append(p.scopes, o.Scope())
+		}
+	}
+	return p
+}
+
+// userBucketOf is the documented per-user bucket of kind k (unlimited when the model
+// has none).
+func userBucketOf(k spec.Kind) spec.Bucket {
+	l := F.Client.Pacer.Limits()
+	if l.User.Unlimited() {
+		return spec.Bucket{}
+	}
+	return l.User.Bucket(k)
+}
+
+// capacity is how many requests of kind k one user can take at once, less fixed.
+func capacity(k spec.Kind, fixed int) int {
+	b := userBucketOf(k)
+	if b.Unlimited() {
+		return 1 << 20
+	}
+	return max(1, b.Burst-fixed)
+}
+
+// take hands out a user with need left, other than those avoid rejects, spending
+// need from its budget. A new user has spent one read on its signup (its methods):
+// groups of requests are sized to fit what is left.
+func (p *userPool) take(ctx context.Context, need cost, avoid func(*contractUser) bool) *contractUser {
+	GinkgoHelper()
+	p.mu.Lock()
+	for _, u := range p.users {
+		if (avoid == nil || !avoid(u)) && u.spend(need) {
+			p.mu.Unlock()
+			return u
+		}
+	}
+	p.mu.Unlock()
+	u := p.signUp(ctx)
+	u.spend(need) // a new user has a full budget; beyond its burst the pacer waits
+	return u
+}
+
+// spend takes need from u's budget if it is there.
+func (u *contractUser) spend(need cost) bool {
+	now := time.Now()
+	for k, n := range need {
+		if l := u.budget[k]; l != nil && n > 0 && l.TokensAt(now) < float64(n) {
+			return false
+		}
+	}
+	for k, n := range need {
+		if l := u.budget[k]; l != nil && n > 0 {
+			l.AllowN(now, n)
+		}
+	}
+	return true
+}
+
+// signUp adds a user: a passkey signup, a session with every scope, and one read
+// of its methods (its passkey's id and the first state).
+func (p *userPool) signUp(ctx context.Context) *contractUser {
+	GinkgoHelper()
+	u := &contractUser{user: newUser(ctx), enrolled: map[string]bool{}, budget: map[spec.Kind]*rate.Limiter{}, sessions: map[string]*harness.Session{}}
+	for _, k := range spec.Kinds {
+		if b := userBucketOf(k); !b.Unlimited() {
+			u.budget[k] = rate.NewLimiter(rate.Limit(b.Rate*budgetRate), b.Burst)
+		}
+	}
+	u.c = myaccount.New(F.Client, p.host, u.session(ctx, p.host, p.scopes...))
+	u.spend(cost{spec.Read: 1})
+	ms := u.readMethods(ctx)
+	Expect(ms).NotTo(BeEmpty(), "a new user lists no authentication method")
+	u.methodID, _ = ms[0]["id"].(string)
+	u.identity, _ = ms[0]["identity_user_id"].(string)
+	p.mu.Lock()
+	p.users = append(p.users, u)
+	p.mu.Unlock()
+	return u
+}
+
+// cleanup removes what the pool's users created, newest first; run it at the end.
+func (p *userPool) cleanup(ctx context.Context) {
+	p.mu.Lock()
+	users := slices.Clone(p.users)
+	p.mu.Unlock()
+	for _, u := range users {
+		for _, err := range u.c.Cleanup(ctx) {
+			F.Leftovers.Add(u.Email + ": " + err.Error())
+		}
+	}
+}
+
+// without is a session of u with every scope of the pool but scope.
+func (u *contractUser) without(ctx context.Context, p *userPool, scope string) *harness.Session {
+	GinkgoHelper()
+	if s := u.sessions[scope]; s != nil {
+		return s
+	}
+	rest := slices.DeleteFunc(slices.Clone(p.scopes), func(s string) bool { return s == scope })
+	s := u.session(ctx, p.host, rest...)
+	u.sessions[scope] = s
+	return s
+}
+
+// readMethods lists u's methods and notes the state.
+func (u *contractUser) readMethods(ctx context.Context) []map[string]any {
+	GinkgoHelper()
+	resp := call(u.c.Methods(ctx, ""))
+	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
+	var body struct {
+		Methods []map[string]any `json:"authentication_methods"`
+	}
+	Expect(resp.JSON(&body)).To(Succeed())
+	var lines []string
+	for _, m := range body.Methods {
+		lines = append(lines, fmt.Sprintf("%v %v name=%v", m["type"], m["id"], m["name"]))
+	}
+	slices.Sort(lines)
+	u.methods = strings.Join(lines, "; ")
+	return body.Methods
+}
+
+// readAccounts lists u's connected accounts (first page) and notes the state.
+func (u *contractUser) readAccounts(ctx context.Context) {
+	GinkgoHelper()
+	resp := call(u.c.Do(ctx, myaccount.ListConnectedAccounts, myaccount.Call{}))
+	Expect(resp).To(HaveStatus(http.StatusOK), "GET /connected-accounts/accounts")
+	var body struct {
+		Accounts []map[string]any `json:"accounts"`
+	}
+	Expect(resp.JSON(&body)).To(Succeed())
+	var ids []string
+	for _, a := range body.Accounts {
+		ids = append(ids, fmt.Sprint(a["id"], " ", a["connection"]))
+	}
+	slices.Sort(ids)
+	u.accounts = strings.Join(ids, "; ")
+}
+
+// stateOf says which of u's lists op can change: "accounts" for the
+// connected-accounts operations, "methods" for the others; "" for reads.
+func stateOf(op spec.Operation) string {
+	switch {
+	case op.Reads():
+		return ""
+	case strings.HasPrefix(op.Path, "/connected-accounts"):
+		return "accounts"
+	}
+	return "methods"
+}
+
+// known makes sure u's state of that kind is known (one read when not); reads
+// costs count one read for it.
+func (u *contractUser) known(ctx context.Context, state string) {
+	GinkgoHelper()
+	switch {
+	case state == "methods" && u.methods == "":
+		u.readMethods(ctx)
+	case state == "accounts" && u.accounts == "":
+		u.readAccounts(ctx)
+	}
+}
+
+// unchanged reads u's state again and returns a failure when it is not what it was.
+func (u *contractUser) unchanged(ctx context.Context, state, after string) []string {
+	GinkgoHelper()
+	var before, now string
+	switch state {
+	case "methods":
+		before = u.methods
+		u.readMethods(ctx)
+		now = u.methods
+	case "accounts":
+		before = u.accounts
+		u.readAccounts(ctx)
+		now = u.accounts
+	default:
+		return nil
+	}
+	if before != now {
+		return []string{fmt.Sprintf("after %s the user's %s changed:\n  before: %s\n  after:  %s", after, state, before, now)}
+	}
+	return nil
+}
+
+// stale forgets u's states after something changed them on purpose.
+func (u *contractUser) stale() { u.methods, u.accounts = "", "" }
+
+// Dummy path values for requests the target refuses before it looks at them (no
+// token, another audience, no scope): well-formed ids that belong to no one.
+const (
+	dummyMethodID  = "passkey|dev_000000000000000000000000"
+	dummyAccountID = "cac_contract0000000000000000"
+)
+
+// staticCall is a request of op that the description accepts, with sample values
+// where only the target could give real ones: for checks the target must refuse
+// before it reads the ids or the body. methodID, when set, names a real method.
+func staticCall(op spec.Operation, methodID string) myaccount.Call {
+	in := myaccount.Call{Path: map[string]string{}, Deliberate: true}
+	for _, p := range op.PathParams {
+		switch p.Name {
+		case "authentication_method_id":
+			in.Path[p.Name] = cmp.Or(methodID, dummyMethodID)
+		case "id":
+			in.Path[p.Name] = dummyAccountID
+		default:
+			in.Path[p.Name] = "contract"
+		}
+	}
+	if strings.HasSuffix(op.Path, "/verify") {
+		in.Path["authentication_method_id"] = "passkey|new"
+	}
+	if bases := catalogue.BasesOf(op.ID); len(bases) > 0 {
+		values := map[string]any{}
+		for k, v := range catalogue.Samples {
+			values[k] = v
+		}
+		values[catalogue.Name] = "contract-" + randomHex(4)
+		in.Body = catalogue.Fill(bases[0].Body, values)
+	}
+	return in
+}
+
+// valid is a request of an operation that the target accepts from a user (see
+// prepare).
+type valid struct {
+	call myaccount.Call
+	body map[string]any // the filled base body, nil for none
+	// location is the pending enrollment a verify finishes.
+	location string
+}
+
+// validCost is what preparing a valid request of op costs u (a start or connect).
+func validCost(op spec.Operation, base catalogue.Base) cost {
+	if base.Connect || op.ID == myaccount.VerifyEnrollment {
+		return cost{spec.Write: 1}
+	}
+	return cost{}
+}
+
+// prepare builds a valid request of op for u from base (the zero Base for
+// operations without a body): real ids, fresh values, and for a verify or complete
+// a pending enrollment or connection started for it. accountID names the account a
+// DELETE of a connected account removes. It skips when the provider flow of a
+// connection cannot be followed.
+func (k *contract) prepare(ctx context.Context, u *contractUser, op spec.Operation, base catalogue.Base, accountID string) valid {
+	GinkgoHelper()
+	values := map[string]any{
+		catalogue.Name:        "contract-" + randomHex(4),
+		catalogue.Email:       harness.NewEmail(),
+		catalogue.PhoneNumber: "+1415555" + fmt.Sprintf("%04d", randomInt(10000)),
+		catalogue.Connection:  F.Target.ConnectedAccounts.Connection,
+		catalogue.RedirectURI: F.Target.ConnectedAccounts.RedirectURI,
+	}
+	v := valid{call: myaccount.Call{Path: map[string]string{}}}
+	for _, p := range op.PathParams {
+		switch p.Name {
+		case "authentication_method_id":
+			v.call.Path[p.Name] = u.methodID
+		case "id":
+			v.call.Path[p.Name] = accountID
+		}
+	}
+	switch {
+	case op.ID == myaccount.VerifyEnrollment:
+		v.location = k.pending(ctx, u, base.Type, values)
+		url, err := u.c.VerifyURL(v.location)
+		Expect(err).NotTo(HaveOccurred())
+		v.call.URL = url
+	case base.Connect:
+		k.connected(ctx, u, values)
+	}
+	if base.Body != nil {
+		v.body = catalogue.Fill(base.Body, values)
+		v.call.Body = v.body
+	}
+	return v
+}
+
+// pending starts an enrollment of typ for u and puts its auth_session and proof
+// into values; it returns the enrollment's Location.
+func (k *contract) pending(ctx context.Context, u *contractUser, typ string, values map[string]any) string {
+	GinkgoHelper()
+	start := map[string]any{"type": typ}
+	switch typ {
+	case "email":
+		start["email"] = values[catalogue.Email]
+	case "phone":
+		start["phone_number"] = values[catalogue.PhoneNumber]
+	}
+	resp := call(u.c.Start(ctx, start))
+	Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods {type: %s}", typ)
+	Expect(resp.Location()).NotTo(BeEmpty(), "the enrollment answered without a Location")
+	var body struct {
+		AuthSession string          `json:"auth_session"`
+		Options     json.RawMessage `json:"authn_params_public_key"`
+		BarcodeURI  string          `json:"barcode_uri"`
+		Policy      json.RawMessage `json:"policy"`
+	}
+	Expect(resp.JSON(&body)).To(Succeed())
+	values[catalogue.AuthSession] = body.AuthSession
+	switch typ {
+	case "passkey":
+		// Another authenticator: the user's own holds the passkey the options exclude.
+		att, _, err := authenticator.New().Register(body.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
+		Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
+		var a any
+		Expect(json.Unmarshal(att, &a)).To(Succeed())
+		values[catalogue.AuthnResponse] = a
+	case "totp":
+		u, err := url.Parse(body.BarcodeURI)
+		Expect(err).NotTo(HaveOccurred(), "barcode_uri %q", body.BarcodeURI)
+		code, err := totp.GenerateCode(u.Query().Get("secret"), time.Now())
+		Expect(err).NotTo(HaveOccurred(), "a TOTP code for the secret of barcode_uri")
+		values[catalogue.OTPCode] = code
+	case "password":
+		values[catalogue.NewPassword] = newPassword()
+	}
+	return resp.Location()
+}
+
+// connected starts a connection for u and goes through the provider for its
+// connect_code, putting both into values.
+func (k *contract) connected(ctx context.Context, u *contractUser, values map[string]any) {
+	GinkgoHelper()
+	resp := call(u.c.Do(ctx, myaccount.Connect, myaccount.Call{Body: map[string]any{
+		"connection": values[catalogue.Connection], "redirect_uri": values[catalogue.RedirectURI]}}))
+	Expect(resp).To(HaveStatus(http.StatusCreated), "POST /connected-accounts/connect")
+	var c struct {
+		ConnectURI    string `json:"connect_uri"`
+		AuthSession   string `json:"auth_session"`
+		ConnectParams struct {
+			Ticket string `json:"ticket"`
+		} `json:"connect_params"`
+	}
+	Expect(resp.JSON(&c)).To(Succeed())
+	redirect, _ := values[catalogue.RedirectURI].(string)
+	cn := followConnect(ctx, connecting{AuthSession: c.AuthSession, RedirectURI: redirect}, c.ConnectURI+"?ticket="+url.QueryEscape(c.ConnectParams.Ticket))
+	values[catalogue.AuthSession] = cn.AuthSession
+	values[catalogue.ConnectCode] = cn.Code
+}
+
+// newPassword is a password a usual policy accepts: 20 characters of all four
+// kinds, never the same or a neighbouring character twice in a row.
+func newPassword() string {
+	kinds := []string{"ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnpqrstuvwxyz", "23456789", "!#%*+-=?@^_"}
+	var b []byte
+	for i := 0; len(b) < 20 && i < 1000; i++ {
+		set := kinds[len(b)%len(kinds)]
+		c := set[randomInt(len(set))]
+		if n := len(b); n > 0 && (b[n-1] == c || b[n-1]+1 == c || b[n-1] == c+1) {
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func randomInt(n int) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return int(v.Int64())
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// refused sends one request the target must refuse with one of want and returns
+// what is wrong with the answer. A connection closed on an oversized body counts
+// as a refusal.
+func refused(ctx context.Context, c *myaccount.Client, opID string, in myaccount.Call, what string, oversized bool, want ...int) []string {
+	GinkgoHelper()
+	in.Deliberate = true
+	resp, err := c.Do(ctx, opID, in)
+	if err != nil && oversized {
+		// A server may close the connection on an oversized body before the client
+		// has sent it all: a refusal, without a status to check.
+		return nil
+	}
+	return refusalProblems(what, deliver(resp, err), want...)
+}
