@@ -163,7 +163,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		return "", err
 	}
 	clients := t.Clients()
-	native, spa, web, short := clients[0], clients[1], clients[2], clients[3]
+	native, spa, web, short, mgmt := clients[0], clients[1], clients[2], clients[3], clients[4]
 	username, password := t.PasswordUser()
 	target := harness.Target{
 		Name:         "reference tenant",
@@ -182,7 +182,9 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 			// Tokens and auth_sessions of a few seconds: the expiry specs wait them out.
 			ShortLived: harness.OAuthClient{ClientID: short.ID, ClientSecret: short.Secret},
 		},
-		User: harness.User{Username: username, Password: password},
+		// The users a run signs up are deleted at its end, as on a real tenant.
+		Management: harness.OAuthClient{ClientID: mgmt.ID, ClientSecret: mgmt.Secret},
+		User:       harness.User{Username: username, Password: password},
 		// The form driver for most logins; the browser specs also drive the login page
 		// (password and passkey) in headless Chromium.
 		Login: harness.Login{

@@ -13,10 +13,12 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/burst"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
@@ -1393,4 +1395,167 @@ func canonicalMeToken(ctx context.Context) (token, why string) {
 	a := newAuth(F.Target.Domain, F.Target.LoginClients()[0], harness.ScopeReadFactors, harness.ScopeReadMethods)
 	t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
 	return t.AccessToken, ""
+}
+
+// Every operation documents 429 (the description's TooManyRequests response): once a
+// caller's bucket of a kind is empty, every operation of that kind is refused with
+// 429 and retry-after, not only the one that emptied it. Each operation is sent as a
+// request the target would otherwise serve (a real id, a pending enrollment with its
+// proof, a connect_code), so only the limit can refuse it. The user's bucket is
+// emptied by a burst of cheap requests of the kind, and the probes follow at once,
+// well within the second a user's bucket takes to get a token back (12 s at 5/min).
+var _ = Describe("The My Account rate limit on every operation", Label("ratelimit"), func() {
+	It("answers 429 with retry-after on every operation once the caller's bucket of its kind is empty", Req("MA-RL-014"), func(ctx SpecContext) {
+		l := limitModel()
+		if l.User.Unlimited() {
+			Skip(planName() + " has no per-user limit: emptying the tenant's bucket for one probe per operation would need the tenant to itself (the tenant-level specs above draw 429s on their bursts)")
+		}
+		methodsUser, accountsUser := newUser(ctx), newUser(ctx)
+		mc := me(ctx, methodsUser)
+		ids := methodsOf(ctx, mc, "") // 1 read
+		Expect(ids).NotTo(BeEmpty(), "a new user lists no authentication method")
+		d := driverFor(ctx, "passkey")
+		second := verifyMethod(ctx, mc, d, methodsUser, startMethod(ctx, mc, d, methodsUser)) // 2 writes
+		pending := startMethod(ctx, mc, d, methodsUser)                                       // 1 write
+		proof, err := d.Proof(ctx, asEnrolling(methodsUser), pending)
+		Expect(err).NotTo(HaveOccurred())
+		verifyURL, err := mc.VerifyURL(pending.Location)
+		Expect(err).NotTo(HaveOccurred())
+
+		// What each operation is probed with, by the client it goes through.
+		type probe struct {
+			c  *myaccount.Client
+			op string
+			in myaccount.Call
+		}
+		method := func(id string) map[string]string { return map[string]string{"authentication_method_id": id} }
+		probes := []probe{
+			{mc, myaccount.ListFactors, myaccount.Call{}},
+			{mc, myaccount.ListMethods, myaccount.Call{}},
+			{mc, myaccount.ListMethods, myaccount.Call{Query: url.Values{"type": {"passkey"}}}},
+			{mc, myaccount.GetMethod, myaccount.Call{Path: method(ids[0])}},
+			{mc, myaccount.StartEnrollment, myaccount.Call{Body: d.StartBody(asEnrolling(methodsUser))}},
+			{mc, myaccount.UpdateMethod, myaccount.Call{Path: method(ids[0]), Body: map[string]any{"name": "rate-limited"}}},
+			{mc, myaccount.DeleteMethod, myaccount.Call{Path: method(second.ID)}},
+			{mc, myaccount.VerifyEnrollment, myaccount.Call{URL: verifyURL, Body: proof.Body}},
+		}
+		if ca := F.Target.ConnectedAccounts; ca.Connection != "" {
+			ac := me(ctx, accountsUser, accountScopes...)
+			linked := expectCompleted(complete(ctx, ac, connect(ctx, ac), nil)) // 2 writes
+			next := connect(ctx, ac)                                            // 1 write
+			probes = append(probes,
+				probe{ac, myaccount.ListConnectedAccounts, myaccount.Call{}},
+				probe{ac, myaccount.ListConnectedAccounts, myaccount.Call{Query: url.Values{"connection": {ca.Connection}}}},
+				probe{ac, myaccount.ListConnections, myaccount.Call{}},
+				probe{ac, myaccount.Connect, myaccount.Call{Body: map[string]any{"connection": ca.Connection, "redirect_uri": ca.RedirectURI}}},
+				probe{ac, myaccount.Complete, myaccount.Call{Body: map[string]any{"auth_session": next.AuthSession, "connect_code": next.Code,
+					"redirect_uri": next.RedirectURI, "code_verifier": next.Verifier}}},
+				probe{ac, myaccount.DeleteConnectedAccount, myaccount.Call{Path: map[string]string{"id": linked}}},
+			)
+		}
+
+		// The kinds to empty, per client: each bucket the probes draw on.
+		type drained struct {
+			c *myaccount.Client
+			k spec.Kind
+		}
+		var order []drained
+		byBucket := map[drained][]*harness.Request{}
+		for _, p := range probes {
+			r, err := p.c.Request(p.op, p.in)
+			Expect(err).NotTo(HaveOccurred())
+			u, _ := url.Parse(r.URL)
+			k := spec.KindOf(r.Method, u.Query())
+			if l.User.Shared {
+				k = spec.Read
+			}
+			key := drained{p.c, k}
+			if _, ok := byBucket[key]; !ok {
+				order = append(order, key)
+			}
+			byBucket[key] = append(byBucket[key], r)
+		}
+		var f shotFindings
+		for _, key := range order {
+			b := l.User.Bucket(key.k)
+			// Empty the bucket: its burst and one more, sent at once (a request the
+			// target refuses with 429 shows it is empty).
+			cheap, err := key.c.Request(myaccount.ListFactors, myaccount.Call{})
+			switch key.k {
+			case spec.Write:
+				cheap, err = key.c.Request(myaccount.StartEnrollment, myaccount.Call{Body: map[string]any{"type": "passkey"}})
+			case spec.FilteredRead:
+				cheap, err = key.c.Request(myaccount.ListMethods, myaccount.Call{Query: url.Values{"type": {"passkey"}}})
+			}
+			Expect(err).NotTo(HaveOccurred())
+			empty := sendValidated(ctx, burst.Spec{Name: "empty the bucket", Rate: 50, Count: b.Burst + 1, Request: func(int) *harness.Request { return cheap }})
+			if countStatus(empty, http.StatusTooManyRequests) == 0 {
+				Fail(fmt.Sprintf("%d %s of one user within %s drew no 429, although the user's bucket (%s) holds %d (MA-RL-011)",
+					b.Burst+1, kindName(key.k), empty.Span().Round(time.Millisecond), b, b.Burst))
+			}
+			reqs := byBucket[key]
+			res := sendValidated(ctx, burst.Spec{Name: "a probe per operation", Rate: 50, Count: len(reqs), Request: func(i int) *harness.Request { return reqs[i] }})
+			// The bursts went round the pacer: the cleanup after this spec waits for
+			// the refill instead of drawing a 429.
+			F.Client.Pacer.Drained(key.c.Session.Subject, key.k)
+			for i := range res.Shots {
+				s := &res.Shots[i]
+				switch {
+				case s.Err != nil:
+					f.add(s, "the request failed: %v", s.Err)
+				case s.Status != http.StatusTooManyRequests:
+					f.add(s, "answered %d while the user's bucket of %s (%s) was empty: %.200s", s.Status, kindName(key.k), b, s.Body)
+				case math.IsNaN(headerNumber(s.Header, "Retry-After")):
+					f.add(s, "a 429 without retry-after (%s)", describeHeader(s.Header, "Retry-After"))
+				case s.Violation != nil:
+					f.add(s, "the 429 breaks the API description: %v", s.Violation)
+				}
+			}
+		}
+		f.fail("operations not refused with 429 (and retry-after) while the caller's bucket was empty")
+	})
+})
+
+// sendValidated sends a burst and validates its answers after it; a burst the
+// runner could not finish is INCONCLUSIVE.
+func sendValidated(ctx context.Context, b burst.Spec) *burst.Result {
+	GinkgoHelper()
+	res, err := burst.Send(ctx, F.Client, b)
+	if res != nil {
+		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
+	}
+	if err != nil {
+		var ue *harness.UnreachableError
+		if res != nil || errors.As(err, &ue) {
+			undecided(err.Error())
+		}
+		Fail("burst: " + err.Error())
+	}
+	burst.Validate(F.Client, res)
+	return res
+}
+
+func countStatus(res *burst.Result, status int) int { return res.Statuses()[status] }
+
+// shotFindings collects what is wrong with single answers of bursts, and fails the
+// spec with them, recording the first few exchanges.
+type shotFindings struct {
+	lines []string
+	shots []*burst.Shot
+}
+
+func (f *shotFindings) add(s *burst.Shot, format string, a ...any) {
+	f.lines = append(f.lines, fmt.Sprintf("%s %s: ", s.Method(), s.Operation())+fmt.Sprintf(format, a...))
+	f.shots = append(f.shots, s)
+}
+
+func (f *shotFindings) fail(what string) {
+	GinkgoHelper()
+	if len(f.lines) == 0 {
+		return
+	}
+	for _, s := range f.shots[:min(3, len(f.shots))] {
+		burst.Record(F.Client, s)
+	}
+	Fail(fmt.Sprintf("%s (%d):\n%s", what, len(f.lines), strings.Join(f.lines, "\n")))
 }

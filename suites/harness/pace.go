@@ -264,3 +264,32 @@ func tokenSubject(token string) string {
 	}
 	return "token:" + token[:min(len(token), 16)]
 }
+
+// Drained tells the pacer that the target's bucket of kind k for user is empty (a
+// burst that went round the pacer drew 429s from it), so the user's next requests
+// of that kind wait for the target's refill instead of drawing a 429 of their own.
+func (p *Pacer) Drained(user string, k spec.Kind) {
+	if user == "" || p.limits.User.Unlimited() {
+		return
+	}
+	if p.limits.User.Shared {
+		k = spec.Read
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	byKind, ok := p.users[user]
+	if !ok {
+		byKind = map[spec.Kind]*rate.Limiter{}
+		p.users[user] = byKind
+		p.traffic.Users[user] = map[spec.Kind]int{}
+	}
+	l := byKind[k]
+	if l == nil {
+		l = limiter(p.limits.User.Bucket(k), 1)
+		byKind[k] = l
+	}
+	now := time.Now()
+	if n := int(math.Floor(l.TokensAt(now))); n > 0 {
+		l.ReserveN(now, n)
+	}
+}

@@ -275,11 +275,10 @@ func (r *RateLimit) resolve() error {
 	if err := r.Signups.apply("rate_limit.signups", &m.Signups); err != nil {
 		return err
 	}
-	if r.Tenant != nil || r.User != nil || legacy {
+	// A plan whose figures were overridden says so (an override that repeats the
+	// plan's figures changes nothing).
+	if base, _ := spec.LimitPlan(plan); !legacy && (m.Tenant != base.Tenant || m.User != base.User) {
 		m.Plan = plan + " (with overrides)"
-		if legacy {
-			m.Plan = plan
-		}
 	}
 	if m.Tenant.Unlimited() {
 		return errors.New("field rate_limit.tenant: a tenant with no limit at all cannot be tested; give its reads and writes")

@@ -328,3 +328,9 @@ func (r *Result) Merge(o *Result) {
 		r.Ended = o.Ended
 	}
 }
+
+// Method is the shot's request method.
+func (s *Shot) Method() string { return s.req.Method }
+
+// Operation is the path of the shot's request, ids and all (its query left out).
+func (s *Shot) Operation() string { return s.req.URL.EscapedPath() }
