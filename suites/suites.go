@@ -51,9 +51,11 @@ var _ = AfterSuite(func(ctx SpecContext) {
 			F.Leftovers.Add(err.Error())
 		}
 	}
-	tr := F.Client.Pacer.Traffic()
-	floor, why := tr.Floor(F.Client.Pacer.Limits())
-	data, _ := json.Marshal(map[string]any{"traffic": tr, "floor": floor.String(), "floor_reason": why, "limits": F.Client.Pacer.Limits().String()})
+	// The model goes along with the figures: a run in several processes attaches one
+	// entry per process, and the report recomputes the floor over their sum.
+	tr, model := F.Client.Pacer.Traffic(), F.Client.Pacer.Limits()
+	floor, why := tr.Floor(model)
+	data, _ := json.Marshal(map[string]any{"traffic": tr, "floor": floor.String(), "floor_reason": why, "limits": model.String(), "model": model})
 	AddReportEntry(verdict.Traffic, string(data))
 	users, _ := json.Marshal(map[string]any{"users": F.Users.Lines(), "users_were": deleted, "leftovers": F.Leftovers.Lines()})
 	AddReportEntry(verdict.Users, string(users))

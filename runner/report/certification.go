@@ -108,6 +108,10 @@ type Run struct {
 	ExpectedFailures string `yaml:"expected_failures,omitempty"`
 	ShowSecrets      bool   `yaml:"show_secrets,omitempty"`
 	ExitCode         int    `yaml:"exit_code"`
+	// Traffic is what the run sent and how it was paced, merged over its processes;
+	// Build fills it from the report's traffic and users entries (absent when the
+	// suite attached none, e.g. a BeforeSuite that failed before any request).
+	Traffic *TrafficSummary `yaml:"traffic,omitempty"`
 }
 
 // ReferenceTenant describes the embedded reference tenant a run started.
@@ -216,6 +220,9 @@ func Build(in Input) *Outcome {
 	}
 	if c.Date.IsZero() {
 		c.Date = in.Report.EndTime.UTC()
+	}
+	if rt, ok := CollectTraffic(in.Report); ok {
+		c.Run.Traffic = rt.Summary(wallTime(in.Report, in.Run))
 	}
 	for _, s := range specs {
 		if s.Suite {

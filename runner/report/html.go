@@ -46,9 +46,9 @@ func Pictures(dir string, since time.Time) ([]Picture, error) {
 	return out, nil
 }
 
-// WriteHTML writes the self-contained page for people into dir: summary, the
-// per-requirement table, every failure with its redacted exchanges and curl line,
-// and the pictures.
+// WriteHTML writes the self-contained page for people into dir: summary, the run's
+// traffic and pacing (unplanned 429s and leftovers highlighted), the per-requirement
+// table, every failure with its redacted exchanges and curl line, and the pictures.
 func (o *Outcome) WriteHTML(dir string, pictures []Picture) error {
 	var failures []Spec
 	for _, s := range o.Specs {
@@ -81,6 +81,9 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 			return '-'
 		}, s.Text)
 	},
+	"kinds":   kindLines,
+	"answers": answerLines,
+	"waits":   waitLines,
 	"expectedFor": func(c Certification, id string) string {
 		for _, e := range c.ExpectedFailures {
 			if e.ID == id {
@@ -113,6 +116,9 @@ pre { background: #f7f7f7; border: 1px solid #e2e2e2; padding: .6em; overflow-x:
 #requirements td:first-child { white-space: nowrap; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 .small { color: #666; font-size: 12px; }
+tr.alert td { background: #fdf0f0; }
+#traffic ul { margin: 0; padding-left: 1.2em; }
+#answers td:last-child { text-align: right; width: 5em; }
 </style>
 </head>
 <body>
@@ -149,6 +155,44 @@ figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; 
 <tr><td>{{.ID}}</td><td>{{.Reason}}</td><td><span class="result {{if .OK}}pass{{else}}fail{{end}}">{{.Outcome}}</span></td></tr>
 {{- end}}
 </table>
+{{- end}}
+</section>
+
+<section id="traffic">
+<h2>Traffic and pacing</h2>
+{{- with .C.Run.Traffic}}
+<table class="meta">
+<tr><td>Wall time</td><td>{{.WallTime}}{{if gt .Processes 1}} in {{.Processes}} processes{{end}}</td></tr>
+<tr><td>Floor</td><td>{{.Floor}}{{with .FloorReason}} — {{.}}{{end}}{{with .WallToFloor}} · wall time is {{.}}× the floor{{end}}</td></tr>
+{{- with .Limits}}
+<tr><td>Limits</td><td>{{.}}</td></tr>
+{{- end}}
+<tr><td>My Account requests</td><td>{{range $i, $k := kinds .}}{{if $i}}, {{end}}{{$k.Count}} {{$k.Name}}{{end}}; by {{.RequestingUsers}} users</td></tr>
+<tr><td>Signups, login posts</td><td>{{.Signups}} signups, {{.LoginPosts}} login prompt posts</td></tr>
+<tr><td>Users signed up</td><td>{{.Users.SignedUp}}{{with .Users.Were}} — {{.}}{{end}}
+{{- with .Users.List}}<details><summary class="small">list</summary><ul class="small">{{range .}}<li>{{.}}</li>{{end}}</ul></details>{{end}}</td></tr>
+<tr id="leftovers"{{if .Leftovers}} class="alert"{{end}}><td>Leftovers</td><td>
+{{- if .Leftovers}}<span class="result fail">{{len .Leftovers}} left on the target</span><ul>{{range .Leftovers}}<li>{{.}}</li>{{end}}</ul>{{else}}none{{end}}</td></tr>
+<tr id="unplanned"{{if .Unplanned429s}} class="alert"{{end}}><td>Unplanned 429s</td><td>
+{{- if .Unplanned429s}}<span class="result fail">{{.Unplanned429s}}</span> — a correct suite draws none from a correct target: a suite or target problem{{if gt .Unplanned429s (len .FirstUnplanned429s)}} (the first {{len .FirstUnplanned429s}}){{end}}
+<ul>{{range .FirstUnplanned429s}}<li><code>{{.Request}}</code> at {{date .At}}{{with .Kind}}, kind {{.}}{{end}}{{with .RetryAfter}}, retry-after {{.}}{{end}}</li>{{end}}</ul>{{else}}none{{end}}</td></tr>
+<tr><td>Waited for limits</td><td>{{range $i, $w := waits .}}{{if $i}} · {{end}}{{$w.Name}} {{$w.Wait}}{{else}}no wait{{end}}</td></tr>
+{{- with .Notes}}
+<tr class="alert"><td>Notes</td><td><ul>{{range .}}<li>{{.}}</li>{{end}}</ul></td></tr>
+{{- end}}
+</table>
+{{- with answers .}}
+<details><summary>Operations and statuses exercised ({{len .}})</summary>
+<table id="answers">
+<tr><th>Operation and status</th><th>Answers</th></tr>
+{{- range .}}
+<tr><td><code>{{.Name}}</code></td><td>{{.Count}}</td></tr>
+{{- end}}
+</table>
+</details>
+{{- end}}
+{{- else}}
+<p>No traffic figures in this run.</p>
 {{- end}}
 </section>
 
