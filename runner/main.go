@@ -75,29 +75,31 @@ func realMain(args []string) int {
 	}
 	var code int
 	var err error
-	switch args[0] {
-	case "run":
+	switch cmd := args[0]; {
+	case isWorker(args):
+		code, err = cmdRun(args)
+	case cmd == "run":
 		code, err = cmdRun(args[1:])
-	case "doctor":
+	case cmd == "doctor":
 		code, err = cmdDoctor(args[1:])
-	case "serve":
+	case cmd == "serve":
 		code, err = cmdServe(args[1:])
-	case "selftest":
+	case cmd == "selftest":
 		code, err = cmdSelftest(args[1:])
-	case "list":
+	case cmd == "list":
 		code, err = cmdList(args[1:])
-	case "replay":
+	case cmd == "replay":
 		code, err = cmdReplay(args[1:])
-	case "diff":
+	case cmd == "diff":
 		code, err = cmdDiff(args[1:])
-	case "version", "--version":
+	case cmd == "version" || cmd == "--version":
 		fmt.Println(suiteVersion())
 		return exitConformant
-	case "help", "-h", "--help":
+	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Print(usage)
 		return exitConformant
 	default:
-		fmt.Fprintf(os.Stderr, "myaccount-conformance: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(os.Stderr, "myaccount-conformance: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
 	}
 	if err != nil {

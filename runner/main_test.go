@@ -83,13 +83,29 @@ clients:
   native: {client_id: abc}
 timeouts: {connect: 2s, request: 2s}
 `)
-	code, _, stderr := runCmd(t, "run", "--config", cfg, "--report-dir", t.TempDir())
+	dir := t.TempDir()
+	code, _, stderr := runCmd(t, "run", "--config", cfg, "--report-dir", dir)
 	if code != exitInconclusive {
 		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitInconclusive, stderr)
 	}
 	for _, want := range []string{"unreachable", "https://tenant.closed.test/", closed} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	// CI dashboards read the reports: they say why nothing was checked.
+	for file, want := range map[string]string{
+		"certification.yaml": "result: inconclusive",
+		"report.html":        "INCONCLUSIVE: nothing was checked",
+		"junit.xml":          "INCONCLUSIVE: the target could not be reached",
+	} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Errorf("an INCONCLUSIVE run wrote no %s: %v", file, err)
+			continue
+		}
+		if !strings.Contains(string(data), want) || !strings.Contains(string(data), "unreachable") {
+			t.Errorf("%s does not say %q and why:\n%.2000s", file, want, data)
 		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -14,12 +16,14 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
+	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // Report file names in the report dir.
@@ -52,6 +56,8 @@ func cmdRun(args []string) (int, error) {
 		timeout     = fs.Duration("timeout", 30*time.Minute, "stop the whole run after this long")
 		expectedArg = fs.String("expected-failures", "", "YAML file of requirement IDs expected to fail, each with a reason: the run passes while they fail, and fails if one passes or goes untested")
 		noPreflight = fs.Bool("no-preflight", false, "skip the quick check of the tenant's set-up (passkey signup and login, one Universal Login) that stops the run INCONCLUSIVE naming a wrong setting")
+		procs       = fs.Int("procs", runtime.NumCPU(), "run the specs in this many worker processes (the rate-limit specs run alone, after the others); the limits of the target are shared among them")
+		workerInfo  = fs.String("worker-info", "", "internal: the run's record, for a worker process of a parallel run")
 		specs       multiFlag
 		ref         reference
 	)
@@ -66,6 +72,10 @@ func cmdRun(args []string) (int, error) {
 	if fs.NArg() > 0 {
 		return exitUsage, usagef("run: unexpected argument %q", fs.Arg(0))
 	}
+	if *procs < 1 {
+		return exitUsage, usagef("run: --procs must be at least 1")
+	}
+	worker := *workerInfo != ""
 	if *config != "" && ref.set() {
 		return exitUsage, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts, --dpop and --dpop-nonce apply to the embedded reference tenant, not to --config")
 	}
@@ -102,7 +112,12 @@ func cmdRun(args []string) (int, error) {
 	}
 
 	cfgPath := *config
-	if cfgPath == "" {
+	if worker {
+		// The parent started the tenant, probed it and checked its set-up.
+		if info, err = readInfo(*workerInfo); err != nil {
+			return exitUsage, fmt.Errorf("worker: %w", err)
+		}
+	} else if cfgPath == "" {
 		t, cfg, err := startReference(dir, "127.0.0.1:0", ref)
 		if err != nil {
 			return exitUsage, err
@@ -114,7 +129,7 @@ func cmdRun(args []string) (int, error) {
 		info.Config, _ = filepath.Abs(cfgPath)
 	}
 	target, err := loadTarget(cfgPath)
-	if info.ReferenceTenant != nil {
+	if info.ReferenceTenant != nil && !worker && *procs == 1 {
 		// The embedded tenant's config holds its client secret and is useless once this
 		// process ends: keep it out of the report dir (its CA stays, for curl lines).
 		os.Remove(cfgPath)
@@ -126,21 +141,37 @@ func cmdRun(args []string) (int, error) {
 	if err != nil {
 		return exitUsage, usagef("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(target.Timeouts.Connect)*2+time.Duration(target.Timeouts.Request))
-	err = fw.Client.Probe(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "INCONCLUSIVE: %v\n", err)
-		return exitInconclusive, nil
+	if worker {
+		// N workers share the tenant's buckets (each user's are its own worker's).
+		sc, _ := GinkgoConfiguration()
+		fw.Client.Pacer = harness.NewPacer(target.RateLimit.Limits(), 1/float64(sc.ParallelTotal))
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(target.Timeouts.Connect)*2+time.Duration(target.Timeouts.Request))
+		err = fw.Client.Probe(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "INCONCLUSIVE: %v\n", err)
+			return writeUndecided(dir, fw, info, expected, extra, "the target could not be reached: "+err.Error())
+		}
 	}
 	// A reference tenant with faults is defective on purpose: the specs judge it.
-	if !*noPreflight && len(ref.Faults) == 0 {
+	if !worker && !*noPreflight && len(ref.Faults) == 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		stop := preflight(ctx, fw, os.Stderr)
+		var why strings.Builder
+		stop := preflight(ctx, fw, io.MultiWriter(os.Stderr, &why))
 		cancel()
 		if stop {
-			return exitInconclusive, nil
+			return writeUndecided(dir, fw, info, expected, extra, strings.TrimPrefix(why.String(), "INCONCLUSIVE: "))
 		}
+	}
+
+	if !worker && *procs > 1 {
+		code, err := runParallel(dir, cfgPath, info, *procs, ginkgoArgs(*procs, *labelFilter, *focus, *skip, timeout.String(), *verbose, !isTerminal(os.Stdout)),
+			specs, *expectedArg, *showSecrets, *verbose)
+		if info.ReferenceTenant != nil {
+			os.Remove(cfgPath)
+		}
+		return code, err
 	}
 
 	set := func(name, value string) {
@@ -153,7 +184,9 @@ func cmdRun(args []string) (int, error) {
 	set("ginkgo.label-filter", *labelFilter)
 	set("ginkgo.focus", *focus)
 	set("ginkgo.skip", *skip)
-	set("ginkgo.timeout", timeout.String())
+	if !worker {
+		set("ginkgo.timeout", timeout.String())
+	}
 	if *verbose {
 		set("ginkgo.v", "true")
 	}
@@ -162,7 +195,11 @@ func cmdRun(args []string) (int, error) {
 	}
 
 	suites.Use(fw)
-	newProgress(*verbose).register()
+	if !worker {
+		// A worker's output reaches the terminal only with its spec's (the parent's
+		// Ginkgo prints the progress of a parallel run).
+		newProgress(*verbose).register()
+	}
 	w := &reportWriter{dir: dir, fw: fw, info: info, expected: expected, extra: extra}
 	ReportAfterSuite("reports and exit code", w.write)
 	// Matchers print what they compare, such as a response body holding a token:
@@ -175,10 +212,25 @@ func cmdRun(args []string) (int, error) {
 		Fail(fw.Redactor.Text(message), skip+1)
 	})
 	RunSpecs(failRecorder{}, "My Account API conformance: "+target.Name)
+	if worker {
+		// Only the first worker ran ReportAfterSuite: it tells the parent.
+		if GinkgoParallelProcess() != 1 {
+			return exitConformant, nil
+		}
+		var b strings.Builder
+		if w.err == nil {
+			w.summary(&b, &b)
+		}
+		if w.err != nil {
+			w.code = exitUsage
+			b.WriteString("writing reports: " + w.err.Error() + "\n")
+		}
+		return w.code, writeOutcome(dir, workerOutcome{Code: w.code, Summary: b.String()})
+	}
 	if w.err != nil {
 		return exitUsage, fmt.Errorf("writing reports: %w", w.err)
 	}
-	w.summary(os.Stdout)
+	w.summary(os.Stdout, os.Stderr)
 	if w.code == exitUsage {
 		return exitUsage, usagef("no spec matched the filters")
 	}
@@ -264,7 +316,7 @@ func exitCode(res runResult, o *report.Outcome) int {
 }
 
 // summary prints the per-requirement outcome and where the reports are.
-func (w *reportWriter) summary(out *os.File) {
+func (w *reportWriter) summary(out, errOut io.Writer) {
 	o := w.outcome
 	if o == nil {
 		return
@@ -297,10 +349,29 @@ func (w *reportWriter) summary(out *os.File) {
 		fmt.Fprintf(out, "%d failed spec(s) fail only expected requirements\n", w.result.excused)
 	}
 	if w.result.warnings > 0 {
-		fmt.Fprintf(os.Stderr, "WARNING: %d spec(s) of SHOULD requirements failed; the target is conformant to every MUST\n", w.result.warnings)
+		fmt.Fprintf(errOut, "WARNING: %d spec(s) of SHOULD requirements failed; the target is conformant to every MUST\n", w.result.warnings)
 	}
 	if w.code == exitInconclusive {
-		fmt.Fprintf(os.Stderr, "INCONCLUSIVE: %d spec(s) could not decide (target unreachable or too slow)\n", w.result.inconclusive)
+		fmt.Fprintf(errOut, "INCONCLUSIVE: %d spec(s) could not decide (target unreachable or too slow)\n", w.result.inconclusive)
+	}
+	if t := c.Run.Traffic; t != nil {
+		// What the run sent, and how close it came to the least time the target's
+		// limits allow for that traffic.
+		fmt.Fprintf(out, "traffic: %d My Account requests (%d reads, %d writes, %d filtered reads) by %d users, %d signups, %d login prompts; %d unplanned 429s\n",
+			t.MyAccountRequests["read"]+t.MyAccountRequests["write"]+t.MyAccountRequests["filtered_read"], t.MyAccountRequests["read"], t.MyAccountRequests["write"],
+			t.MyAccountRequests["filtered_read"], t.RequestingUsers, t.Signups, t.LoginPosts, t.Unplanned429s)
+		if t.Floor > 0 {
+			fmt.Fprintf(out, "time: %s of specs; the floor under %s is %s (%s): %.2f× the floor\n",
+				t.WallTime.Round(100*time.Millisecond), t.Limits, t.Floor.Round(100*time.Millisecond), t.FloorReason, t.WallToFloor)
+		} else {
+			fmt.Fprintf(out, "time: %s of specs; no limit of %s sets a floor for this traffic\n", t.WallTime.Round(100*time.Millisecond), t.Limits)
+		}
+		if t.Unplanned429s > 0 {
+			fmt.Fprintf(errOut, "WARNING: %d ordinary request(s) drew a 429 (retried): the target's limits are lower than its plan says, or another client shares them; see run.traffic in %s\n", t.Unplanned429s, report.CertificationFile)
+		}
+		if len(t.Leftovers) > 0 {
+			fmt.Fprintf(errOut, "WARNING: the run could not remove %d thing(s) it created; see run.traffic.leftovers in %s\n", len(t.Leftovers), report.CertificationFile)
+		}
 	}
 	fmt.Fprintf(out, "reports: %s, %s (and %s, %s) in %s\n", report.HTMLFile, report.CertificationFile, jsonReport, junitReport, w.dir)
 	if w.code == exitFailures {
@@ -363,4 +434,62 @@ func classify(specs []report.Spec, expected map[string]string) runResult {
 		}
 	}
 	return res
+}
+
+// runParallel runs the specs in procs workers (see parallel.go) and prints the
+// outcome the first of them left.
+func runParallel(dir, cfgPath string, info report.Run, procs int, ginkgo []string, specs []string, expected string, showSecrets, verbose bool) (int, error) {
+	infoPath, err := writeInfo(dir, info)
+	if err != nil {
+		return exitUsage, err
+	}
+	defer os.Remove(infoPath)
+	args := []string{"--config", cfgPath, "--report-dir", dir, "--worker-info", infoPath}
+	for _, s := range specs {
+		abs, _ := filepath.Abs(s)
+		args = append(args, "--spec", abs)
+	}
+	if expected != "" {
+		abs, _ := filepath.Abs(expected)
+		args = append(args, "--expected-failures", abs)
+	}
+	if showSecrets {
+		args = append(args, "--show-secrets")
+	}
+	if verbose {
+		args = append(args, "-v")
+	}
+	out, err := runWorkers(dir, ginkgo, args)
+	if err != nil {
+		return exitUsage, err
+	}
+	fmt.Print(out.Summary)
+	if out.Code == exitUsage && !strings.Contains(out.Summary, "writing reports") {
+		return exitUsage, usagef("no spec matched the filters")
+	}
+	return out.Code, nil
+}
+
+// writeUndecided writes every report for a run that stopped before its specs (the
+// target unreachable, the preflight found a wrong setting): a dashboard that reads
+// them shows why nothing was checked. The run is INCONCLUSIVE.
+func writeUndecided(dir string, fw *harness.Framework, info report.Run, expected map[string]string, extra []spec.ExtraDoc, why string) (int, error) {
+	now := time.Now()
+	r := types.Report{
+		SuitePath: dir, SuiteDescription: "My Account API conformance: " + fw.Target.Name,
+		StartTime: info.Started, EndTime: now, RunTime: now.Sub(info.Started),
+		SpecialSuiteFailureReasons: []string{verdict.InconclusivePrefix + why},
+		SpecReports: types.SpecReports{{
+			LeafNodeType: types.NodeTypeIt, LeafNodeText: "the target can be tested (nothing else ran)",
+			State: types.SpecStateFailed, StartTime: info.Started, EndTime: now, RunTime: now.Sub(info.Started),
+			Failure: types.Failure{Message: verdict.InconclusivePrefix + why},
+		}},
+	}
+	w := &reportWriter{dir: dir, fw: fw, info: info, expected: expected, extra: extra}
+	w.write(r)
+	if w.err != nil {
+		return exitInconclusive, fmt.Errorf("writing reports: %w", w.err)
+	}
+	fmt.Fprintf(os.Stderr, "reports (INCONCLUSIVE: nothing was checked): %s, %s, %s in %s\n", report.CertificationFile, report.HTMLFile, junitReport, dir)
+	return exitInconclusive, nil
 }

@@ -1404,7 +1404,7 @@ func canonicalMeToken(ctx context.Context) (token, why string) {
 // proof, a connect_code), so only the limit can refuse it. The user's bucket is
 // emptied by a burst of cheap requests of the kind, and the probes follow at once,
 // well within the second a user's bucket takes to get a token back (12 s at 5/min).
-var _ = Describe("The My Account rate limit on every operation", Label("ratelimit"), func() {
+var _ = Describe("The My Account rate limit on every operation", Label("ratelimit"), Serial, func() {
 	It("answers 429 with retry-after on every operation once the caller's bucket of its kind is empty", Req("MA-RL-014"), func(ctx SpecContext) {
 		l := limitModel()
 		if l.User.Unlimited() {

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
@@ -29,9 +32,12 @@ const Format = "myaccount-conformance/certification/v1"
 // Certification is the machine-readable statement of what was tested, on what, and
 // with which result. It holds no secret: no client secret, token or resolve address.
 type Certification struct {
-	Format         string         `yaml:"format"`
-	Date           time.Time      `yaml:"date"`
-	Result         string         `yaml:"result"` // the worst profile result
+	Format string    `yaml:"format"`
+	Date   time.Time `yaml:"date"`
+	Result string    `yaml:"result"` // the worst profile result, or inconclusive
+	// Undecided says why nothing was checked, for a run that stopped before its
+	// specs (the target unreachable, a wrong setting found by the preflight).
+	Undecided      string         `yaml:"undecided,omitempty"`
 	Implementation Implementation `yaml:"implementation"`
 	Target         Target         `yaml:"target"`
 	Suite          Suite          `yaml:"suite"`
@@ -221,6 +227,11 @@ func Build(in Input) *Outcome {
 	if c.Date.IsZero() {
 		c.Date = in.Report.EndTime.UTC()
 	}
+	for _, why := range in.Report.SpecialSuiteFailureReasons {
+		if verdict.IsInconclusive(why) {
+			c.Undecided = strings.TrimPrefix(why, verdict.InconclusivePrefix)
+		}
+	}
 	if rt, ok := CollectTraffic(in.Report); ok {
 		c.Run.Traffic = rt.Summary(wallTime(in.Report, in.Run))
 	}
@@ -267,6 +278,9 @@ func Build(in Input) *Outcome {
 		if rank[p.Result] < rank[c.Result] {
 			c.Result = p.Result
 		}
+	}
+	if c.Undecided != "" {
+		c.Result = ProfileInconclusive
 	}
 	c.ExpectedFailures = judgeExpected(reqs, in.Expected)
 	return &Outcome{Certification: c, Requirements: reqs, Specs: specs}

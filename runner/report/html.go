@@ -127,7 +127,8 @@ tr.alert td { background: #fdf0f0; }
 
 <section id="summary">
 <h2>Summary</h2>
-<p>Result: <span class="result {{.C.Result}}" id="overall">{{.C.Result}}</span>
+<p>Result: <span class="result {{.C.Result}}" id="overall">{{.C.Result}}</span>{{with .C.Undecided}}</p>
+<p id="undecided"><strong>INCONCLUSIVE: nothing was checked.</strong> {{.}}{{end}}
 {{- with .C.Statistics.Requirements}} — {{.Passed}} of {{.Requirements}} requirements passed, {{.Failed}} failed{{if .Warnings}} ({{.Warnings}} only SHOULD/MAY: warnings){{end}}, {{.Skipped}} skipped, {{.Inconclusive}} inconclusive.{{end}}</p>
 <table class="meta">
 <tr><td>Target</td><td>{{.C.Target.Name}} — https://{{.C.Target.Domain}}{{with .C.Target.CustomDomain}}, custom domain https://{{.}}{{end}}</td></tr>

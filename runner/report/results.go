@@ -250,6 +250,8 @@ const (
 	ProfileSuccess = "success" // every requirement passed (failed SHOULDs are warnings)
 	ProfilePartial = "partial" // nothing failed, but something was skipped or inconclusive
 	ProfileFailure = "failure" // a MUST requirement failed
+	// ProfileInconclusive is the result of a run that stopped before its specs.
+	ProfileInconclusive = "inconclusive"
 )
 
 // Profile is the result of one profile of the catalogue.

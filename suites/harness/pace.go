@@ -78,7 +78,7 @@ func NewPacer(l spec.Limits, share float64) *Pacer {
 		share = 1
 	}
 	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]*rate.Limiter{}, users: map[string]map[spec.Kind]*rate.Limiter{},
-		login: limiter(l.LoginPrompts, 1), signups: limiter(l.Signups, share)}
+		login: limiter(l.LoginPrompts, share), signups: limiter(l.Signups, share)}
 	p.traffic = Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{}, Waited: map[string]time.Duration{}, Answers: map[string]int{}}
 	for _, k := range spec.Kinds {
 		if l.Tenant.Shared && k != spec.Read {

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
+)
+
+// junitCases counts the testcases of a junit.xml by their status.
+func junitCases(t *testing.T, path string) map[string]int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []struct {
+			Cases []struct {
+				Name   string `xml:"name,attr"`
+				Status string `xml:"status,attr"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := map[string]int{}
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			out[c.Status]++
+		}
+	}
+	return out
+}
+
+// A run in worker processes keeps one result per spec in every report, as a run in
+// one process does, and its exit code and summary come from the specs' results.
+func TestParallelRunKeepsOneResultPerSpec(t *testing.T) {
+	// A few specs of several areas, one of them Serial (the rate-limit specs are).
+	filter := "MA-MTH-012 || MA-AUTHZ-007 || AUTH-DOM-001 || MA-RL-002"
+	serialDir, parallelDir := t.TempDir(), t.TempDir()
+	code, out, stderr := runCmd(t, "run", "--procs", "1", "--label-filter", filter, "--report-dir", serialDir)
+	if code != exitConformant {
+		t.Fatalf("--procs 1: exit %d\n%s\n%s", code, out, stderr)
+	}
+	code, out, stderr = runCmd(t, "run", "--procs", "2", "--label-filter", filter, "--report-dir", parallelDir)
+	if code != exitConformant {
+		t.Fatalf("--procs 2: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "profile core") || !strings.Contains(out, "traffic:") {
+		t.Errorf("the parallel run's summary lacks the profiles or the traffic line:\n%s", out)
+	}
+	serial, parallel := junitCases(t, filepath.Join(serialDir, junitReport)), junitCases(t, filepath.Join(parallelDir, junitReport))
+	if serial["passed"] == 0 || serial["passed"] != parallel["passed"] || serial["failed"] != parallel["failed"] {
+		t.Errorf("junit.xml: --procs 1 gave %v, --procs 2 gave %v", serial, parallel)
+	}
+	// report.json: every It once, from both processes.
+	r, err := report.LoadJSON(filepath.Join(parallelDir, jsonReport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen, procs := map[string]int{}, map[int]bool{}
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt && s.State == types.SpecStatePassed {
+			seen[s.FullText()+s.LeafNodeLocation.String()]++
+			procs[s.ParallelProcess] = true
+		}
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("report.json holds %d results for %s", n, name)
+		}
+	}
+	if len(seen) != parallel["passed"] || len(procs) != 2 {
+		t.Errorf("report.json: %d passed specs from processes %v; junit.xml: %d passed", len(seen), procs, parallel["passed"])
+	}
+	cert, err := os.ReadFile(filepath.Join(parallelDir, "certification.yaml"))
+	if err != nil || !strings.Contains(string(cert), "processes: 2") {
+		t.Errorf("certification.yaml does not merge the traffic of both processes (%v)", err)
+	}
+
+	// A fault is caught in a parallel run as in a serial one: exit 1, naming it.
+	code, out, _ = runCmd(t, "run", "--procs", "2", "--label-filter", filter, "--fault", "auth-session-reusable", "--report-dir", t.TempDir())
+	if code != exitFailures || !strings.Contains(out, "MA-MTH-012") {
+		t.Errorf("--procs 2 with a fault: exit %d, want %d naming MA-MTH-012:\n%s", code, exitFailures, out)
+	}
+}
