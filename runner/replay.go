@@ -117,8 +117,23 @@ func cmdReplay(args []string) (int, error) {
 		return exitUsage, usagef("replay: %s records no target: name one with --config", report.CertificationFile)
 	}
 	if certErr == nil {
+		// The original run's filters and files: the same specs in scope (an Ordered
+		// container runs again only with the specs the original run selected), the
+		// same documents, the same expected failures.
 		for _, s := range cert.Run.Specs {
 			runArgs = append(runArgs, "--spec", s)
+		}
+		if cert.Run.LabelFilter != "" {
+			runArgs = append(runArgs, "--label-filter", cert.Run.LabelFilter)
+		}
+		if cert.Run.Skip != "" {
+			runArgs = append(runArgs, "--skip", cert.Run.Skip)
+		}
+		if *expectedArg == "" && cert.Run.ExpectedFailures != "" {
+			runArgs = append(runArgs, "--expected-failures", cert.Run.ExpectedFailures)
+		}
+		if cert.Run.ShowSecrets && !*showSecrets {
+			fmt.Println("replay: the original run showed secrets (--show-secrets); this one redacts them unless asked again")
 		}
 	}
 

@@ -75,8 +75,8 @@ func TestExpectedFailuresReplayAndDiffAgainstAFault(t *testing.T) {
 	if code != exitFailures {
 		t.Fatalf("replay: exit %d, want %d\n%s\n%s", code, exitFailures, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "--fault "+fault) {
-		t.Errorf("replay does not say it uses the fault:\n%s", stdout)
+	if !strings.Contains(stdout, "--fault "+fault) || !strings.Contains(stdout, "--label-filter enroll") {
+		t.Errorf("replay does not say it uses the fault and the original label filter:\n%s", stdout)
 	}
 	rr, err := report.LoadJSON(filepath.Join(replayDir, jsonReport))
 	if err != nil {
