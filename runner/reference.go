@@ -163,7 +163,8 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		return "", err
 	}
 	clients := t.Clients()
-	native, spa, web, short, mgmt := clients[0], clients[1], clients[2], clients[3], clients[4]
+	// clients[3] is the tenant's short-lived client, for its own tests.
+	native, spa, web, mgmt := clients[0], clients[1], clients[2], clients[4]
 	username, password := t.PasswordUser()
 	target := harness.Target{
 		Name:         "reference tenant",
@@ -179,8 +180,6 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 			Native: harness.OAuthClient{ClientID: native.ID, ClientSecret: native.Secret},
 			SPA:    harness.OAuthClient{ClientID: spa.ID, RedirectURI: spa.RedirectURIs[0]},
 			Web:    harness.OAuthClient{ClientID: web.ID, ClientSecret: web.Secret, RedirectURI: web.RedirectURIs[0]},
-			// Tokens and auth_sessions of a few seconds: the expiry specs wait them out.
-			ShortLived: harness.OAuthClient{ClientID: short.ID, ClientSecret: short.Secret},
 		},
 		// The users a run signs up are deleted at its end, as on a real tenant.
 		Management: harness.OAuthClient{ClientID: mgmt.ID, ClientSecret: mgmt.Secret},

@@ -16,39 +16,7 @@ import (
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 )
-
-// Deprecated: the expiry specs wait out the lifetimes the target states (issueAtStart);
-// only the expired-token spec of errors.go still uses shortLived, loginAs and the
-// bounds below, which go with clients.short_lived.
-//
-// shortLived is F with clients.short_lived in the native client's place, so that the
-// framework's passkey calls use it; it skips when the target config names none.
-func shortLived() *harness.Framework {
-	GinkgoHelper()
-	if F.Target.Clients.ShortLived.ClientID == "" {
-		Skip("the target config has no clients.short_lived (a client whose access tokens and passkey ceremonies live a few seconds), so nothing expires within the time this suite allows")
-	}
-	f, t := *F, *F.Target
-	t.Clients.Native = t.Clients.ShortLived
-	f.Target = &t
-	return &f
-}
-
-// loginAs is login through f's native client.
-func loginAs(ctx context.Context, f *harness.Framework, u *user, pk *authenticator.Passkey, host string, scopes ...string) harness.Tokens {
-	GinkgoHelper()
-	c := decodeCeremony(call(f.PasskeyChallenge(ctx, host)))
-	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, pk)
-	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
-	resp := call(f.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), scopes...))
-	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, clients.short_lived)")
-	var t harness.Tokens
-	Expect(resp.JSON(&t)).To(Succeed())
-	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
-	return t
-}
 
 // waitUntil sleeps until deadline, failing if the spec is interrupted first.
 func waitUntil(ctx SpecContext, deadline time.Time, what string) {
@@ -59,13 +27,6 @@ func waitUntil(ctx SpecContext, deadline time.Time, what string) {
 	case <-time.After(time.Until(deadline)):
 	}
 }
-
-// maxExpiryWait bounds how long a spec waits for a token or auth_session to expire
-// (its stated lifetime plus one second).
-const maxExpiryWait = 10 * time.Second
-
-// maxLifetime is the longest stated lifetime the suite waits out.
-const maxLifetime = maxExpiryWait - time.Second
 
 // Things that must expire (tokens, auth_sessions, codes) are issued when the suite
 // starts and checked by specs that run last (SpecPriority(expiryPriority)), so the

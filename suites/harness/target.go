@@ -85,11 +85,6 @@ type Clients struct {
 	// Web is a confidential client (regular web application) for the authorization
 	// code flow with client_secret: client_id, client_secret and redirect_uri.
 	Web OAuthClient `json:"web,omitempty"`
-	// ShortLived is optional: a confidential client with the passkey grant whose access
-	// tokens and passkey ceremonies (auth_sessions, also of enrollments started with its
-	// tokens) the tenant issues with a lifetime of a few seconds (at most 9 s). Without it
-	// the specs of expired tokens and auth_sessions are skipped.
-	ShortLived OAuthClient `json:"short_lived,omitempty"`
 }
 
 // OAuthClient is one application registered in the tenant.
@@ -593,9 +588,6 @@ func (t *Target) Validate() error {
 			checkRedirect("clients.web.redirect_uri", c.RedirectURI)
 		}
 	}
-	if c := t.Clients.ShortLived; c != (OAuthClient{}) && c.ClientID == "" {
-		bad("clients.short_lived.client_id", "required when clients.short_lived is given")
-	}
 	if c := t.Clients.Native; c.RedirectURI != "" {
 		checkRedirect("clients.native.redirect_uri", c.RedirectURI)
 	}
@@ -640,8 +632,7 @@ func (t *Target) Validate() error {
 		}
 	}
 	checkDPoP("dpop", t.DPoP)
-	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web,
-		"short_lived": t.Clients.ShortLived} {
+	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web} {
 		checkDPoP("clients."+name+".dpop", c.DPoP)
 		if t.DPoP == DPoPRequired && c.DPoP != "" && c.DPoP != DPoPRequired {
 			bad("clients."+name+".dpop", "%q under dpop: required: a token for the My Account API needs a proof whatever the client's setting (leave it out)", c.DPoP)
@@ -675,8 +666,8 @@ func (t *Target) Validate() error {
 	return errors.Join(errs...)
 }
 
-// DPoPFor is the DPoP mode of a configured client ("native", "spa", "web",
-// "short_lived"): its own, or the target's.
+// DPoPFor is the DPoP mode of a configured client ("native", "spa", "web"): its
+// own, or the target's.
 func (t *Target) DPoPFor(client string) string {
 	var c OAuthClient
 	switch client {
@@ -686,8 +677,6 @@ func (t *Target) DPoPFor(client string) string {
 		c = t.Clients.SPA
 	case "web":
 		c = t.Clients.Web
-	case "short_lived":
-		c = t.Clients.ShortLived
 	}
 	return cmp.Or(c.DPoP, t.DPoP)
 }
@@ -699,8 +688,7 @@ func (t *Target) DPoPForClientID(id string) string {
 	if id == "" {
 		return ""
 	}
-	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web,
-		"short_lived": t.Clients.ShortLived} {
+	for name, c := range map[string]OAuthClient{"native": t.Clients.Native, "spa": t.Clients.SPA, "web": t.Clients.Web} {
 		if c.ClientID == id {
 			return t.DPoPFor(name)
 		}

@@ -79,7 +79,7 @@ func TestLoginConfigErrorsNameTheField(t *testing.T) {
 		{"  spa: {client_id: s}\n", "clients.spa.redirect_uri"},
 		{"  web: {client_id: w, redirect_uri: 'https://app/cb'}\n", "clients.web.client_secret"},
 		{"  web: {client_id: w, client_secret: s, redirect_uri: 'cb'}\n", "clients.web.redirect_uri"},
-		{"  short_lived: {client_secret: s}\n", "clients.short_lived.client_id"},
+		{"  short_lived: {client_id: s}\n", "short_lived"}, // gone: Auth0 sets token lifetimes per API
 		{"user: {username: u}\n", "user.password"},
 		{"login: {driver: robot}\n", "login.driver"},
 		{"login: {driver: command}\n", "login.command"},
@@ -152,7 +152,7 @@ dpop_nonce: true
 clients:
   native: {client_id: nat}
   spa: {client_id: spa1, redirect_uri: "https://app.example/cb", dpop: required}
-  short_lived: {client_id: short1}
+  web: {client_id: short1, client_secret: x, redirect_uri: "https://app.example/cb"}
 management: {client_id: mgmt, client_secret: x}
 `))
 	if err != nil {
