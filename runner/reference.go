@@ -44,7 +44,9 @@ const (
 	referenceTokenTTL   = 20 * time.Second
 	referenceSessionTTL = 10 * time.Second
 
-	referencePlan     = spec.PlanEarlyAccess
+	// The documented default for a target that does not say (PROTOCOL §6): tenant
+	// and per-user buckets, so every spec meets the limits a real tenant has.
+	referencePlan     = spec.PlanEnterprise
 	referenceRefusals = reftenant.RefusalAuth0
 	referenceDPoP     = reftenant.DPoPAllowed
 	referencePrompts  = true

@@ -4,18 +4,12 @@ import "github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenan
 
 // faultSetup are the reference tenant flags a fault needs to show: a fault in a
 // feature the default reference does not turn on (server nonces, DPoP required,
-// method types left disabled, per-user limits and kinds counted apart, which the
-// default early-access plan does not have) is run with that feature on.
+// method types left disabled) is run with that feature on.
 var faultSetup = map[string][]string{
-	reftenant.FaultDPoPNonceNotDemanded:      {"--dpop-nonce"},
-	reftenant.FaultDPoPRequiredNotEnforced:   {"--dpop", "required"},
-	reftenant.FaultFactorsListDisabled:       {"--methods", "passkey,totp"},
-	reftenant.FaultDisabledTypeEnrollable:    {"--methods", "passkey,totp"},
-	reftenant.FaultRateLimitFilteredAsRead:   {"--plan", "enterprise"},
-	reftenant.FaultRateLimitKindsShared:      {"--plan", "enterprise"},
-	reftenant.FaultRateLimitUserMissing:      {"--plan", "enterprise"},
-	reftenant.FaultRateLimitUserNoRetryAfter: {"--plan", "enterprise"},
-	reftenant.FaultRateLimitUserShared:       {"--plan", "enterprise"},
+	reftenant.FaultDPoPNonceNotDemanded:    {"--dpop-nonce"},
+	reftenant.FaultDPoPRequiredNotEnforced: {"--dpop", "required"},
+	reftenant.FaultFactorsListDisabled:     {"--methods", "passkey,totp"},
+	reftenant.FaultDisabledTypeEnrollable:  {"--methods", "passkey,totp"},
 }
 
 // faultDetectors are, per fault, label filters (requirement IDs, or an area) whose

@@ -1,6 +1,7 @@
 package suites
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -24,13 +25,22 @@ import (
 // thing (spec.DeriveBodies), so that thing is the only reason to refuse it. Cases
 // are spread over users by what is left of their per-user rate-limit budget
 // (userPool): against Auth0 one user makes 5 reads and 5 writes a minute.
-var _ = Describe("Contract: every operation of the description", Label("contract"), Ordered, ContinueOnFailure, func() {
+//
+// Each operation's specs are an Ordered container of their own (its control runs
+// first), so that parallel workers share the operations out; the pool and the
+// capability list are set up once per process, by the first container that runs.
+var _ = Describe("Contract: every operation of the description", Label("contract"), func() {
 	k := &contract{accepted: map[string]string{}}
 
-	BeforeAll(func(ctx SpecContext) {
+	setup := func(ctx SpecContext) {
+		if k.types != nil {
+			return
+		}
 		k.host = requireCustomDomain()
-		k.pool = newUserPool(k.host)
-		DeferCleanup(func(ctx SpecContext) { k.pool.cleanup(ctx) })
+		if k.pool == nil {
+			k.pool = newUserPool(k.host)
+			afterRun(func(ctx context.Context) { k.pool.cleanup(ctx) })
+		}
 		// GET /factors is the capability list: a type it does not list is not checked.
 		u := k.pool.take(ctx, cost{spec.Read: 1}, nil)
 		resp := call(u.c.Factors(ctx))
@@ -41,11 +51,12 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 			} `json:"factors"`
 		}
 		Expect(resp.JSON(&f)).To(Succeed())
-		k.types = map[string]bool{}
+		types := map[string]bool{}
 		for _, x := range f.Factors {
-			k.types[x.Type] = true
+			types[x.Type] = true
 		}
-	})
+		k.types = types
+	}
 
 	ops, err := spec.Operations()
 	if err != nil {
@@ -53,11 +64,12 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 		return
 	}
 	for _, op := range ops {
-		Describe(op.Name(), func() {
+		Describe(op.Name(), Ordered, ContinueOnFailure, func() {
 			if op.Planned() {
 				PIt("is planned (x-status: planned): the vendor announced it but does not serve it, so nothing is checked yet", Req("MA-CON-001"))
 				return
 			}
+			BeforeAll(setup)
 			It("answers a valid request as described", Req("MA-CON-001", "MA-API-001"), func(ctx SpecContext) {
 				k.control(ctx, op)
 			})
@@ -127,6 +139,7 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 	}
 
 	It("does not serve the API without its version in the path", Req("MA-API-002"), func(ctx SpecContext) {
+		setup(ctx)
 		var reads []spec.Operation
 		for _, op := range ops {
 			if !op.Planned() && op.Reads() {

@@ -3,6 +3,7 @@
 package suites
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -38,6 +39,9 @@ var _ = BeforeEach(func() {
 var _ = AfterSuite(func(ctx SpecContext) {
 	if F == nil {
 		return
+	}
+	for i := len(runCleanups) - 1; i >= 0; i-- {
+		runCleanups[i](ctx)
 	}
 	var ids []string
 	for _, line := range F.Users.Lines() {
@@ -78,3 +82,11 @@ var _ = AfterEach(func() {
 	AddReportEntry(verdict.Exchanges, b.String(), ReportEntryVisibilityFailureOrVerbose)
 	AddReportEntry(verdict.Curl, harness.CurlLine(ex[len(ex)-1], F.Target.Resolve, F.Target.CAFile), ReportEntryVisibilityFailureOrVerbose)
 })
+
+// runCleanups are what shared fixtures of this process (a contract user pool) left
+// to remove, newest first, when its last spec is done.
+var runCleanups []func(ctx context.Context)
+
+// afterRun registers a cleanup for the end of this process's specs: for fixtures
+// shared by specs of several containers, which no one container's DeferCleanup fits.
+func afterRun(f func(ctx context.Context)) { runCleanups = append(runCleanups, f) }

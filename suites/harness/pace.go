@@ -114,7 +114,9 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 		if !ok {
 			byKind = map[spec.Kind]*rate.Limiter{}
 			p.users[user] = byKind
-			p.traffic.Users[user] = map[spec.Kind]int{}
+			if p.traffic.Users[user] == nil {
+				p.traffic.Users[user] = map[spec.Kind]int{}
+			}
 		}
 		key := k
 		if p.limits.User.Shared {
@@ -281,7 +283,9 @@ func (p *Pacer) Drained(user string, k spec.Kind) {
 	if !ok {
 		byKind = map[spec.Kind]*rate.Limiter{}
 		p.users[user] = byKind
-		p.traffic.Users[user] = map[spec.Kind]int{}
+		if p.traffic.Users[user] == nil {
+			p.traffic.Users[user] = map[spec.Kind]int{}
+		}
 	}
 	l := byKind[k]
 	if l == nil {
