@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -281,7 +283,7 @@ func (w *reportWriter) write(r Report) {
 		Implementation: report.Implementation{Organization: t.Implementation.Organization, Project: t.Implementation.Project,
 			URL: t.Implementation.URL, Version: t.Implementation.Version, Contact: t.Implementation.Contact},
 		Target:   report.Target{Name: t.Name, Domain: t.Domain, CustomDomain: t.CustomDomain},
-		Suite:    report.Suite{Name: "myaccount-conformance", Version: suiteVersion(), Revision: suiteRevision(), Documents: report.Documents(w.extra)},
+		Suite:    report.Suite{Name: "myaccount-conformance", Version: suiteVersion(), Revision: suiteRevision(), Build: suiteBuild(), Documents: report.Documents(w.extra)},
 		Run:      w.info,
 		Expected: w.expected,
 	}
@@ -492,4 +494,22 @@ func writeUndecided(dir string, fw *harness.Framework, info report.Run, expected
 	}
 	fmt.Fprintf(os.Stderr, "reports (INCONCLUSIVE: nothing was checked): %s, %s, %s in %s\n", report.CertificationFile, report.HTMLFile, junitReport, dir)
 	return exitInconclusive, nil
+}
+
+// suiteBuild is the sha256 of the running binary, or "" when it cannot be read.
+func suiteBuild() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(self)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
+	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
@@ -58,6 +60,7 @@ func cmdSelftest(args []string) (int, error) {
 	reportDir := fs.String("report-dir", "reports/selftest", "directory for each run's reports")
 	parallel := fs.Int("parallel", 2*runtime.NumCPU(), "fault runs at a time (runs of the timing specs always go alone)")
 	runTimeout := fs.Duration("run-timeout", 5*time.Minute, "bound on one run")
+	baseline := fs.String("baseline", "", "report dir of a clean run of the whole suite against the default reference tenant, made by this build (make test's suite run): used instead of running the clean run again")
 	full := fs.Bool("full", false, "run the whole suite against each fault (every spec that catches it is listed), not only until the first detection")
 	var only multiFlag
 	fs.Var(&only, "fault", "check only this fault (repeatable)")
@@ -97,8 +100,18 @@ func cmdSelftest(args []string) (int, error) {
 	}
 	start := time.Now()
 
-	clean := runOnce(self, dir, "", "clean", "", nil, *runTimeout)
-	printRun("(clean)", clean)
+	var clean selftestOutcome
+	if *baseline != "" {
+		var err error
+		if clean, err = readBaseline(*baseline); err != nil {
+			return exitUsage, usagef("selftest --baseline: %v", err)
+		}
+		printRun("(clean, from "+*baseline+")", clean)
+	} else {
+		// The clean run alone, in as many processes as a user's run.
+		clean = runOnce(self, dir, "", "clean", "", []string{"--procs", strconv.Itoa(runtime.NumCPU())}, *runTimeout)
+		printRun("(clean)", clean)
+	}
 
 	stop := []string{"--ginkgo.fail-fast"}
 	if *full {
@@ -301,4 +314,32 @@ func countSame(sorted []string) []string {
 		i = j
 	}
 	return out
+}
+
+// readBaseline takes the clean run from the reports of an earlier run: it must be a
+// whole-suite run of the default reference tenant, made by this very binary.
+func readBaseline(dir string) (selftestOutcome, error) {
+	o := selftestOutcome{Dir: dir}
+	c, err := report.ReadCertification(filepath.Join(dir, report.CertificationFile))
+	if err != nil {
+		return o, err
+	}
+	r := c.Run
+	switch {
+	case r.ReferenceTenant == nil:
+		return o, fmt.Errorf("%s is not a run against the embedded reference tenant", dir)
+	case fromRecord(r.ReferenceTenant).set():
+		return o, fmt.Errorf("%s ran the reference tenant with %v, not its defaults", dir, fromRecord(r.ReferenceTenant).args())
+	case r.LabelFilter != "" || r.Focus != "" || r.Skip != "" || r.ExpectedFailures != "":
+		return o, fmt.Errorf("%s is a filtered run (label filter %q, focus %q, skip %q, expected failures %q)", dir, r.LabelFilter, r.Focus, r.Skip, r.ExpectedFailures)
+	case c.Suite.Build == "" || c.Suite.Build != suiteBuild():
+		return o, fmt.Errorf("%s was made by another build of the suite: run the suite again with this one", dir)
+	}
+	o.Code = r.ExitCode
+	o.Took = r.Finished.Sub(r.Started)
+	o.Failed, err = failedSpecs(filepath.Join(dir, jsonReport))
+	if err != nil {
+		o.Err = err
+	}
+	return o, nil
 }

@@ -70,8 +70,11 @@ type Target struct {
 
 // Suite is what checked it.
 type Suite struct {
-	Name      string     `yaml:"name"`
-	Version   string     `yaml:"version"`
+	Name    string `yaml:"name"`
+	Version string `yaml:"version"`
+	// Build is the sha256 of the binary that ran, which tells builds of one
+	// revision with local changes apart.
+	Build     string     `yaml:"build,omitempty"`
 	Revision  string     `yaml:"revision,omitempty"` // VCS revision of the build, "+dirty" if modified
 	Documents []Document `yaml:"documents"`
 }
