@@ -167,9 +167,18 @@ func cmdRun(args []string) (int, error) {
 		}
 	}
 
+	if sc, _ := GinkgoConfiguration(); sc.DryRun {
+		*procs = 1 // Ginkgo walks the specs of a dry run in one process
+	}
 	if !worker && *procs > 1 {
-		code, err := runParallel(dir, cfgPath, info, *procs, ginkgoArgs(*procs, *labelFilter, *focus, *skip, timeout.String(), *verbose, !isTerminal(os.Stdout)),
-			specs, *expectedArg, *showSecrets, *verbose)
+		ginkgo := ginkgoArgs(*procs, *labelFilter, *focus, *skip, timeout.String(), *verbose, !isTerminal(os.Stdout))
+		// Ginkgo flags given as --ginkgo.NAME go to the workers as the CLI's --NAME.
+		fs.Visit(func(f *flag.Flag) {
+			if name, ok := strings.CutPrefix(f.Name, "ginkgo."); ok {
+				ginkgo = append(ginkgo, "--"+name+"="+f.Value.String())
+			}
+		})
+		code, err := runParallel(dir, cfgPath, info, *procs, ginkgo, specs, *expectedArg, *showSecrets, *verbose)
 		if info.ReferenceTenant != nil {
 			os.Remove(cfgPath)
 		}

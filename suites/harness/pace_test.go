@@ -73,3 +73,22 @@ func TestTokenSubject(t *testing.T) {
 		t.Error("no token, no user")
 	}
 }
+
+// BenchmarkPacerMyAccount is the pacer's own cost per My Account request, when no
+// limit makes it wait (the tenant and user buckets of a plan with room to spare):
+// what every ordinary request pays for pacing.
+func BenchmarkPacerMyAccount(b *testing.B) {
+	l, _ := spec.LimitPlan(spec.PlanEnterprise)
+	l.Tenant = spec.Level{Read: spec.PerSecond(1e9, 1e9), Write: spec.PerSecond(1e9, 1e9), FilteredRead: spec.PerSecond(1e9, 1e9)}
+	l.User = l.Tenant
+	p := NewPacer(l, 1)
+	ctx := context.Background()
+	users := []string{"auth0|a", "auth0|b", "auth0|c", "auth0|d"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if err := p.MyAccount(ctx, users[i%len(users)], "GET", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
