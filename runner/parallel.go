@@ -29,6 +29,9 @@ import (
 // summary it printed.
 const outcomeFile = ".outcome.json"
 
+// paceDir, in the report dir, holds the buckets the workers share (the login user's).
+const paceDir = ".pace"
+
 type workerOutcome struct {
 	Code    int    `json:"code"`
 	Summary string `json:"summary"`

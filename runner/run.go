@@ -147,6 +147,9 @@ func cmdRun(args []string) (int, error) {
 		// N workers share the tenant's buckets (each user's are its own worker's).
 		sc, _ := GinkgoConfiguration()
 		fw.Client.Pacer = harness.NewPacer(target.RateLimit.Limits(), 1/float64(sc.ParallelTotal))
+		// The login user's buckets are shared among the workers (the parent made the
+		// directory beside the run's record).
+		fw.Client.Pacer.ShareUsersIn(filepath.Join(filepath.Dir(*workerInfo), paceDir))
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(target.Timeouts.Connect)*2+time.Duration(target.Timeouts.Request))
 		err = fw.Client.Probe(ctx)
@@ -455,6 +458,10 @@ func runParallel(dir, cfgPath string, info report.Run, procs int, ginkgo []strin
 		return exitUsage, err
 	}
 	defer os.Remove(infoPath)
+	if err := os.MkdirAll(filepath.Join(dir, paceDir), 0o700); err != nil {
+		return exitUsage, err
+	}
+	defer os.RemoveAll(filepath.Join(dir, paceDir))
 	args := []string{"--config", cfgPath, "--report-dir", dir, "--worker-info", infoPath}
 	for _, s := range specs {
 		abs, _ := filepath.Abs(s)

@@ -253,7 +253,16 @@ func redeem(ctx context.Context, a login.Request, code string, asJSON bool, set 
 			p[k] = v
 		}
 	}
-	return tokenRequest(ctx, a.Host, p, asJSON, mods...)
+	resp := tokenRequest(ctx, a.Host, p, asJSON, mods...)
+	// Universal Login logs in the target config's user, whom every worker process
+	// of a parallel run uses: its buckets are the ones the workers share.
+	if resp.Status == http.StatusOK {
+		var t harness.Tokens
+		if resp.JSON(&t) == nil {
+			F.Client.Pacer.Shared(tokenSubject(t.AccessToken))
+		}
+	}
+	return resp
 }
 
 func refresh(ctx context.Context, host string, c harness.NamedClient, rt string, mods ...func(*harness.Request)) *harness.Response {

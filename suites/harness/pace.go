@@ -40,9 +40,13 @@ type Pacer struct {
 	login   *rate.Limiter
 	signups *rate.Limiter
 
-	mu      sync.Mutex
-	users   map[string]map[spec.Kind]*rate.Limiter
-	traffic Traffic
+	mu    sync.Mutex
+	users map[string]map[spec.Kind]waiter
+	// sharedDir holds the buckets of the users every worker may use (shared), in a
+	// parallel run.
+	sharedDir string
+	shared    map[string]bool
+	traffic   Traffic
 }
 
 // Traffic is what a run sent through the pacer, for the report and the floor.
@@ -77,7 +81,7 @@ func NewPacer(l spec.Limits, share float64) *Pacer {
 	if share <= 0 || share > 1 {
 		share = 1
 	}
-	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]*rate.Limiter{}, users: map[string]map[spec.Kind]*rate.Limiter{},
+	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]*rate.Limiter{}, users: map[string]map[spec.Kind]waiter{},
 		login: limiter(l.LoginPrompts, share), signups: limiter(l.Signups, share)}
 	p.traffic = Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{}, Waited: map[string]time.Duration{}, Answers: map[string]int{}}
 	for _, k := range spec.Kinds {
@@ -108,11 +112,11 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 	k := spec.KindOf(method, query)
 	p.mu.Lock()
 	p.traffic.MyAccount[k]++
-	var ul *rate.Limiter
+	var ul waiter
 	if user != "" && !p.limits.User.Unlimited() {
 		byKind, ok := p.users[user]
 		if !ok {
-			byKind = map[spec.Kind]*rate.Limiter{}
+			byKind = map[spec.Kind]waiter{}
 			p.users[user] = byKind
 			if p.traffic.Users[user] == nil {
 				p.traffic.Users[user] = map[spec.Kind]int{}
@@ -123,7 +127,7 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 			key = spec.Read
 		}
 		if byKind[key] == nil {
-			byKind[key] = limiter(p.limits.User.Bucket(k), 1)
+			byKind[key] = p.userBucket(user, key, p.limits.User.Bucket(k))
 		}
 		ul = byKind[key]
 		p.traffic.Users[user][k]++
@@ -132,7 +136,7 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 	if err := p.wait(ctx, ul, "user "+string(k)+"s"); err != nil {
 		return err
 	}
-	return p.wait(ctx, p.tenant[k], "tenant "+string(k)+"s")
+	return p.wait(ctx, asWaiter(p.tenant[k]), "tenant "+string(k)+"s")
 }
 
 // LoginPost waits until a Universal Login prompt may be posted.
@@ -140,7 +144,7 @@ func (p *Pacer) LoginPost(ctx context.Context) error {
 	p.mu.Lock()
 	p.traffic.LoginPosts++
 	p.mu.Unlock()
-	return p.wait(ctx, p.login, "login prompts")
+	return p.wait(ctx, asWaiter(p.login), "login prompts")
 }
 
 // Signup waits until a user may be signed up.
@@ -148,10 +152,18 @@ func (p *Pacer) Signup(ctx context.Context) error {
 	p.mu.Lock()
 	p.traffic.Signups++
 	p.mu.Unlock()
-	return p.wait(ctx, p.signups, "signups")
+	return p.wait(ctx, asWaiter(p.signups), "signups")
 }
 
-func (p *Pacer) wait(ctx context.Context, l *rate.Limiter, what string) error {
+// asWaiter is l as a waiter: nil (no wait) when l is.
+func asWaiter(l *rate.Limiter) waiter {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+func (p *Pacer) wait(ctx context.Context, l waiter, what string) error {
 	if l == nil {
 		return nil
 	}
@@ -281,16 +293,18 @@ func (p *Pacer) Drained(user string, k spec.Kind) {
 	defer p.mu.Unlock()
 	byKind, ok := p.users[user]
 	if !ok {
-		byKind = map[spec.Kind]*rate.Limiter{}
+		byKind = map[spec.Kind]waiter{}
 		p.users[user] = byKind
 		if p.traffic.Users[user] == nil {
 			p.traffic.Users[user] = map[spec.Kind]int{}
 		}
 	}
-	l := byKind[k]
-	if l == nil {
-		l = limiter(p.limits.User.Bucket(k), 1)
-		byKind[k] = l
+	if byKind[k] == nil {
+		byKind[k] = p.userBucket(user, k, p.limits.User.Bucket(k))
+	}
+	l, ok := byKind[k].(*rate.Limiter)
+	if !ok {
+		return // a bucket the workers share: drained only by requests it paced
 	}
 	now := time.Now()
 	if n := int(math.Floor(l.TokensAt(now))); n > 0 {

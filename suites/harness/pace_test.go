@@ -92,3 +92,33 @@ func BenchmarkPacerMyAccount(b *testing.B) {
 		}
 	}
 }
+
+// The login user's buckets are shared by worker processes through a file: two
+// pacers (as two workers) together get the user's burst, and no more, at once.
+func TestSharedUserBucketsSpanPacers(t *testing.T) {
+	l, _ := spec.LimitPlan(spec.PlanEnterprise)
+	dir := t.TempDir()
+	a, b := NewPacer(l, 0.5), NewPacer(l, 0.5)
+	for _, p := range []*Pacer{a, b} {
+		p.ShareUsersIn(dir)
+		p.Shared("auth0|login")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for i := range 5 {
+		if err := []*Pacer{a, b}[i%2].MyAccount(ctx, "auth0|login", "GET", nil); err != nil {
+			t.Fatalf("read %d of the user's burst of 5 waited: %v", i+1, err)
+		}
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := b.MyAccount(short, "auth0|login", "GET", nil); err == nil {
+		t.Error("a sixth read of the shared user, from the other pacer, did not wait")
+	}
+	// A user signed up by one worker is that worker's alone.
+	for range 5 {
+		if err := b.MyAccount(ctx, "auth0|own", "GET", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package harness
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+)
+
+// The worker processes of a parallel run each sign up their own users, whose limits
+// each paces alone. The target config's login user is the exception: every worker
+// logs it in through Universal Login. Its buckets are kept in files that the workers
+// lock in turn (fileBucket), so that together they stay within that user's limits.
+
+// waiter is a bucket a request waits on: a process's own (rate.Limiter) or one the
+// workers share (fileBucket).
+type waiter interface {
+	Wait(ctx context.Context) error
+}
+
+// fileBucket is a token bucket whose state (tokens, and when they were counted) is
+// a file, changed under an exclusive lock. A caller takes a token at once, and when
+// there is none it reserves the next one and sleeps until it is due, as
+// rate.Limiter.Wait does.
+type fileBucket struct {
+	path  string
+	rate  float64 // tokens per second
+	burst float64
+}
+
+func (b *fileBucket) Wait(ctx context.Context) error {
+	wait, err := b.reserve(time.Now())
+	if err != nil || wait <= 0 {
+		return err
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// reserve takes a token at now and says how long until it is due.
+func (b *fileBucket) reserve(now time.Time) (time.Duration, error) {
+	f, err := os.OpenFile(b.path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return 0, fmt.Errorf("locking %s: %w", b.path, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	var state [16]byte
+	tokens, at := b.burst, now
+	if n, _ := f.ReadAt(state[:], 0); n == len(state) {
+		tokens = math.Float64frombits(binary.LittleEndian.Uint64(state[:8]))
+		at = time.Unix(0, int64(binary.LittleEndian.Uint64(state[8:])))
+	}
+	if now.After(at) {
+		tokens = min(b.burst, tokens+b.rate*now.Sub(at).Seconds())
+		at = now
+	}
+	tokens--
+	binary.LittleEndian.PutUint64(state[:8], math.Float64bits(tokens))
+	binary.LittleEndian.PutUint64(state[8:], uint64(at.UnixNano()))
+	if _, err := f.WriteAt(state[:], 0); err != nil {
+		return 0, err
+	}
+	if tokens >= 0 {
+		return 0, nil
+	}
+	return time.Duration(-tokens / b.rate * float64(time.Second)), nil
+}
+
+// ShareUsersIn makes the users marked Shared keep their buckets in dir, which every
+// worker process of the run is given.
+func (p *Pacer) ShareUsersIn(dir string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sharedDir = dir
+}
+
+// Shared marks user as one every worker process may use (the config's login user):
+// from now on its buckets are the ones the workers share. Outside a parallel run it
+// does nothing.
+func (p *Pacer) Shared(user string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if user == "" || p.sharedDir == "" || p.shared[user] {
+		return
+	}
+	if p.shared == nil {
+		p.shared = map[string]bool{}
+	}
+	p.shared[user] = true
+	delete(p.users, user) // made anew, shared, at its next request
+}
+
+// userBucket is user's bucket for b, the workers' shared one for a Shared user;
+// p.mu is held. nil when b limits nothing.
+func (p *Pacer) userBucket(user string, k spec.Kind, b spec.Bucket) waiter {
+	if b.Unlimited() {
+		return nil
+	}
+	if p.shared[user] {
+		sum := sha256.Sum256([]byte(user))
+		return &fileBucket{path: filepath.Join(p.sharedDir, "user-"+hex.EncodeToString(sum[:8])+"-"+string(k)),
+			rate: b.Rate * paceRate, burst: float64(b.Burst)}
+	}
+	return limiter(b, 1)
+}
+
+var _ waiter = (*rate.Limiter)(nil)
