@@ -41,7 +41,9 @@ const (
 	// Lifetimes short enough that the expiry specs check them within a run: the
 	// My Account API's access tokens (sessions renew them) and WebAuthn ceremonies
 	// (the options' timeout states it). Authorization codes live reftenant's 3 s.
-	referenceTokenTTL   = 20 * time.Second
+	// 45 s: a token the login user obtains may wait for that user's per-user budget
+	// (12 s a read, shared by the workers) before it is used.
+	referenceTokenTTL   = 45 * time.Second
 	referenceSessionTTL = 10 * time.Second
 
 	// The documented default for a target that does not say (PROTOCOL §6): tenant

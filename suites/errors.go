@@ -123,9 +123,10 @@ func credential(ctx SpecContext, u *contractUser, host, from string, scopes []st
 }
 
 // The expired-token spec stands apart from the Ordered container above so that it
-// can run last (SpecPriority applies to whole Ordered containers), while the token
-// it waits for runs out during the other specs.
-var _ = Describe("Error catalogue: an expired token", Label("errors"), func() {
+// can run last (SpecPriority applies to whole Ordered containers; Serial puts it
+// after every parallel spec too), while the token it waits for runs out during the
+// other specs.
+var _ = Describe("Error catalogue: an expired token", Label("errors"), Serial, func() {
 	It("refuses an expired token with 401", Req("MA-AUTHZ-009"), SpecPriority(expiryPriority), func(ctx SpecContext) {
 		// The suite cannot mint a token the target would sign: it waits out one issued
 		// when the run started, for as long as its expires_in says.
