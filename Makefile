@@ -45,10 +45,14 @@ selftest: build
 	./$(BIN) selftest --report-dir $(REPORTS)/selftest $(SELFTEST_FLAGS)
 
 ## bench: the burst pacer's precision at 25, 100 and 500 requests/s on loopback
-## (rate error, send jitter) and the reference tenant's throughput on GET /me/v1/factors.
+## (rate error, send jitter), the ordinary pacer's cost per request, the reference
+## tenant's throughput on GET /me/v1/factors, and what a run costs besides its specs
+## (start, spec tree, dry walk of every spec, reports) in one process and in two.
 bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkPacer$$' -benchtime 3x ./suites/harness/burst/
+	$(GO) test -run '^$$' -bench '^BenchmarkPacerMyAccount$$' -benchmem ./suites/harness/
 	$(GO) test -run '^$$' -bench '^BenchmarkTenantFactors$$' -benchtime 3s ./fixtures/reftenant/
+	$(GO) test -run '^$$' -bench '^BenchmarkSpecScheduling$$' -benchtime 3x ./runner/
 
 lint:
 	$(GO) vet ./...
