@@ -55,7 +55,7 @@ const (
 	userExtra      = 3
 	maxUserRate    = 25.0
 	userProbes     = 3  // requests of another user, or of another kind, while a user's bucket is empty
-	kindProbes     = 10 // at most, requests of another kind while a tenant bucket is empty
+	kindProbes     = 10 // at least, requests of another kind while a tenant bucket is empty
 	probeRate      = 1000.0
 	blockUnlimited = 5 // requests in a row of one user where users have no limit
 )
@@ -583,7 +583,10 @@ func overloaded(ctx context.Context, k spec.Kind) (*run, string) {
 		var probes []shotInfo
 		for _, o := range apart(limitModel().Tenant, k) {
 			ob, _ := tenantBucket(o)
-			probes = append(probes, poolShots(rl.pool.draw(ctx, o, min(kindProbes, ob.Size)), o, host, roleProbe, "a user")...)
+			// More probes than one bucket fed the burst could still let through (its
+			// tolerance and 50 ms of refill), or they could not tell the buckets apart.
+			need := int(math.Ceil(math.Min(tb.Tol+tb.Rate*0.05, ob.Tol+ob.Rate*0.05))) + 5
+			probes = append(probes, poolShots(rl.pool.draw(ctx, o, min(max(kindProbes, need), ob.Size)), o, host, roleProbe, "a user")...)
 		}
 		waitRefill(ctx)
 		// The probes' tokens now, so that nothing delays them after the burst.
