@@ -840,6 +840,13 @@ func (f *findings) add(r *run, s *burst.Shot, format string, a ...any) {
 	f.shots = append(f.shots, s)
 }
 
+// addShot notes what is wrong with a shot of a burst sent outside a run (no run
+// info to name it by: its operation does).
+func (f *findings) addShot(s *burst.Shot, format string, a ...any) {
+	f.lines = append(f.lines, fmt.Sprintf("%s %s, %d: ", s.Method(), s.Operation(), s.Status)+fmt.Sprintf(format, a...))
+	f.shots = append(f.shots, s)
+}
+
 func (f *findings) fail(what string) {
 	GinkgoHelper()
 	if len(f.lines) == 0 {
@@ -1480,7 +1487,7 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 			}
 			byBucket[key] = append(byBucket[key], r)
 		}
-		var f shotFindings
+		var f findings
 		for _, key := range order {
 			b := l.User.Bucket(key.k)
 			// Empty the bucket: its burst and one more, sent at once (a request the
@@ -1507,13 +1514,13 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 				s := &res.Shots[i]
 				switch {
 				case s.Err != nil:
-					f.add(s, "the request failed: %v", s.Err)
+					f.addShot(s, "the request failed: %v", s.Err)
 				case s.Status != http.StatusTooManyRequests:
-					f.add(s, "answered %d while the user's bucket of %s (%s) was empty: %.200s", s.Status, kindName(key.k), b, s.Body)
-				case math.IsNaN(headerNumber(s.Header, "Retry-After")):
-					f.add(s, "a 429 without retry-after (%s)", describeHeader(s.Header, "Retry-After"))
+					f.addShot(s, "answered while the user's bucket of %s (%s) was empty: %.200s", kindName(key.k), b, s.Body)
+				case math.IsNaN(headersOf(s).RetryAfter): // seconds or an HTTP-date (RFC 9110 §10.2.3)
+					f.addShot(s, "a 429 without retry-after (%s)", describeHeader(s.Header, "Retry-After"))
 				case s.Violation != nil:
-					f.add(s, "the 429 breaks the API description: %v", s.Violation)
+					f.addShot(s, "the 429 breaks the API description: %v", s.Violation)
 				}
 			}
 		}
@@ -1551,26 +1558,3 @@ func sendValidated(ctx context.Context, b burst.Spec) *burst.Result {
 }
 
 func countStatus(res *burst.Result, status int) int { return res.Statuses()[status] }
-
-// shotFindings collects what is wrong with single answers of bursts, and fails the
-// spec with them, recording the first few exchanges.
-type shotFindings struct {
-	lines []string
-	shots []*burst.Shot
-}
-
-func (f *shotFindings) add(s *burst.Shot, format string, a ...any) {
-	f.lines = append(f.lines, fmt.Sprintf("%s %s: ", s.Method(), s.Operation())+fmt.Sprintf(format, a...))
-	f.shots = append(f.shots, s)
-}
-
-func (f *shotFindings) fail(what string) {
-	GinkgoHelper()
-	if len(f.lines) == 0 {
-		return
-	}
-	for _, s := range f.shots[:min(3, len(f.shots))] {
-		burst.Record(F.Client, s)
-	}
-	Fail(fmt.Sprintf("%s (%d):\n%s", what, len(f.lines), strings.Join(f.lines, "\n")))
-}

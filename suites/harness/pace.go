@@ -114,14 +114,7 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 	p.traffic.MyAccount[k]++
 	var ul waiter
 	if user != "" && !p.limits.User.Unlimited() {
-		byKind, ok := p.users[user]
-		if !ok {
-			byKind = map[spec.Kind]waiter{}
-			p.users[user] = byKind
-			if p.traffic.Users[user] == nil {
-				p.traffic.Users[user] = map[spec.Kind]int{}
-			}
-		}
+		byKind := p.userBuckets(user)
 		key := k
 		if p.limits.User.Shared {
 			key = spec.Read
@@ -291,14 +284,7 @@ func (p *Pacer) Drained(user string, k spec.Kind) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	byKind, ok := p.users[user]
-	if !ok {
-		byKind = map[spec.Kind]waiter{}
-		p.users[user] = byKind
-		if p.traffic.Users[user] == nil {
-			p.traffic.Users[user] = map[spec.Kind]int{}
-		}
-	}
+	byKind := p.userBuckets(user)
 	if byKind[k] == nil {
 		byKind[k] = p.userBucket(user, k, p.limits.User.Bucket(k))
 	}
@@ -310,4 +296,18 @@ func (p *Pacer) Drained(user string, k spec.Kind) {
 	if n := int(math.Floor(l.TokensAt(now))); n > 0 {
 		l.ReserveN(now, n)
 	}
+}
+
+// userBuckets are user's buckets by kind, made (empty) at its first request; p.mu
+// is held.
+func (p *Pacer) userBuckets(user string) map[spec.Kind]waiter {
+	byKind, ok := p.users[user]
+	if !ok {
+		byKind = map[spec.Kind]waiter{}
+		p.users[user] = byKind
+		if p.traffic.Users[user] == nil {
+			p.traffic.Users[user] = map[spec.Kind]int{}
+		}
+	}
+	return byKind
 }
