@@ -20,7 +20,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,6 +32,7 @@ import (
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/harnesstest"
 )
 
 // secretProxy sits between the suite and the reference tenant and notes every
@@ -308,26 +308,11 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 	}
 }
 
-// chromium finds Debian's Chromium; without it the test skips, except in CI.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/lib/chromium/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Chromium is required in CI (apt-get install -y chromium; .ci/run installs it)")
-	}
-	t.Skip("Chromium is not installed (apt-get install -y chromium): skipping the HTML rendering check")
-	return ""
-}
-
 // The HTML report of a failing run renders in headless Chromium with its summary,
 // the per-requirement table, the failure with its exchanges and curl line, and a
 // picture a spec wrote into the report dir.
 func TestHTMLReportRendersInChromium(t *testing.T) {
-	browser := chromium(t)
+	browser := harnesstest.Chromium(t)
 	dir := t.TempDir()
 	// A picture as the rate-limit specs write them; dated in the future, as if
 	// written during the run (older files are left-overs and not shown).

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,22 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/harnesstest"
 )
-
-// chromium finds Debian's Chromium; the test skips without it unless CI=true.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/lib/chromium/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Chromium is not installed (Debian: apt-get install -y chromium)")
-	}
-	t.Skip("Chromium is not installed")
-	return ""
-}
 
 // pageErrors collects what a page reports as going wrong: console.error calls and
 // uncaught exceptions.
@@ -81,7 +66,7 @@ func (p *pageErrors) all() []string {
 // (title, heading, the traffic section with its warnings), say nothing on the console,
 // throw nothing, and show every picture.
 func TestReportHTMLInBrowser(t *testing.T) {
-	path := chromium(t)
+	path := harnesstest.Chromium(t)
 	dir := t.TempDir()
 	start := time.Now()
 	svg := `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect width="120" height="40" fill="#cde"/><text x="8" y="25">429s</text></svg>`

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 )
 
 // Host is the name the served handler answers as.
@@ -42,4 +43,21 @@ func Client(tb testing.TB, h http.Handler) *harness.Client {
 		tb.Fatal(err)
 	}
 	return c
+}
+
+// Chromium is the browser the browser driver would use (login.ChromiumPath: Debian's
+// /usr/lib/chromium/chromium, else chromium on PATH). A test that needs it skips
+// without it, except in CI (CI=true), where .ci/run installs it and its absence
+// fails the test.
+func Chromium(tb testing.TB) string {
+	tb.Helper()
+	path, err := login.ChromiumPath(&harness.Target{})
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("Chromium is required in CI (apt-get install -y chromium; .ci/run installs it): %v", err)
+	}
+	tb.Skipf("Chromium is not installed (apt-get install -y chromium): %v", err)
+	return ""
 }
