@@ -451,11 +451,18 @@ func waitRefill(ctx context.Context) {
 // follow at once). A burst the runner could not finish is INCONCLUSIVE.
 func fire(ctx context.Context, name string, rate float64, plan []shotInfo) *burst.Result {
 	GinkgoHelper()
-	res, err := burst.Send(ctx, F.Client, burst.Spec{
+	defer func() { rl.tenantUsed = time.Now() }()
+	return sendBurst(ctx, burst.Spec{
 		Name: name, Rate: rate, Count: len(plan),
 		Request: func(i int) *harness.Request { return kindRequest(plan[i].kind, plan[i].host, plan[i].token) },
 	})
-	rl.tenantUsed = time.Now()
+}
+
+// sendBurst sends a burst and leaves its figures in the report; a burst the runner
+// could not finish is INCONCLUSIVE.
+func sendBurst(ctx context.Context, b burst.Spec) *burst.Result {
+	GinkgoHelper()
+	res, err := burst.Send(ctx, F.Client, b)
 	if res != nil {
 		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
@@ -1546,21 +1553,10 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 	})
 })
 
-// sendValidated sends a burst and validates its answers after it; a burst the
-// runner could not finish is INCONCLUSIVE.
+// sendValidated sends a burst (sendBurst) and validates its answers after it.
 func sendValidated(ctx context.Context, b burst.Spec) *burst.Result {
 	GinkgoHelper()
-	res, err := burst.Send(ctx, F.Client, b)
-	if res != nil {
-		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
-	}
-	if err != nil {
-		var ue *harness.UnreachableError
-		if res != nil || errors.As(err, &ue) {
-			undecided(err.Error())
-		}
-		Fail("burst: " + err.Error())
-	}
+	res := sendBurst(ctx, b)
 	burst.Validate(F.Client, res)
 	return res
 }
