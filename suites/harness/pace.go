@@ -132,6 +132,39 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 	return p.wait(ctx, asWaiter(p.tenant[k]), "tenant "+string(k)+"s")
 }
 
+// Ready is the first of kinds whose bucket of the user token belongs to lets a
+// request through now, or, when none does, the one with most left (the first kind
+// where users have no limit): a request that may take any of these forms (a probe
+// of whether the API takes a token) waits only when every bucket is empty.
+func (p *Pacer) Ready(token string, kinds ...spec.Kind) spec.Kind {
+	user := tokenSubject(token)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if user == "" || p.limits.User.Unlimited() || p.limits.User.Shared {
+		return kinds[0]
+	}
+	now := time.Now()
+	best, most := kinds[0], math.Inf(-1)
+	for _, k := range kinds {
+		b := p.limits.User.Bucket(k)
+		if b.Unlimited() {
+			return k
+		}
+		byKind := p.userBuckets(user)
+		if byKind[k] == nil {
+			byKind[k] = p.userBucket(user, k, b)
+		}
+		left := byKind[k].TokensAt(now)
+		if left >= 1 {
+			return k
+		}
+		if left > most {
+			best, most = k, left
+		}
+	}
+	return best
+}
+
 // LoginPost waits until a Universal Login prompt may be posted.
 func (p *Pacer) LoginPost(ctx context.Context) error {
 	p.mu.Lock()

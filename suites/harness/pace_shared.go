@@ -26,6 +26,8 @@ import (
 // workers share (fileBucket).
 type waiter interface {
 	Wait(ctx context.Context) error
+	// TokensAt is how many requests the bucket would let through at t.
+	TokensAt(t time.Time) float64
 }
 
 // fileBucket is a token bucket whose state (tokens, and when they were counted) is
@@ -51,6 +53,29 @@ func (b *fileBucket) Wait(ctx context.Context) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// TokensAt reads the bucket's tokens at t without taking one.
+func (b *fileBucket) TokensAt(t time.Time) float64 {
+	f, err := os.Open(b.path)
+	if err != nil {
+		return b.burst // no file yet: no worker has drawn on it
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_SH) != nil {
+		return 0
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	var state [16]byte
+	if n, _ := f.ReadAt(state[:], 0); n != len(state) {
+		return b.burst
+	}
+	tokens := math.Float64frombits(binary.LittleEndian.Uint64(state[:8]))
+	at := time.Unix(0, int64(binary.LittleEndian.Uint64(state[8:])))
+	if t.After(at) {
+		tokens = min(b.burst, tokens+b.rate*t.Sub(at).Seconds())
+	}
+	return tokens
 }
 
 // reserve takes a token at now and says how long until it is due.

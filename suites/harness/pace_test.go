@@ -122,3 +122,34 @@ func TestSharedUserBucketsSpanPacers(t *testing.T) {
 		}
 	}
 }
+
+// A probe that may read either way takes the first kind whose bucket has a request
+// left, also for a user whose buckets the workers share.
+func TestReadyKindFollowsTheUsersBuckets(t *testing.T) {
+	l, _ := spec.LimitPlan(spec.PlanEnterprise)                 // per user: 5 reads, 20 filtered reads
+	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhdXRoMHwxMjMifQ.sig" // auth0|123
+	a, b := NewPacer(l, 0.5), NewPacer(l, 0.5)
+	dir := t.TempDir()
+	a.ShareUsersIn(dir)
+	b.ShareUsersIn(dir)
+	a.Shared("auth0|123")
+	b.Shared("auth0|123")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if k := a.Ready(jwt, spec.Read, spec.FilteredRead); k != spec.Read {
+		t.Fatalf("with 5 reads left: %s", k)
+	}
+	for range 5 { // the other worker draws the 5 reads
+		if err := b.MyAccount(ctx, "auth0|123", "GET", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k := a.Ready(jwt, spec.Read, spec.FilteredRead); k != spec.FilteredRead {
+		t.Errorf("with no read and 20 filtered reads left: %s", k)
+	}
+	unlimited := l
+	unlimited.User = spec.Level{}
+	if k := NewPacer(unlimited, 1).Ready(jwt, spec.FilteredRead, spec.Read); k != spec.FilteredRead {
+		t.Errorf("without user limits the first kind: %s", k)
+	}
+}
