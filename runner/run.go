@@ -144,12 +144,11 @@ func cmdRun(args []string) (int, error) {
 		return exitUsage, usagef("%v", err)
 	}
 	if worker {
-		// N workers share the tenant's buckets (each user's are its own worker's).
-		sc, _ := GinkgoConfiguration()
-		fw.Client.Pacer = harness.NewPacer(target.RateLimit.Limits(), 1/float64(sc.ParallelTotal))
-		// The login user's buckets are shared among the workers (the parent made the
-		// directory beside the run's record).
-		fw.Client.Pacer.ShareUsersIn(filepath.Join(filepath.Dir(*workerInfo), paceDir))
+		// The workers draw on the tenant's buckets, the login prompts', the signups'
+		// and the login user's together, through files in a directory the parent made
+		// beside the run's record (each signed-up user's buckets are its worker's).
+		fw.Client.Pacer = harness.NewPacer(target.RateLimit.Limits(), 1)
+		fw.Client.Pacer.ShareBucketsIn(filepath.Join(filepath.Dir(*workerInfo), paceDir))
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(target.Timeouts.Connect)*2+time.Duration(target.Timeouts.Request))
 		err = fw.Client.Probe(ctx)

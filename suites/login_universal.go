@@ -186,7 +186,7 @@ var _ = Describe("Universal Login: code expiry", Label("login", "universal"), fu
 
 // The login page in a real browser: headless Chromium fills it (password) and signs in
 // with a passkey held by Chromium's virtual authenticator.
-var _ = Describe("Universal Login in headless Chromium", Label("login", "universal", "browser"), Ordered, ContinueOnFailure, func() {
+var _ = Describe("Universal Login in headless Chromium", Label("login", "universal", "browser"), Ordered, ContinueOnFailure, SpecPriority(slowStartPriority), func() {
 	var (
 		host string
 		b    login.Driver

@@ -444,7 +444,14 @@ func waitRefill(ctx context.Context) {
 			longest = max(longest, b.RefillTime())
 		}
 	}
-	pause(ctx, min(time.Until(rl.tenantUsed.Add(longest+250*time.Millisecond)), maxWait))
+	limitWait(ctx, min(time.Until(rl.tenantUsed.Add(longest+250*time.Millisecond)), maxWait))
+}
+
+// limitWait pauses for d, a wait the limits under test set (a refill, a retry-after),
+// counted in the run's floor.
+func limitWait(ctx context.Context, d time.Duration) {
+	F.Client.Pacer.Hold(d)
+	pause(ctx, d)
 }
 
 // fire sends plan as one burst at rate, without validating (so that a probe can
@@ -463,6 +470,9 @@ func fire(ctx context.Context, name string, rate float64, plan []shotInfo) *burs
 func sendBurst(ctx context.Context, b burst.Spec) *burst.Result {
 	GinkgoHelper()
 	res, err := burst.Send(ctx, F.Client, b)
+	if b.Rate > 0 { // sent at a rate the limits set: the floor counts it
+		F.Client.Pacer.Hold(time.Duration(float64(b.Count) / b.Rate * float64(time.Second)))
+	}
 	if res != nil {
 		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
@@ -656,7 +666,7 @@ func userRun(ctx context.Context, k spec.Kind) (*run, string) {
 		if tb := burst.NewBucket(limitModel().Tenant.Bucket(k)); tb.Rate > 0 {
 			drew := times(r.tenantDraws(k), true)
 			wait := tb.TimeUntil(drew, float64(len(others))+tb.Tol)
-			pause(ctx, time.Until(r.res.Started.Add(slices.Max(drew)+wait)))
+			limitWait(ctx, time.Until(r.res.Started.Add(slices.Max(drew)+wait)))
 		}
 		r.merge(ctx, "user "+kindName(k)+", another user", rate, others, seriesOf(others, name))
 		r.finish(r.verdictNote(), "User A's requests of the other kinds and user B's requests come while user A's bucket is empty; only user A's "+kindName(k)+" count against the limit drawn.")
@@ -1129,7 +1139,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				}
 				users := rl.pool.draw(ctx, k, recoverHits)
 				// Counted from the end of the burst: by then no request of it takes a token.
-				pause(ctx, time.Until(r.res.Ended.Add(time.Duration(wait*float64(time.Second)))))
+				limitWait(ctx, time.Until(r.res.Ended.Add(time.Duration(wait*float64(time.Second)))))
 				for i, u := range users {
 					resp, err := F.Client.Once(ctx, kindRequest(k, F.Target.CustomDomain, tokenFor(ctx, u, 5*time.Second)))
 					rl.tenantUsed = time.Now()
@@ -1138,7 +1148,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 						Fail(fmt.Sprintf("%s, request %d of %d after waiting the %.0f s retry-after asked for (one token interval apart, each after the previous answer), answered %d:\n%s",
 							kindOperation(k), i+1, recoverHits, wait, resp.Status, resp.Body))
 					}
-					pause(ctx, r.bucket.Interval())
+					limitWait(ctx, r.bucket.Interval())
 				}
 			})
 

@@ -305,15 +305,20 @@ func tokensOf(resp *harness.Response) harness.Tokens {
 }
 
 // probeMe asks host's My Account API whether it takes token (a list of the user's
-// methods). The suite's logins are the one password user's, whose reads against
-// Auth0 are limited to a few a minute (PROTOCOL §6): a probe lists plainly (a read)
-// while that user's reads last, then by type (a filtered read, a larger bucket of its
-// own), so that no probe waits while the other bucket has room.
+// methods, probePath).
 func probeMe(ctx context.Context, host, token string) *harness.Response {
 	GinkgoHelper()
-	path := "/authentication-methods"
+	return call(F.Me(ctx, http.MethodGet, host, probePath(token), token, nil))
+}
+
+// probePath is what a request asking whether the API takes token lists. The suite's
+// logins are the one password user's, whose reads against Auth0 are limited to a
+// few a minute (PROTOCOL §6): the methods plainly (a read) while that user's reads
+// last, else by type (a filtered read, a larger bucket of its own), so that no probe
+// waits while the other bucket has room.
+func probePath(token string) string {
 	if F.Client.Pacer.Ready(token, spec.Read, spec.FilteredRead) == spec.FilteredRead {
-		path += "?type=passkey"
+		return "/authentication-methods?type=passkey"
 	}
-	return call(F.Me(ctx, http.MethodGet, host, path, token, nil))
+	return "/authentication-methods"
 }

@@ -37,6 +37,10 @@ func waitUntil(ctx SpecContext, deadline time.Time, what string) {
 // expiryPriority schedules the specs that check an expiry after all others.
 const expiryPriority = -10
 
+// slowStartPriority schedules containers with a slow start (a browser) before all
+// others, so that a parallel run does not end waiting on one of them.
+const slowStartPriority = 10
+
 // expiry is something issued at the start of the run that a spec checks once it has
 // run out.
 type expiry struct {

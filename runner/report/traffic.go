@@ -174,6 +174,7 @@ func MergeTraffic(all ...harness.Traffic) harness.Traffic {
 		for a, n := range t.Answers {
 			out.Answers[a] += n
 		}
+		out.Held += t.Held
 	}
 	slices.SortStableFunc(out.Unplanned, func(a, b harness.Unplanned) int { return a.At.Compare(b.At) })
 	return out

@@ -36,9 +36,9 @@ type Pacer struct {
 	limits spec.Limits
 	share  float64 // this process's share of the tenant-wide buckets
 
-	tenant  map[spec.Kind]*rate.Limiter // one entry per bucket (shared kinds share one)
-	login   *rate.Limiter
-	signups *rate.Limiter
+	tenant  map[spec.Kind]waiter // one entry per bucket (shared kinds share one); nil: no limit
+	login   waiter
+	signups waiter
 
 	mu    sync.Mutex
 	users map[string]map[spec.Kind]waiter
@@ -65,6 +65,11 @@ type Traffic struct {
 	// Answers counts the answers per operation of our descriptions and status
 	// ("GET /factors 200"), bursts included: what the run exercised.
 	Answers map[string]int
+	// Held is the time the rate-limit specs spent as the limits they test set it:
+	// bursts sent at a rate the plan fixes (their count over their rate) and waits
+	// for a bucket to refill or for retry-after. Those specs run alone (Serial), so
+	// this time adds to the floor of the ordinary traffic.
+	Held time.Duration `json:",omitempty"`
 }
 
 // Unplanned is one 429 an ordinary request drew.
@@ -81,15 +86,15 @@ func NewPacer(l spec.Limits, share float64) *Pacer {
 	if share <= 0 || share > 1 {
 		share = 1
 	}
-	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]*rate.Limiter{}, users: map[string]map[spec.Kind]waiter{},
-		login: limiter(l.LoginPrompts, share), signups: limiter(l.Signups, share)}
+	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]waiter{}, users: map[string]map[spec.Kind]waiter{},
+		login: asWaiter(limiter(l.LoginPrompts, share)), signups: asWaiter(limiter(l.Signups, share))}
 	p.traffic = Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{}, Waited: map[string]time.Duration{}, Answers: map[string]int{}}
 	for _, k := range spec.Kinds {
 		if l.Tenant.Shared && k != spec.Read {
 			p.tenant[k] = p.tenant[spec.Read]
 			continue
 		}
-		p.tenant[k] = limiter(l.Tenant.Bucket(k), share)
+		p.tenant[k] = asWaiter(limiter(l.Tenant.Bucket(k), share))
 	}
 	return p
 }
@@ -129,7 +134,7 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 	if err := p.wait(ctx, ul, "user "+string(k)+"s"); err != nil {
 		return err
 	}
-	return p.wait(ctx, asWaiter(p.tenant[k]), "tenant "+string(k)+"s")
+	return p.wait(ctx, p.tenant[k], "tenant "+string(k)+"s")
 }
 
 // Ready is the first of kinds whose bucket of the user token belongs to lets a
@@ -170,7 +175,7 @@ func (p *Pacer) LoginPost(ctx context.Context) error {
 	p.mu.Lock()
 	p.traffic.LoginPosts++
 	p.mu.Unlock()
-	return p.wait(ctx, asWaiter(p.login), "login prompts")
+	return p.wait(ctx, p.login, "login prompts")
 }
 
 // Signup waits until a user may be signed up.
@@ -178,7 +183,7 @@ func (p *Pacer) Signup(ctx context.Context) error {
 	p.mu.Lock()
 	p.traffic.Signups++
 	p.mu.Unlock()
-	return p.wait(ctx, asWaiter(p.signups), "signups")
+	return p.wait(ctx, p.signups, "signups")
 }
 
 // asWaiter is l as a waiter: nil (no wait) when l is.
@@ -215,6 +220,16 @@ func (p *Pacer) unplanned(req *http.Request, h http.Header) {
 		Kind: h.Get("X-Auth0-Error-Kind"), RetryAfter: h.Get("Retry-After")})
 }
 
+// Hold notes time a rate-limit spec spent as its limits set it (Traffic.Held).
+func (p *Pacer) Hold(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.traffic.Held += d
+}
+
 // Answered notes an answer to an operation of our descriptions ("METHOD /path").
 func (p *Pacer) Answered(operation string, status int) {
 	if operation == "" || status == 0 {
@@ -243,8 +258,23 @@ func (p *Pacer) Traffic() Traffic {
 
 // Floor is the least time traffic can take under limits: every bucket serves its
 // requests no faster than its burst and refill allow, and the slowest bucket sets
-// the pace (buckets drain in parallel; a request waiting on two counts in both).
+// the pace (buckets drain in parallel; a request waiting on two counts in both);
+// the rate-limit specs' Held time comes on top, as they run alone.
 func (t Traffic) Floor(l spec.Limits) (time.Duration, string) {
+	d, why := t.ordinaryFloor(l)
+	if t.Held > 0 {
+		if d == 0 {
+			why = ""
+		} else {
+			why += ", then "
+		}
+		d += t.Held
+		why += fmt.Sprintf("%s of rate-limit bursts and refills", t.Held.Round(100*time.Millisecond))
+	}
+	return d, why
+}
+
+func (t Traffic) ordinaryFloor(l spec.Limits) (time.Duration, string) {
 	var worst time.Duration
 	why := "no limit binds"
 	need := func(b spec.Bucket, n int, what string) {

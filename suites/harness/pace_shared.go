@@ -18,9 +18,11 @@ import (
 )
 
 // The worker processes of a parallel run each sign up their own users, whose limits
-// each paces alone. The target config's login user is the exception: every worker
-// logs it in through Universal Login. Its buckets are kept in files that the workers
-// lock in turn (fileBucket), so that together they stay within that user's limits.
+// each paces alone. The buckets every worker draws on — the tenant's, the login
+// prompts' and the signups', and those of the target config's login user, whom every
+// worker logs in through Universal Login — are kept in files that the workers lock in
+// turn (fileBucket): together they stay within those limits, and a worker that needs
+// a bucket while the others do not gets all of it.
 
 // waiter is a bucket a request waits on: a process's own (rate.Limiter) or one the
 // workers share (fileBucket).
@@ -111,12 +113,32 @@ func (b *fileBucket) reserve(now time.Time) (time.Duration, error) {
 	return time.Duration(-tokens / b.rate * float64(time.Second)), nil
 }
 
-// ShareUsersIn makes the users marked Shared keep their buckets in dir, which every
-// worker process of the run is given.
-func (p *Pacer) ShareUsersIn(dir string) {
+// ShareBucketsIn keeps the tenant's buckets, the login prompts' and the signups', and
+// those of the users marked Shared, in dir, which every worker process of the run is
+// given; each worker then draws on the whole of them (its share no longer applies).
+func (p *Pacer) ShareBucketsIn(dir string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sharedDir = dir
+	l := p.limits
+	for _, k := range spec.Kinds {
+		if l.Tenant.Shared && k != spec.Read {
+			p.tenant[k] = p.tenant[spec.Read]
+			continue
+		}
+		p.tenant[k] = p.fileBucket("tenant-"+string(k), l.Tenant.Bucket(k))
+	}
+	p.login = p.fileBucket("login-prompts", l.LoginPrompts)
+	p.signups = p.fileBucket("signups", l.Signups)
+}
+
+// fileBucket is the shared bucket named name for b; nil when b limits nothing.
+// p.mu is held.
+func (p *Pacer) fileBucket(name string, b spec.Bucket) waiter {
+	if b.Unlimited() {
+		return nil
+	}
+	return &fileBucket{path: filepath.Join(p.sharedDir, name), rate: b.Rate * paceRate, burst: float64(b.Burst)}
 }
 
 // Shared marks user as one every worker process may use (the config's login user):
@@ -143,8 +165,7 @@ func (p *Pacer) userBucket(user string, k spec.Kind, b spec.Bucket) waiter {
 	}
 	if p.shared[user] {
 		sum := sha256.Sum256([]byte(user))
-		return &fileBucket{path: filepath.Join(p.sharedDir, "user-"+hex.EncodeToString(sum[:8])+"-"+string(k)),
-			rate: b.Rate * paceRate, burst: float64(b.Burst)}
+		return p.fileBucket("user-"+hex.EncodeToString(sum[:8])+"-"+string(k), b)
 	}
 	return limiter(b, 1)
 }

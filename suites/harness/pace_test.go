@@ -59,6 +59,14 @@ func TestTrafficFloor(t *testing.T) {
 	if d, _ := tr.Floor(ea); d != 24*time.Second { // 625 requests, 600 beyond the burst at 25/s
 		t.Errorf("early-access floor %s", d)
 	}
+	// The rate-limit specs run alone: their bursts and refills come on top.
+	tr.Held = 9 * time.Second
+	if d, why := tr.Floor(l); d != 33*time.Second || !strings.Contains(why, "9s of rate-limit bursts") {
+		t.Errorf("floor with held time %s (%s)", d, why)
+	}
+	if d, why := (Traffic{Held: time.Second}).Floor(l); d != time.Second || why != "1s of rate-limit bursts and refills" {
+		t.Errorf("held time alone %s (%s)", d, why)
+	}
 }
 
 func TestTokenSubject(t *testing.T) {
@@ -93,14 +101,15 @@ func BenchmarkPacerMyAccount(b *testing.B) {
 	}
 }
 
-// The login user's buckets are shared by worker processes through a file: two
-// pacers (as two workers) together get the user's burst, and no more, at once.
+// The login user's and the tenant's buckets are shared by worker processes through
+// files: two pacers (as two workers) together get a bucket's burst, and no more, at
+// once.
 func TestSharedUserBucketsSpanPacers(t *testing.T) {
 	l, _ := spec.LimitPlan(spec.PlanEnterprise)
 	dir := t.TempDir()
 	a, b := NewPacer(l, 0.5), NewPacer(l, 0.5)
 	for _, p := range []*Pacer{a, b} {
-		p.ShareUsersIn(dir)
+		p.ShareBucketsIn(dir)
 		p.Shared("auth0|login")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -121,6 +130,18 @@ func TestSharedUserBucketsSpanPacers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The tenant's bucket of writes (25) is the workers' together: one worker may
+	// take all of it, and then the other waits.
+	for i := range 25 {
+		if err := a.MyAccount(ctx, "", "DELETE", nil); err != nil {
+			t.Fatalf("write %d of the tenant's burst of 25 waited: %v", i+1, err)
+		}
+	}
+	short3, cancel3 := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel3()
+	if err := b.MyAccount(short3, "", "DELETE", nil); err == nil {
+		t.Error("a 26th write for the tenant, from the other pacer, did not wait")
+	}
 }
 
 // A probe that may read either way takes the first kind whose bucket has a request
@@ -130,8 +151,8 @@ func TestReadyKindFollowsTheUsersBuckets(t *testing.T) {
 	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhdXRoMHwxMjMifQ.sig" // auth0|123
 	a, b := NewPacer(l, 0.5), NewPacer(l, 0.5)
 	dir := t.TempDir()
-	a.ShareUsersIn(dir)
-	b.ShareUsersIn(dir)
+	a.ShareBucketsIn(dir)
+	b.ShareBucketsIn(dir)
 	a.Shared("auth0|123")
 	b.Shared("auth0|123")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
