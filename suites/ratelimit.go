@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -217,6 +218,7 @@ func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
 		size, block = b.Burst, b.Burst
 	}
 	bk := bucketKind(l.User, k)
+	p.grow(ctx, bk, size, block, n)
 	out := make([]*user, 0, n)
 	for i := 0; len(out) < n; i++ {
 		if i == len(p.users) {
@@ -237,6 +239,56 @@ func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
 		}
 	}
 	return out
+}
+
+// signupsAtOnce is how many users the pool signs up at the same time.
+const signupsAtOnce = 4
+
+// grow signs up, several at a time, the users draw will need for n requests whose
+// user bucket is bk (size -1: no user limit; each user takes at most block of a
+// draw).
+func (p *pool) grow(ctx context.Context, bk spec.Kind, size, block, n int) {
+	GinkgoHelper()
+	need := 0
+	for i := 0; n > 0; i++ {
+		take := min(block, n)
+		if i < len(p.users) && size >= 0 {
+			left, ok := p.users[i].left[bk]
+			if !ok {
+				left = size
+			}
+			take = min(take, left)
+		}
+		if i >= len(p.users) {
+			need++
+		}
+		n -= take
+		if i > len(p.users)+maxShots { // a bucket of size 0 gives nothing: draw says so
+			break
+		}
+	}
+	if need < 2 {
+		return
+	}
+	users := make([]*user, need)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, signupsAtOnce)
+	for i := range users {
+		wg.Go(func() {
+			defer GinkgoRecover()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			users[i] = newUser(ctx)
+		})
+	}
+	wg.Wait()
+	for _, u := range users {
+		if u == nil {
+			Fail("signing up the users of a burst failed (see above)")
+		}
+		rl.tokens[u] = heldOf(u.Signup, time.Now())
+		p.users = append(p.users, &pooled{u: u, left: map[spec.Kind]int{}})
+	}
 }
 
 // held is a user's access token for the custom domain and when it runs out (zero:
@@ -326,6 +378,8 @@ type run struct {
 	res    *burst.Result
 	info   []shotInfo // by shot index
 	series []string   // by shot index, for the picture
+	// alongside names the kinds whose bursts ran at the same time (at the limit).
+	alongside []string
 }
 
 func (r *run) is(s *burst.Shot, role string) bool { return r.info[s.Index].role == role }
@@ -392,12 +446,48 @@ func times(shots []*burst.Shot, sent bool) []time.Duration {
 }
 
 // limits is the state the rate-limit specs share: the users, the bursts sent (each
-// once, for every spec that judges it) and when a tenant bucket was last used.
+// once, for every spec that judges it) and when each tenant bucket is full again.
 type limits struct {
-	pool       *pool
-	slots      map[string]*slot
-	tokens     map[*user]held
-	tenantUsed time.Time
+	pool   *pool
+	slots  map[string]*slot
+	tokens map[*user]held
+	full   map[spec.Kind]time.Time // by the kind naming the tenant's bucket
+}
+
+func newLimits() limits {
+	return limits{pool: &pool{}, slots: map[string]*slot{}, tokens: map[*user]held{}, full: map[spec.Kind]time.Time{}}
+}
+
+// drew notes that n requests of each kind drew on the tenant's buckets until end:
+// a bucket is full again at most n/R after it would have been anyway, and never
+// later than a whole refill after end (429s take no token; the bound errs long).
+func (l *limits) drew(byKind map[spec.Kind]int, end time.Time) {
+	t := limitModel().Tenant
+	for k, n := range byKind {
+		b := t.Bucket(k)
+		if b.Unlimited() || n == 0 {
+			continue
+		}
+		bb := burst.NewBucket(b)
+		bk := bucketKind(t, k)
+		from := end
+		if l.full[bk].After(end) {
+			from = l.full[bk]
+		}
+		full := from.Add(time.Duration(float64(n) / bb.Rate * float64(time.Second)))
+		if whole := end.Add(bb.RefillTime()); full.After(whole) {
+			full = whole
+		}
+		l.full[bk] = full
+	}
+}
+
+func kindsOf(plan []shotInfo) map[spec.Kind]int {
+	out := map[spec.Kind]int{}
+	for _, p := range plan {
+		out[p.kind]++
+	}
+	return out
 }
 
 type slot struct {
@@ -434,17 +524,28 @@ func (l *limits) sent(key string) *run {
 	return nil
 }
 
-// waitRefill lets the tenant's buckets fill up after the last request that drew on
-// them: the next burst starts from a known state, and the specs after these find
-// the limits as the ordinary traffic left them.
-func waitRefill(ctx context.Context) {
-	var longest time.Duration
-	for _, k := range spec.Kinds {
-		if b, why := tenantBucket(k); why == "" {
-			longest = max(longest, b.RefillTime())
+// waitRefill lets the tenant's buckets of kinds (all when none is named) fill up
+// after the requests that drew on them: the next burst starts from a known state,
+// and the specs after these find the limits as the ordinary traffic left them.
+func waitRefill(ctx context.Context, kinds ...spec.Kind) {
+	if len(kinds) == 0 {
+		kinds = spec.Kinds
+	}
+	var until time.Time
+	for _, k := range kinds {
+		if f := rl.full[bucketKind(limitModel().Tenant, k)]; f.After(until) {
+			until = f
 		}
 	}
-	limitWait(ctx, min(time.Until(rl.tenantUsed.Add(longest+250*time.Millisecond)), maxWait))
+	if until.IsZero() {
+		return
+	}
+	limitWait(ctx, min(time.Until(until.Add(250*time.Millisecond)), maxWait))
+}
+
+// withApart is k and the kinds the tenant counts apart from it.
+func withApart(k spec.Kind) []spec.Kind {
+	return append([]spec.Kind{k}, apart(limitModel().Tenant, k)...)
 }
 
 // limitWait pauses for d, a wait the limits under test set (a refill, a retry-after),
@@ -458,11 +559,15 @@ func limitWait(ctx context.Context, d time.Duration) {
 // follow at once). A burst the runner could not finish is INCONCLUSIVE.
 func fire(ctx context.Context, name string, rate float64, plan []shotInfo) *burst.Result {
 	GinkgoHelper()
-	defer func() { rl.tenantUsed = time.Now() }()
-	return sendBurst(ctx, burst.Spec{
+	defer func() { rl.drew(kindsOf(plan), time.Now()) }()
+	return sendBurst(ctx, planSpec(name, rate, plan))
+}
+
+func planSpec(name string, rate float64, plan []shotInfo) burst.Spec {
+	return burst.Spec{
 		Name: name, Rate: rate, Count: len(plan),
 		Request: func(i int) *harness.Request { return kindRequest(plan[i].kind, plan[i].host, plan[i].token) },
-	})
+	}
 }
 
 // sendBurst sends a burst and leaves its figures in the report; a burst the runner
@@ -470,9 +575,22 @@ func fire(ctx context.Context, name string, rate float64, plan []shotInfo) *burs
 func sendBurst(ctx context.Context, b burst.Spec) *burst.Result {
 	GinkgoHelper()
 	res, err := burst.Send(ctx, F.Client, b)
-	if b.Rate > 0 { // sent at a rate the limits set: the floor counts it
-		F.Client.Pacer.Hold(time.Duration(float64(b.Count) / b.Rate * float64(time.Second)))
+	F.Client.Pacer.Hold(nominal(b)) // sent at a rate the limits set: the floor counts it
+	return reportBurst(res, err)
+}
+
+// nominal is how long b takes at its rate.
+func nominal(b burst.Spec) time.Duration {
+	if b.Rate <= 0 {
+		return 0
 	}
+	return time.Duration(float64(b.Count) / b.Rate * float64(time.Second))
+}
+
+// reportBurst leaves a burst's figures in the report; a burst the runner could not
+// finish is INCONCLUSIVE.
+func reportBurst(res *burst.Result, err error) *burst.Result {
+	GinkgoHelper()
 	if res != nil {
 		AddReportEntry(verdict.Burst, res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
@@ -563,23 +681,90 @@ func usersIn(plan []shotInfo) int {
 
 // The bursts.
 
-// atLimit is a burst of kind k at the tenant's rate for atLimitFor, spread over users.
+// atLimit is a burst of kind k at the tenant's rate for atLimitFor, spread over
+// users; the first call sends every kind's (atLimitAll).
 func atLimit(ctx context.Context, k spec.Kind) (*run, string) {
 	GinkgoHelper()
-	return rl.get(ctx, "tenant "+string(k)+" at the limit", func(ctx context.Context) (*run, string) {
+	key := atLimitKey(k)
+	if rl.slots[key] == nil {
+		atLimitAll(ctx)
+	} else if r := rl.slots[key].r; r != nil {
+		AddReportEntry(verdict.Burst, "(a burst of an earlier spec) "+r.res.Summary(), ReportEntryVisibilityFailureOrVerbose)
+	}
+	s := rl.slots[key]
+	if s.fail != "" {
+		undecided(s.fail)
+	}
+	return s.r, s.skip
+}
+
+func atLimitKey(k spec.Kind) string { return "tenant " + string(k) + " at the limit" }
+
+// atLimitAll sends the at-limit bursts of every kind at the same time: the plan
+// counts each kind in a tenant bucket of its own, so each burst is held to its own
+// limit while the others run, and together they take the time of one. (A tenant
+// that counts the kinds in one bucket refuses some of them: the specs say so.)
+func atLimitAll(ctx context.Context) {
+	GinkgoHelper()
+	type job struct {
+		k    spec.Kind
+		tb   burst.Bucket
+		plan []shotInfo
+		res  *burst.Result
+		err  error
+	}
+	var (
+		jobs  []*job
+		kinds []spec.Kind
+	)
+	host := F.Target.CustomDomain
+	for _, k := range spec.Kinds {
+		s := &slot{fail: "the burst " + atLimitKey(k) + " could not be sent (see the spec that sent it first)"}
+		rl.slots[atLimitKey(k)] = s
 		tb, why := tenantBucket(k)
 		if why != "" {
-			return nil, why
+			s.skip, s.fail = why, ""
+			continue
 		}
-		host := F.Target.CustomDomain
 		n := min(maxShots, int(math.Ceil(tb.Rate*atLimitFor.Seconds())))
-		plan := poolShots(rl.pool.draw(ctx, k, n), k, host, roleMain, "a user")
-		waitRefill(ctx)
-		r := newRun(ctx, fmt.Sprintf("Tenant %s at the limit: %s at %.4g/s over %d users, %s", kindName(k), kindOperation(k), tb.Rate, usersIn(plan), host),
-			"tenant "+kindName(k)+" at the limit", "tenant", k, tb, tb.Rate, plan, seriesOf(plan, func(shotInfo) string { return kindName(k) }))
-		r.finish(fmt.Sprintf("%d × 2xx, %d × 429; at the limit none may be refused", count(r.mainShots(), okShot), count(r.mainShots(), is429)))
-		return r, ""
-	})
+		jobs = append(jobs, &job{k: k, tb: tb, plan: poolShots(rl.pool.draw(ctx, k, n), k, host, roleMain, "a user")})
+		kinds = append(kinds, k)
+	}
+	waitRefill(ctx, kinds...)
+	var longest time.Duration
+	for _, j := range jobs {
+		withTokens(ctx, j.plan, burstTime(j.plan, j.tb.Rate))
+		longest = max(longest, nominal(planSpec("", j.tb.Rate, j.plan)))
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			j.res, j.err = burst.Send(ctx, F.Client, planSpec("tenant "+kindName(j.k)+" at the limit", j.tb.Rate, j.plan))
+		})
+	}
+	wg.Wait()
+	F.Client.Pacer.Hold(longest)
+	for _, j := range jobs {
+		rl.drew(kindsOf(j.plan), time.Now())
+	}
+	for _, j := range jobs {
+		var others []string
+		for _, o := range jobs {
+			if o != j {
+				others = append(others, kindName(o.k))
+			}
+		}
+		r := &run{title: fmt.Sprintf("Tenant %s at the limit: %s at %.4g/s over %d users, %s", kindName(j.k), kindOperation(j.k), j.tb.Rate, usersIn(j.plan), host),
+			level: "tenant", kind: j.k, bucket: j.tb, info: j.plan, series: seriesOf(j.plan, func(shotInfo) string { return kindName(j.k) }),
+			alongside: others}
+		r.res = reportBurst(j.res, j.err)
+		notes := []string{fmt.Sprintf("%d × 2xx, %d × 429; at the limit none may be refused", count(r.mainShots(), okShot), count(r.mainShots(), is429))}
+		if len(others) > 0 {
+			notes = append(notes, "Sent at the same time as the at-limit bursts of "+strings.Join(others, " and ")+", each at its own tenant limit.")
+		}
+		r.finish(notes...)
+		rl.slots[atLimitKey(j.k)].r, rl.slots[atLimitKey(j.k)].fail = r, ""
+	}
 }
 
 // overloaded is a burst of kind k at overload× the tenant's rate, spread over users,
@@ -605,7 +790,7 @@ func overloaded(ctx context.Context, k spec.Kind) (*run, string) {
 			need := int(math.Ceil(math.Min(tb.Tol+tb.Rate*0.05, ob.Tol+ob.Rate*0.05))) + 5
 			probes = append(probes, poolShots(rl.pool.draw(ctx, o, min(max(kindProbes, need), ob.Size)), o, host, roleProbe, "a user")...)
 		}
-		waitRefill(ctx)
+		waitRefill(ctx, withApart(k)...)
 		// The probes' tokens now, so that nothing delays them after the burst.
 		withTokens(ctx, probes, burstTime(plan, overload*tb.Rate)+burstTime(probes, probeRate))
 		r := newRun(ctx, fmt.Sprintf("Tenant %s at %.0f× the limit: %s over %d users, %s", kindName(k), overload, kindOperation(k), usersIn(plan), host),
@@ -659,7 +844,7 @@ func userRun(ctx context.Context, k spec.Kind) (*run, string) {
 			}
 			return p.who + ": " + kindName(p.kind)
 		}
-		waitRefill(ctx)
+		waitRefill(ctx, withApart(k)...)
 		r := newRun(ctx, fmt.Sprintf("One user's %s beyond the user's bucket: %s at %.4g/s, %s", kindName(k), kindOperation(k), rate, host),
 			"user "+kindName(k), "user", k, ub, rate, plan, seriesOf(plan, name))
 		// Another user, once the tenant's bucket of k holds what it will take.
@@ -1008,7 +1193,15 @@ func fitFindings(r *run, f *findings) {
 var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordered, ContinueOnFailure, func() {
 	BeforeAll(func() {
 		requireCustomDomain() // the users sign up with native passkeys, which live there
-		rl = limits{pool: &pool{}, slots: map[string]*slot{}, tokens: map[*user]held{}}
+		rl = newLimits()
+		// The ordinary specs before these may have left a tenant bucket part empty:
+		// as full as the pacer reckons them.
+		for _, k := range spec.Kinds {
+			bk := bucketKind(limitModel().Tenant, k)
+			if f := F.Client.Pacer.TenantFullAt(k); f.After(rl.full[bk]) {
+				rl.full[bk] = f
+			}
+		}
 	})
 	// Leave full tenant buckets to the specs that come after.
 	AfterAll(func(ctx SpecContext) { waitRefill(ctx) })
@@ -1045,6 +1238,9 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 					}
 					if kind == "" {
 						kind = "none"
+					}
+					if len(r.alongside) > 0 {
+						why += fmt.Sprintf(" The at-limit bursts of %s ran at the same time, each at its own limit, which %s counts apart: a tenant that counts them in one bucket refuses here (see MA-RL-013).", strings.Join(r.alongside, " and "), planName())
 					}
 					Fail(fmt.Sprintf("%d of %d %s sent at the tenant's limit, %s, over %d users (none sending more than its own bucket holds), were refused with 429; the first at %.3f s, after %d × 2xx (x-auth0-error-kind: %s).%s\n%s",
 						refused, len(main), name, r.bucket, usersIn(r.info), first.Received.Seconds(), count(main, func(s *burst.Shot) bool { return s.OK() && s.Received < first.Received }), kind, why, r.res.Summary()))
@@ -1142,7 +1338,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				limitWait(ctx, time.Until(r.res.Ended.Add(time.Duration(wait*float64(time.Second)))))
 				for i, u := range users {
 					resp, err := F.Client.Once(ctx, kindRequest(k, F.Target.CustomDomain, tokenFor(ctx, u, 5*time.Second)))
-					rl.tenantUsed = time.Now()
+					rl.drew(map[spec.Kind]int{k: 1}, time.Now())
 					resp = answered(resp, err)
 					if !between(resp.Status, 200, 299) {
 						Fail(fmt.Sprintf("%s, request %d of %d after waiting the %.0f s retry-after asked for (one token interval apart, each after the previous answer), answered %d:\n%s",
@@ -1336,7 +1532,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 			u := custom[i-j]
 			plan = append(plan, shotInfo{kind: k, user: u, sub: u.Subject, who: "a user", host: F.Target.CustomDomain, role: roleMain})
 		}
-		waitRefill(ctx)
+		waitRefill(ctx, k)
 		r := newRun(ctx, fmt.Sprintf("Tenant %s at %.0f× the limit split across %s (%d) and %s (%d)", kindName(k), overload, F.Target.CustomDomain, n-m, F.Target.Domain, m),
 			"domains "+kindName(k), "tenant", k, tb, overload*tb.Rate, plan, seriesOf(plan, func(p shotInfo) string { return p.host }))
 		r.finish(r.verdictNote(), "A per-tenant limit refuses both domains together as it refuses one; a per-domain limit lets the canonical domain's requests through besides.")

@@ -170,6 +170,35 @@ func (p *Pacer) Ready(token string, kinds ...spec.Kind) spec.Kind {
 	return best
 }
 
+// TenantFullAt is when the tenant's bucket of kind k is full again after the
+// requests the pacer let through, refilled at the target's rate (now when it is
+// full or unlimited): the rate-limit specs start their bursts from full buckets.
+func (p *Pacer) TenantFullAt(k spec.Kind) time.Time {
+	now := time.Now()
+	p.mu.Lock()
+	w := p.tenant[k]
+	p.mu.Unlock()
+	b := p.limits.Tenant.Bucket(k)
+	if p.limits.Tenant.Shared {
+		b = p.limits.Tenant.Read
+	}
+	if w == nil || b.Unlimited() {
+		return now
+	}
+	var size float64
+	switch w := w.(type) {
+	case *rate.Limiter:
+		size = float64(w.Burst())
+	case *fileBucket:
+		size = w.burst
+	}
+	missing := size - w.TokensAt(now)
+	if missing <= 0 {
+		return now
+	}
+	return now.Add(time.Duration(missing / b.Rate * float64(time.Second)))
+}
+
 // LoginPost waits until a Universal Login prompt may be posted.
 func (p *Pacer) LoginPost(ctx context.Context) error {
 	p.mu.Lock()
