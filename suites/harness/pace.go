@@ -287,42 +287,37 @@ func (p *Pacer) Traffic() Traffic {
 
 // Floor is the least time traffic can take under limits: every bucket serves its
 // requests no faster than its burst and refill allow, and the slowest bucket sets
-// the pace (buckets drain in parallel; a request waiting on two counts in both);
-// the rate-limit specs' Held time comes on top, as they run alone.
+// the pace (buckets drain in parallel; a request waiting on two counts in both).
+// The rate-limit specs' Held time comes on top of the tenant's buckets, which those
+// specs have to themselves (Serial); a user's buckets, the signups' and the login
+// prompts' may refill meanwhile.
 func (t Traffic) Floor(l spec.Limits) (time.Duration, string) {
-	d, why := t.ordinaryFloor(l)
-	if t.Held > 0 {
-		if d == 0 {
-			why = ""
-		} else {
-			why += ", then "
-		}
-		d += t.Held
-		why += fmt.Sprintf("%s of rate-limit bursts and refills", t.Held.Round(100*time.Millisecond))
-	}
-	return d, why
-}
-
-func (t Traffic) ordinaryFloor(l spec.Limits) (time.Duration, string) {
-	var worst time.Duration
-	why := "no limit binds"
-	need := func(b spec.Bucket, n int, what string) {
+	worst, why := time.Duration(0), "no limit binds"
+	need := func(b spec.Bucket, n int, what string, extra time.Duration) {
 		if b.Unlimited() || n <= b.Burst {
+			if extra > worst {
+				worst, why = extra, fmt.Sprintf("%s of rate-limit bursts and refills", extra.Round(100*time.Millisecond))
+			}
 			return
 		}
-		if d := time.Duration(float64(n-b.Burst) / b.Rate * float64(time.Second)); d > worst {
-			worst, why = d, fmt.Sprintf("%d %s at %s", n, what, b)
+		d := time.Duration(float64(n-b.Burst) / b.Rate * float64(time.Second))
+		if d+extra > worst {
+			worst, why = d+extra, fmt.Sprintf("%d %s at %s", n, what, b)
+			if extra > 0 {
+				why += fmt.Sprintf(", then %s of rate-limit bursts and refills", extra.Round(100*time.Millisecond))
+			}
 		}
 	}
+	need(spec.Bucket{}, 0, "", t.Held)
 	if l.Tenant.Shared {
 		n := 0
 		for _, c := range t.MyAccount {
 			n += c
 		}
-		need(l.Tenant.Read, n, "My Account requests")
+		need(l.Tenant.Read, n, "My Account requests", t.Held)
 	} else {
 		for _, k := range spec.Kinds {
-			need(l.Tenant.Bucket(k), t.MyAccount[k], string(k)+"s for the tenant")
+			need(l.Tenant.Bucket(k), t.MyAccount[k], string(k)+"s for the tenant", t.Held)
 		}
 	}
 	for u, byKind := range t.Users {
@@ -331,15 +326,15 @@ func (t Traffic) ordinaryFloor(l spec.Limits) (time.Duration, string) {
 			for _, c := range byKind {
 				n += c
 			}
-			need(l.User.Read, n, "requests of user "+u)
+			need(l.User.Read, n, "requests of user "+u, 0)
 			continue
 		}
 		for _, k := range spec.Kinds {
-			need(l.User.Bucket(k), byKind[k], string(k)+"s of user "+u)
+			need(l.User.Bucket(k), byKind[k], string(k)+"s of user "+u, 0)
 		}
 	}
-	need(l.Signups, t.Signups, "signups")
-	need(l.LoginPrompts, t.LoginPosts, "login prompt posts")
+	need(l.Signups, t.Signups, "signups", 0)
+	need(l.LoginPrompts, t.LoginPosts, "login prompt posts", 0)
 	return worst, why
 }
 
