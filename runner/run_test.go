@@ -219,7 +219,15 @@ func scan(t *testing.T, dir string, output string, secrets map[string]string) ma
 // specs fail, so that reports carry exchanges, and one of them (a reusable
 // auth_session) makes a matcher print a token response.
 func TestSecretsStayOutOfReports(t *testing.T) {
-	tenant, err := reftenant.Start(reftenant.Options{Addr: "127.0.0.1:0", Faults: []string{reftenant.FaultEnrollStart200, reftenant.FaultAuthSessionReusable}})
+	// The largest private-cloud tier: its tenant limits never make the run wait
+	// (the per-user ones are those of every plan); the reference's ceremony lifetime,
+	// which the expired-session spec waits out.
+	limits, err := spec.LimitPlan(spec.PlanPrivateCloud + "10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := reftenant.Start(reftenant.Options{Addr: "127.0.0.1:0", Limits: &limits, SessionTTL: referenceSessionTTL,
+		Faults: []string{reftenant.FaultEnrollStart200, reftenant.FaultAuthSessionReusable}})
 	if err != nil {
 		t.Fatal(err)
 	}
