@@ -176,7 +176,7 @@ func TestDriversPaceTheirPosts(t *testing.T) {
 	for _, dc := range drivers {
 		t.Run(dc.name, func(t *testing.T) {
 			_, tg := referenceTargetWith(t, reftenant.Options{PasskeyEnrollmentPrompt: true, ConsentPrompt: true},
-				"rate_limit: {login_prompts: {per_second: 10, burst: 1}}\nlogin: {browser: {}}\n")
+				"rate_limit: {login_prompts: {per_second: 1, burst: 1}}\nlogin: {browser: {}}\n")
 			f := framework(t, tg)
 			d := dc.new(t, f)
 			if _, _, err := loginWith(t, d, tg, login.As{Username: tg.User.Username, Password: tg.User.Password}); err != nil {
