@@ -34,6 +34,10 @@ type reference struct {
 	Methods             []string `yaml:"methods,omitempty"`
 	NoConnectedAccounts bool     `yaml:"no_connected_accounts,omitempty"`
 	DPoPNonce           bool     `yaml:"dpop_nonce,omitempty"`
+	// TokenTTL and SessionTTL are the My Account tokens' and the WebAuthn
+	// ceremonies' lifetimes.
+	TokenTTL   time.Duration `yaml:"token_ttl,omitempty"`
+	SessionTTL time.Duration `yaml:"session_ttl,omitempty"`
 }
 
 // Defaults of the embedded reference tenant.
@@ -68,22 +72,27 @@ func (r *reference) register(fs *flag.FlagSet) {
 	})
 	fs.BoolVar(&r.NoConnectedAccounts, "no-connected-accounts", false, "the embedded reference tenant offers no connection for connected accounts")
 	fs.BoolVar(&r.DPoPNonce, "dpop-nonce", false, "the embedded reference tenant demands server nonces in DPoP proofs (use_dpop_nonce)")
+	fs.DurationVar(&r.TokenTTL, "token-ttl", referenceTokenTTL, "the lifetime of the embedded reference tenant's access tokens for the My Account API (the expired-token spec waits it out)")
+	fs.DurationVar(&r.SessionTTL, "session-ttl", referenceSessionTTL, "the lifetime of the embedded reference tenant's WebAuthn ceremonies (auth_session; the expired-ceremony specs wait it out)")
 }
 
 // record is what the certification keeps of the tenant t started as r says.
 func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
 	return &report.ReferenceTenant{Faults: append([]string{}, t.Faults()...), Misconfig: t.Misconfigs(), Plan: r.Plan,
-		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP, Methods: r.Methods, NoConnectedAccounts: r.NoConnectedAccounts, DPoPNonce: r.DPoPNonce}
+		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP, Methods: r.Methods, NoConnectedAccounts: r.NoConnectedAccounts, DPoPNonce: r.DPoPNonce,
+		TokenTTL: r.TokenTTL, SessionTTL: r.SessionTTL}
 }
 
 // fromRecord is the reference a certification recorded.
 func fromRecord(rt *report.ReferenceTenant) reference {
 	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP,
-		Methods: rt.Methods, NoConnectedAccounts: rt.NoConnectedAccounts, DPoPNonce: rt.DPoPNonce}
+		Methods: rt.Methods, NoConnectedAccounts: rt.NoConnectedAccounts, DPoPNonce: rt.DPoPNonce, TokenTTL: rt.TokenTTL, SessionTTL: rt.SessionTTL}
 	// Certifications from before these were recorded started the defaults of then.
 	r.Plan = cmp.Or(r.Plan, spec.PlanEarlyAccess)
 	r.Refusals = cmp.Or(r.Refusals, reftenant.RefusalRFC6749)
 	r.DPoP = cmp.Or(r.DPoP, reftenant.DPoPAllowed)
+	r.TokenTTL = cmp.Or(r.TokenTTL, referenceTokenTTL)
+	r.SessionTTL = cmp.Or(r.SessionTTL, referenceSessionTTL)
 	return r
 }
 
@@ -107,20 +116,29 @@ func (r reference) args() []string {
 	if r.DPoPNonce {
 		out = append(out, "--dpop-nonce")
 	}
+	if r.TokenTTL != referenceTokenTTL {
+		out = append(out, "--token-ttl", r.TokenTTL.String())
+	}
+	if r.SessionTTL != referenceSessionTTL {
+		out = append(out, "--session-ttl", r.SessionTTL.String())
+	}
 	return out
 }
 
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
-		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce
+		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL
 }
 
 // options are the reftenant options for r, listening on addr.
 func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
 		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, DPoPNonce: r.DPoPNonce, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
-		MyAccountTokenTTL: referenceTokenTTL, SessionTTL: referenceSessionTTL}
+		MyAccountTokenTTL: cmp.Or(r.TokenTTL, referenceTokenTTL), SessionTTL: cmp.Or(r.SessionTTL, referenceSessionTTL)}
+	if o.MyAccountTokenTTL < 0 || o.SessionTTL < 0 {
+		return o, usagef("--token-ttl and --session-ttl must be positive")
+	}
 	if len(o.MethodTypes) == 0 {
 		o.MethodTypes = reftenant.MethodTypes()
 	}

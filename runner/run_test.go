@@ -219,6 +219,7 @@ func scan(t *testing.T, dir string, output string, secrets map[string]string) ma
 // specs fail, so that reports carry exchanges, and one of them (a reusable
 // auth_session) makes a matcher print a token response.
 func TestSecretsStayOutOfReports(t *testing.T) {
+	t.Parallel()
 	// The largest private-cloud tier: its tenant limits never make the run wait
 	// (the per-user ones are those of every plan); the reference's ceremony lifetime,
 	// which the expired-session spec waits out.

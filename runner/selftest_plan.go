@@ -4,8 +4,11 @@ import "github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenan
 
 // faultSetup are the reference tenant flags a fault needs to show: a fault in a
 // feature the default reference does not turn on (server nonces, DPoP required,
-// method types left disabled) is run with that feature on.
+// method types left disabled) is run with that feature on; a fault in an expiry,
+// with a lifetime short enough that its detector does not idle.
 var faultSetup = map[string][]string{
+	reftenant.FaultAcceptExpiredToken:      {"--token-ttl", "5s"},
+	reftenant.FaultSessionNeverExpires:     {"--session-ttl", "3s"},
 	reftenant.FaultDPoPNonceNotDemanded:    {"--dpop-nonce"},
 	reftenant.FaultDPoPRequiredNotEnforced: {"--dpop", "required"},
 	reftenant.FaultFactorsListDisabled:     {"--methods", "passkey,totp"},

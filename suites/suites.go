@@ -60,9 +60,10 @@ var _ = AfterSuite(func(ctx SpecContext) {
 	tr, model := F.Client.Pacer.Traffic(), F.Client.Pacer.Limits()
 	floor, why := tr.Floor(model)
 	data, _ := json.Marshal(map[string]any{"traffic": tr, "floor": floor.String(), "floor_reason": why, "limits": model.String(), "model": model})
-	AddReportEntry(verdict.Traffic, string(data))
+	// For the report only: the runner's summary says what they hold.
+	AddReportEntry(verdict.Traffic, string(data), ReportEntryVisibilityNever)
 	users, _ := json.Marshal(map[string]any{"users": F.Users.Lines(), "users_were": deleted, "leftovers": F.Leftovers.Lines()})
-	AddReportEntry(verdict.Users, string(users))
+	AddReportEntry(verdict.Users, string(users), ReportEntryVisibilityNever)
 })
 
 // On failure, attach the redacted exchanges and a curl line for the last request, so

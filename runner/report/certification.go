@@ -135,6 +135,10 @@ type ReferenceTenant struct {
 	Methods             []string `yaml:"methods,omitempty"`
 	NoConnectedAccounts bool     `yaml:"no_connected_accounts,omitempty"`
 	DPoPNonce           bool     `yaml:"dpop_nonce,omitempty"`
+	// TokenTTL and SessionTTL are its My Account tokens' and WebAuthn ceremonies'
+	// lifetimes (zero in certifications from before they were recorded).
+	TokenTTL   time.Duration `yaml:"token_ttl,omitempty"`
+	SessionTTL time.Duration `yaml:"session_ttl,omitempty"`
 }
 
 // Statistics counts requirements and specs.
