@@ -30,7 +30,7 @@ func TestPacerKeepsUsersAndKindsApart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The sixth read of a user waits about 12 s / 0.9: longer than the context.
+	// The sixth read of a user waits about 12 s / 0.95: longer than the context.
 	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
 	if err := p.MyAccount(short, "auth0|a", "GET", nil); err == nil || !strings.Contains(err.Error(), "enterprise") {
