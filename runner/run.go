@@ -147,7 +147,7 @@ func cmdRun(args []string) (int, error) {
 		// The workers draw on the tenant's buckets, the login prompts', the signups'
 		// and the login user's together, through files in a directory the parent made
 		// beside the run's record (each signed-up user's buckets are its worker's).
-		fw.Client.Pacer = harness.NewPacer(target.RateLimit.Limits(), 1)
+		fw.Client.Pacer = harness.NewPacer(target.RateLimit.Limits())
 		fw.Client.Pacer.ShareBucketsIn(filepath.Join(filepath.Dir(*workerInfo), paceDir))
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(target.Timeouts.Connect)*2+time.Duration(target.Timeouts.Request))

@@ -209,7 +209,8 @@ type pooled struct {
 	left map[spec.Kind]int // by the kind naming the user's bucket
 }
 
-// draw assigns n requests of kind k to users, a run of requests to each.
+// draw assigns n requests of kind k to users, a run of requests to each, signing up
+// the users the pool's own have no room left for.
 func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
 	GinkgoHelper()
 	l := limitModel()
@@ -217,25 +218,46 @@ func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
 	if b := l.User.Bucket(k); !l.User.Unlimited() && !b.Unlimited() {
 		size, block = b.Burst, b.Burst
 	}
+	if block <= 0 {
+		Fail(fmt.Sprintf("%s gives a user's bucket of %s no room", planName(), kindName(k)))
+	}
 	bk := bucketKind(l.User, k)
-	p.grow(ctx, bk, size, block, n)
-	out := make([]*user, 0, n)
-	for i := 0; len(out) < n; i++ {
-		if i == len(p.users) {
-			p.users = append(p.users, &pooled{u: signedUp(ctx), left: map[spec.Kind]int{}})
-		}
-		pu := p.users[i]
-		take := min(block, n-len(out))
+	// take is how many of the requests left pu sends: a run of at most block, at most
+	// what its bucket has left.
+	take := func(pu *pooled, rest int) int {
+		t := min(block, rest)
 		if size >= 0 {
 			left, ok := pu.left[bk]
 			if !ok {
 				left = size
 			}
-			take = min(take, left)
-			pu.left[bk] = left - take
+			t = min(t, left)
 		}
-		for range take {
+		return t
+	}
+	rest, need := n, 0
+	for _, pu := range p.users {
+		rest -= take(pu, rest)
+	}
+	for ; rest > 0; rest -= min(block, rest) {
+		need++
+	}
+	p.signUp(ctx, need)
+	out := make([]*user, 0, n)
+	for _, pu := range p.users {
+		t := take(pu, n-len(out))
+		if size >= 0 {
+			left, ok := pu.left[bk]
+			if !ok {
+				left = size
+			}
+			pu.left[bk] = left - t
+		}
+		for range t {
 			out = append(out, pu.u)
+		}
+		if len(out) == n {
+			break
 		}
 	}
 	return out
@@ -244,33 +266,10 @@ func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
 // signupsAtOnce is how many users the pool signs up at the same time.
 const signupsAtOnce = 4
 
-// grow signs up, several at a time, the users draw will need for n requests whose
-// user bucket is bk (size -1: no user limit; each user takes at most block of a
-// draw).
-func (p *pool) grow(ctx context.Context, bk spec.Kind, size, block, n int) {
+// signUp adds n new users to the pool, signed up several at a time.
+func (p *pool) signUp(ctx context.Context, n int) {
 	GinkgoHelper()
-	need := 0
-	for i := 0; n > 0; i++ {
-		take := min(block, n)
-		if i < len(p.users) && size >= 0 {
-			left, ok := p.users[i].left[bk]
-			if !ok {
-				left = size
-			}
-			take = min(take, left)
-		}
-		if i >= len(p.users) {
-			need++
-		}
-		n -= take
-		if i > len(p.users)+maxShots { // a bucket of size 0 gives nothing: draw says so
-			break
-		}
-	}
-	if need < 2 {
-		return
-	}
-	users := make([]*user, need)
+	users := make([]*user, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, signupsAtOnce)
 	for i := range users {

@@ -182,7 +182,7 @@ func NewClient(t *Target, v *spec.Validator, red *Redactor, rec *Recorder) (*Cli
 			// Redirects are part of what the suite checks: never follow them.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		Pacer: NewPacer(t.RateLimit.Limits(), 1),
+		Pacer: NewPacer(t.RateLimit.Limits()),
 	}, nil
 }
 

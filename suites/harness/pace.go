@@ -35,7 +35,6 @@ const paceRate = 0.95
 // Pacer paces requests under a limit model. It is safe for concurrent use.
 type Pacer struct {
 	limits spec.Limits
-	share  float64 // this process's share of the tenant-wide buckets
 
 	tenant  map[spec.Kind]waiter // one entry per bucket (shared kinds share one); nil: no limit
 	login   waiter
@@ -43,8 +42,8 @@ type Pacer struct {
 
 	mu    sync.Mutex
 	users map[string]map[spec.Kind]waiter
-	// sharedDir holds the buckets of the users every worker may use (shared), in a
-	// parallel run.
+	// sharedDir holds, in a parallel run, the common buckets and those of the users
+	// every worker may use (shared).
 	sharedDir string
 	shared    map[string]bool
 	traffic   Traffic
@@ -67,9 +66,9 @@ type Traffic struct {
 	// ("GET /factors 200"), bursts included: what the run exercised.
 	Answers map[string]int
 	// Held is the time the rate-limit specs spent as the limits they test set it:
-	// bursts sent at a rate the plan fixes (their count over their rate) and waits
-	// for a bucket to refill or for retry-after. Those specs run alone (Serial), so
-	// this time adds to the floor of the ordinary traffic.
+	// bursts sent at a rate the plan fixes (first to last request) and waits for a
+	// bucket to refill or for retry-after. Those specs have the tenant's buckets to
+	// themselves (Serial), so Floor adds this time to theirs.
 	Held time.Duration `json:",omitempty"`
 }
 
@@ -81,32 +80,36 @@ type Unplanned struct {
 	RetryAfter string
 }
 
-// NewPacer paces under l; share is this process's part of the tenant's buckets
-// (1 for a run in one process, 1/N for one of N workers).
-func NewPacer(l spec.Limits, share float64) *Pacer {
-	if share <= 0 || share > 1 {
-		share = 1
-	}
-	p := &Pacer{limits: l, share: share, tenant: map[spec.Kind]waiter{}, users: map[string]map[spec.Kind]waiter{},
-		login: asWaiter(limiter(l.LoginPrompts, share)), signups: asWaiter(limiter(l.Signups, share))}
+// NewPacer paces under l, with buckets of its own (ShareBucketsIn puts the common
+// ones in files the worker processes of a parallel run share).
+func NewPacer(l spec.Limits) *Pacer {
+	p := &Pacer{limits: l, tenant: map[spec.Kind]waiter{}, users: map[string]map[spec.Kind]waiter{}}
 	p.traffic = Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{}, Waited: map[string]time.Duration{}, Answers: map[string]int{}}
-	for _, k := range spec.Kinds {
+	p.commonBuckets(func(_ string, b spec.Bucket) waiter { return limiter(b) })
+	return p
+}
+
+// commonBuckets sets the buckets that requests of every user draw on (the tenant's,
+// the login prompts', the signups'), made by mk; nil where a bucket limits nothing.
+func (p *Pacer) commonBuckets(mk func(name string, b spec.Bucket) waiter) {
+	l := p.limits
+	for _, k := range spec.Kinds { // reads first: a shared tenant bucket is theirs
 		if l.Tenant.Shared && k != spec.Read {
 			p.tenant[k] = p.tenant[spec.Read]
 			continue
 		}
-		p.tenant[k] = asWaiter(limiter(l.Tenant.Bucket(k), share))
+		p.tenant[k] = mk("tenant-"+string(k), l.Tenant.Bucket(k))
 	}
-	return p
+	p.login = mk("login-prompts", l.LoginPrompts)
+	p.signups = mk("signups", l.Signups)
 }
 
-// limiter is a token bucket for share of b; nil when b limits nothing.
-func limiter(b spec.Bucket, share float64) *rate.Limiter {
+// limiter is a token bucket for b, this process's own; nil when b limits nothing.
+func limiter(b spec.Bucket) waiter {
 	if b.Unlimited() {
 		return nil
 	}
-	burst := max(1, int(math.Floor(float64(b.Burst)*share)))
-	return rate.NewLimiter(rate.Limit(b.Rate*share*paceRate), burst)
+	return rate.NewLimiter(rate.Limit(b.Rate*paceRate), max(1, b.Burst))
 }
 
 // Limits is the model the pacer keeps to.
@@ -214,14 +217,6 @@ func (p *Pacer) Signup(ctx context.Context) error {
 	p.traffic.Signups++
 	p.mu.Unlock()
 	return p.wait(ctx, p.signups, "signups")
-}
-
-// asWaiter is l as a waiter: nil (no wait) when l is.
-func asWaiter(l *rate.Limiter) waiter {
-	if l == nil {
-		return nil
-	}
-	return l
 }
 
 func (p *Pacer) wait(ctx context.Context, l waiter, what string) error {

@@ -120,16 +120,7 @@ func (p *Pacer) ShareBucketsIn(dir string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sharedDir = dir
-	l := p.limits
-	for _, k := range spec.Kinds {
-		if l.Tenant.Shared && k != spec.Read {
-			p.tenant[k] = p.tenant[spec.Read]
-			continue
-		}
-		p.tenant[k] = p.fileBucket("tenant-"+string(k), l.Tenant.Bucket(k))
-	}
-	p.login = p.fileBucket("login-prompts", l.LoginPrompts)
-	p.signups = p.fileBucket("signups", l.Signups)
+	p.commonBuckets(p.fileBucket)
 }
 
 // fileBucket is the shared bucket named name for b; nil when b limits nothing.
@@ -167,7 +158,7 @@ func (p *Pacer) userBucket(user string, k spec.Kind, b spec.Bucket) waiter {
 		sum := sha256.Sum256([]byte(user))
 		return p.fileBucket("user-"+hex.EncodeToString(sum[:8])+"-"+string(k), b)
 	}
-	return limiter(b, 1)
+	return limiter(b)
 }
 
 var _ waiter = (*rate.Limiter)(nil)

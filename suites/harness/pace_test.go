@@ -12,7 +12,7 @@ import (
 
 func TestPacerKeepsUsersAndKindsApart(t *testing.T) {
 	l, _ := spec.LimitPlan(spec.PlanEnterprise)
-	p := NewPacer(l, 1)
+	p := NewPacer(l)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	// A user's bucket of 5 reads and 5 writes goes out at once; a second user has
@@ -91,7 +91,7 @@ func BenchmarkPacerMyAccount(b *testing.B) {
 	l, _ := spec.LimitPlan(spec.PlanEnterprise)
 	l.Tenant = spec.Level{Read: spec.PerSecond(1e9, 1e9), Write: spec.PerSecond(1e9, 1e9), FilteredRead: spec.PerSecond(1e9, 1e9)}
 	l.User = l.Tenant
-	p := NewPacer(l, 1)
+	p := NewPacer(l)
 	ctx := context.Background()
 	users := []string{"auth0|a", "auth0|b", "auth0|c", "auth0|d"}
 	b.ReportAllocs()
@@ -109,7 +109,7 @@ func BenchmarkPacerMyAccount(b *testing.B) {
 func TestSharedUserBucketsSpanPacers(t *testing.T) {
 	l, _ := spec.LimitPlan(spec.PlanEnterprise)
 	dir := t.TempDir()
-	a, b := NewPacer(l, 0.5), NewPacer(l, 0.5)
+	a, b := NewPacer(l), NewPacer(l)
 	for _, p := range []*Pacer{a, b} {
 		p.ShareBucketsIn(dir)
 		p.Shared("auth0|login")
@@ -151,7 +151,7 @@ func TestSharedUserBucketsSpanPacers(t *testing.T) {
 func TestReadyKindFollowsTheUsersBuckets(t *testing.T) {
 	l, _ := spec.LimitPlan(spec.PlanEnterprise)                 // per user: 5 reads, 20 filtered reads
 	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhdXRoMHwxMjMifQ.sig" // auth0|123
-	a, b := NewPacer(l, 0.5), NewPacer(l, 0.5)
+	a, b := NewPacer(l), NewPacer(l)
 	dir := t.TempDir()
 	a.ShareBucketsIn(dir)
 	b.ShareBucketsIn(dir)
@@ -172,7 +172,7 @@ func TestReadyKindFollowsTheUsersBuckets(t *testing.T) {
 	}
 	unlimited := l
 	unlimited.User = spec.Level{}
-	if k := NewPacer(unlimited, 1).Ready(jwt, spec.FilteredRead, spec.Read); k != spec.FilteredRead {
+	if k := NewPacer(unlimited).Ready(jwt, spec.FilteredRead, spec.Read); k != spec.FilteredRead {
 		t.Errorf("without user limits the first kind: %s", k)
 	}
 }
