@@ -54,6 +54,7 @@ type routedDoc struct {
 	// out of the document so that kin-openapi, which stops at the first bad
 	// header, checks only content type and body; we check every header ourselves.
 	headers map[*openapi3.Response]openapi3.Headers
+	schemas *schemaCache // nil for a document before OpenAPI 3.1 (kin-openapi compiles nothing there)
 }
 
 // NewValidator loads our documents and the extra ones and builds their routers
@@ -154,6 +155,9 @@ func loadRouted(name string, data []byte, base string, ours bool) (*routedDoc, e
 		}
 	}
 	rd := &routedDoc{file: name, base: base, ours: ours, doc: doc, headers: map[*openapi3.Response]openapi3.Headers{}}
+	if doc.IsOpenAPI31OrLater() {
+		rd.schemas = newSchemaCache(doc)
+	}
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
 			if op.Responses == nil {
@@ -340,13 +344,21 @@ func problemsError(ps []Problem) error {
 
 // formatOptions check the string formats our documents use; kin-openapi checks
 // only date and date-time unless told more.
-var formatOptions = []openapi3.SchemaValidationOption{
-	openapi3.WithStringFormatValidators(map[string]openapi3.StringFormatValidator{
-		"uri":           openapi3.NewCallbackValidator(validateURI),
-		"uri-reference": openapi3.NewCallbackValidator(validateURIReference),
-		"email":         openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForEmail),
-	}),
+var formatOptions = []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(stringFormats)}
+
+var stringFormats = map[string]openapi3.StringFormatValidator{
+	"uri":           openapi3.NewCallbackValidator(validateURI),
+	"uri-reference": openapi3.NewCallbackValidator(validateURIReference),
+	"email":         openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForEmail),
 }
+
+// The options kin-openapi validates bodies with (filterOptions), less the JSON
+// Schema 2020 one that the schema cache stands for.
+var (
+	requestBodyOptions  = append([]openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.MultiErrors()}, formatOptions...)
+	responseBodyOptions = append([]openapi3.SchemaValidationOption{openapi3.MultiErrors()}, append(slices.Clone(formatOptions), openapi3.VisitAsResponse())...)
+	headerOptions       = append([]openapi3.SchemaValidationOption{openapi3.MultiErrors()}, formatOptions...)
+)
 
 func validateURI(s string) error {
 	u, err := url.Parse(s)
@@ -394,11 +406,16 @@ func (v *Validator) ValidateRequest(req *http.Request, body []byte) error {
 		if ct := r.Header.Get("Content-Type"); ct != "" {
 			r.Header.Set("Content-Type", jsonAlias(ct, m.route.Operation.RequestBody))
 		}
+		opts := filterOptions()
+		if rb := m.route.Operation.RequestBody; rb != nil && rb.Value != nil &&
+			m.d.schemas.bodyAccepted(rb.Value.Content, r.Header.Get("Content-Type"), body, requestBodyOptions...) {
+			opts.ExcludeRequestBody = true // the cache has checked it as kin-openapi would
+		}
 		input := &openapi3filter.RequestValidationInput{
 			Request:    r,
 			PathParams: m.params,
 			Route:      m.route,
-			Options:    filterOptions(),
+			Options:    opts,
 		}
 		err := openapi3filter.ValidateRequest(r.Context(), input)
 		problems = append(problems, requestProblems(m, err)...)
@@ -537,7 +554,7 @@ func (v *Validator) responseProblems(m match, req *http.Request, status int, hea
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		for _, p := range checkHeader(m.d.doc, name, hdrs[name], header) {
+		for _, p := range m.d.checkHeader(name, hdrs[name], header) {
 			add("header "+name, p.pointer, p.message)
 		}
 	}
@@ -561,6 +578,9 @@ func (v *Validator) responseProblems(m match, req *http.Request, status int, hea
 	}
 	h := header.Clone()
 	h.Set("Content-Type", ct)
+	if m.d.schemas.bodyAccepted(resp.Content, ct, body, responseBodyOptions...) {
+		return out
+	}
 	input := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{
 			Request:    req,
@@ -621,7 +641,7 @@ func documentedMediaTypes(c openapi3.Content) string {
 }
 
 // checkHeader checks one documented response header.
-func checkHeader(doc *openapi3.T, name string, ref *openapi3.HeaderRef, header http.Header) []leaf {
+func (d *routedDoc) checkHeader(name string, ref *openapi3.HeaderRef, header http.Header) []leaf {
 	if ref == nil || ref.Value == nil {
 		return nil
 	}
@@ -653,8 +673,11 @@ func checkHeader(doc *openapi3.T, name string, ref *openapi3.HeaderRef, header h
 		}
 		value = b
 	}
-	opts := append([]openapi3.SchemaValidationOption{openapi3.MultiErrors()}, formatOptions...)
-	if doc.IsOpenAPI31OrLater() {
+	opts := slices.Clone(headerOptions)
+	if d.schemas.accepts(s, value, opts...) {
+		return nil
+	}
+	if d.doc.IsOpenAPI31OrLater() {
 		opts = append(opts, openapi3.EnableJSONSchema2020())
 	}
 	if err := s.VisitJSON(value, opts...); err != nil {
