@@ -393,7 +393,6 @@ func distinctItems(vs []any) bool {
 
 // keepInvalid drops the derived bodies the branch accepts after all, and repeats.
 func keepInvalid(branch *openapi3.Schema, in []BadBody) []BadBody {
-	opts := append([]openapi3.SchemaValidationOption{openapi3.EnableJSONSchema2020()}, formatOptions...)
 	seen := map[string]bool{}
 	var out []BadBody
 	for _, b := range in {
@@ -401,7 +400,7 @@ func keepInvalid(branch *openapi3.Schema, in []BadBody) []BadBody {
 		if json.Unmarshal(b.Body, &v) != nil || seen[string(b.Body)] {
 			continue
 		}
-		if branch.VisitJSON(v, opts...) == nil {
+		if derivationSchemas().fits(branch, v, formatOptions...) {
 			continue
 		}
 		seen[string(b.Body)] = true

@@ -144,8 +144,18 @@ var parsedOperations = sync.OnceValues(func() ([]Operation, error) {
 	if err != nil {
 		return nil, err
 	}
+	operationSchemas = newSchemaCache(doc)
 	return operationsOf(doc)
 })
+
+// operationSchemas checks values against the schemas of Operations (the
+// derivation's own checks), set with them: read it through derivationSchemas.
+var operationSchemas *schemaCache
+
+func derivationSchemas() *schemaCache {
+	_, _ = parsedOperations()
+	return operationSchemas
+}
 
 // Operations lists the operations of our My Account description, in path and
 // method order. The schemas are shared: callers must not change them.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"mime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -12,18 +13,19 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// schemaCache answers "would kin-openapi accept this value?" for the schemas of
+// schemaCache answers "does kin-openapi accept this value?" for the schemas of
 // one OpenAPI 3.1 document without compiling a schema per value. kin-openapi
 // (v0.153) compiles a JSON Schema validator on every Schema.VisitJSON call under
 // JSON Schema 2020, and for most of our schemas (those with $refs and no 2020
 // keyword) then throws it away and uses its own validator: that compiling was
 // about a third of a worker's CPU. The cache decides once per schema what
-// kin-openapi would do, and does only that. It is only ever asked to accept:
-// a value it does not accept is checked by kin-openapi itself, whose errors the
-// reports show, so a difference between the two can cost time, never a verdict
-// (TestSchemaCacheAgreesWithKinOpenAPI holds them together on our documents).
+// kin-openapi would do, and does only that; a schema it cannot decide for is
+// left to kin-openapi. Where the answer is no, callers ask kin-openapi again for
+// its errors, which the reports show (TestSchemaCacheAgreesWithKinOpenAPI holds
+// the two answers together on our documents).
 type schemaCache struct {
-	components map[string]any // the document's component schemas, as JSON, for $refs
+	components map[string]any            // the document's component schemas, as JSON, for $refs
+	owned      map[*openapi3.Schema]bool // the document's schemas: $refs in others may point elsewhere
 	mu         sync.Mutex
 	entries    map[*openapi3.Schema]*cachedSchema
 }
@@ -39,7 +41,13 @@ type cachedSchema struct {
 }
 
 func newSchemaCache(doc *openapi3.T) *schemaCache {
-	c := &schemaCache{entries: map[*openapi3.Schema]*cachedSchema{}}
+	c := &schemaCache{entries: map[*openapi3.Schema]*cachedSchema{}, owned: map[*openapi3.Schema]bool{}}
+	_ = doc.WalkSchemas(func(_ string, ref *openapi3.SchemaRef) error {
+		if ref.Value != nil {
+			c.owned[ref.Value] = true
+		}
+		return nil
+	})
 	if doc.Components != nil && len(doc.Components.Schemas) > 0 {
 		if raw, err := json.Marshal(doc.Components.Schemas); err == nil {
 			_ = json.Unmarshal(raw, &c.components)
@@ -48,21 +56,24 @@ func newSchemaCache(doc *openapi3.T) *schemaCache {
 	return c
 }
 
-// accepts says whether s.VisitJSON(value, opts..., EnableJSONSchema2020()) would
-// return nil; false also when the cache cannot tell.
-func (c *schemaCache) accepts(s *openapi3.Schema, value any, opts ...openapi3.SchemaValidationOption) bool {
-	if c == nil || s == nil {
-		return false
+// fits says whether s.VisitJSON(value, opts..., EnableJSONSchema2020()) returns
+// nil, without calling it where the cache knows the answer.
+func (c *schemaCache) fits(s *openapi3.Schema, value any, opts ...openapi3.SchemaValidationOption) bool {
+	if s == nil {
+		return true
 	}
-	c.mu.Lock()
-	e := c.entries[s]
-	if e == nil {
-		e = &cachedSchema{}
-		c.entries[s] = e
+	var e *cachedSchema
+	if c != nil && c.owned[s] {
+		c.mu.Lock()
+		if e = c.entries[s]; e == nil {
+			e = &cachedSchema{}
+			c.entries[s] = e
+		}
+		c.mu.Unlock()
+		e.once.Do(func() { c.build(e, s) })
 	}
-	c.mu.Unlock()
-	e.once.Do(func() { c.build(e, s) })
 	switch {
+	case e == nil:
 	case e.legacy:
 		// Without the 2020 option kin-openapi goes straight to its own validator;
 		// the option changes nothing else there for a schema without nullable.
@@ -70,7 +81,7 @@ func (c *schemaCache) accepts(s *openapi3.Schema, value any, opts ...openapi3.Sc
 	case e.compiled != nil:
 		return e.compiled.Validate(value) == nil
 	}
-	return false
+	return s.VisitJSON(value, append(slices.Clone(opts), openapi3.EnableJSONSchema2020())...) == nil
 }
 
 // build decides, as kin-openapi's useJSONSchema2020 does, how s is validated.
@@ -238,7 +249,7 @@ func numberFormatCheck(format string, v float64) error {
 // type, against the content a request body or response describes (opts: as it
 // validates a request or a response); false also when the cache cannot tell.
 func (c *schemaCache) bodyAccepted(content openapi3.Content, contentType string, body []byte, opts ...openapi3.SchemaValidationOption) bool {
-	if c == nil || len(body) == 0 {
+	if c == nil || len(body) == 0 { // before OpenAPI 3.1 kin-openapi compiles nothing: let it check
 		return false
 	}
 	mt := content.Get(contentType)
@@ -250,7 +261,7 @@ func (c *schemaCache) bodyAccepted(content openapi3.Content, contentType string,
 		return false
 	}
 	value, ok := decodeJSONBody(contentType, body)
-	return ok && c.accepts(s, value, opts...)
+	return ok && c.fits(s, value, opts...)
 }
 
 // decodeJSONBody decodes a body as kin-openapi's JSON body decoder does, for the

@@ -674,7 +674,7 @@ func (d *routedDoc) checkHeader(name string, ref *openapi3.HeaderRef, header htt
 		value = b
 	}
 	opts := slices.Clone(headerOptions)
-	if d.schemas.accepts(s, value, opts...) {
+	if d.schemas != nil && d.schemas.fits(s, value, opts...) {
 		return nil
 	}
 	if d.doc.IsOpenAPI31OrLater() {

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+
 	"strings"
 	"sync"
 	"time"
@@ -44,9 +46,10 @@ var secretKeys = map[string]string{
 // Redactor hides secrets: by key (JSON, form, query, headers) and by value (any
 // secret seen before, wherever it shows up again).
 type Redactor struct {
-	mu     sync.Mutex
-	values map[string]string // secret value → placeholder name
-	Off    bool              // --show-secrets
+	mu      sync.Mutex
+	values  map[string]string // secret value → placeholder name
+	longest []string          // the values, longest first (kept sorted as they come: Text runs on every exchange)
+	Off     bool              // --show-secrets
 }
 
 // NewRedactor returns a redactor that hides secrets.
@@ -58,8 +61,12 @@ func (r *Redactor) Add(value, name string) {
 		return
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, known := r.values[value]; !known {
+		i, _ := slices.BinarySearchFunc(r.longest, len(value), func(v string, n int) int { return n - len(v) })
+		r.longest = slices.Insert(r.longest, i, value)
+	}
 	r.values[value] = name
-	r.mu.Unlock()
 }
 
 // Text replaces every known secret value in s.
@@ -70,13 +77,10 @@ func (r *Redactor) Text(s string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	// Longest first, so a secret containing another is replaced whole.
-	vals := make([]string, 0, len(r.values))
-	for v := range r.values {
-		vals = append(vals, v)
-	}
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	for _, v := range vals {
-		s = strings.ReplaceAll(s, v, "$"+r.values[v])
+	for _, v := range r.longest {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, "$"+r.values[v])
+		}
 	}
 	return s
 }
