@@ -36,14 +36,14 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 		if k.types != nil {
 			return
 		}
-		k.host = requireCustomDomain()
+		k.host = RequireCustomDomain()
 		if k.pool == nil {
 			k.pool = newUserPool(k.host)
-			afterRun(func(ctx context.Context) { k.pool.cleanup(ctx) })
+			AfterRun(func(ctx context.Context) { k.pool.cleanup(ctx) })
 		}
 		// GET /factors is the capability list: a type it does not list is not checked.
-		u := k.pool.take(ctx, cost{spec.Read: 1}, nil)
-		resp := call(u.c.Factors(ctx))
+		u := k.pool.take(ctx, Budget{spec.Read: 1}, nil)
+		resp := Call(u.c.Factors(ctx))
 		Expect(resp).To(HaveStatus(http.StatusOK), "GET /factors")
 		var f struct {
 			Factors []struct {
@@ -74,27 +74,27 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 				k.control(ctx, op)
 			})
 			It("refuses a request without a token with 401", Req("MA-AUTHZ-003", "MA-ERR-001"), func(ctx SpecContext) {
-				u := k.pool.take(ctx, cost{}, nil)
+				u := k.pool.take(ctx, Budget{}, nil)
 				in := staticCall(op, "")
 				in.NoAuth = true
-				expectNoFailures(refused(ctx, u.c, op.ID, in, op.Name()+" without Authorization", false, http.StatusUnauthorized))
+				ExpectNoFailures(Refused(ctx, u.c, op.ID, in, op.Name()+" without Authorization", false, http.StatusUnauthorized))
 			})
 			It("refuses a token for another audience with 401", Req("MA-AUTHZ-001", "MA-AUTHZ-008", "MA-ERR-001"), func(ctx SpecContext) {
-				u := k.pool.take(ctx, cost{kindOf(op, nil): 1}, nil)
+				u := k.pool.take(ctx, Budget{kindOf(op, nil): 1}, nil)
 				t, err := F.PasskeyLogin(ctx, k.host, u.Authn, u.Passkeys[0], "", append([]string{"openid"}, k.pool.scopes...)...)
 				Expect(err).NotTo(HaveOccurred(), "a login without an audience (a token for /userinfo)")
 				in := staticCall(op, "")
 				in.Bearer = t.AccessToken
-				expectNoFailures(refused(ctx, u.c, op.ID, in, op.Name()+" with a token for another audience", false, http.StatusUnauthorized))
+				ExpectNoFailures(Refused(ctx, u.c, op.ID, in, op.Name()+" with a token for another audience", false, http.StatusUnauthorized))
 			})
 			It("refuses a token with every scope but "+op.Scope()+" with 403, and changes nothing", Req("MA-AUTHZ-002", "MA-ERR-001", "MA-ERR-010"), func(ctx SpecContext) {
 				// A real method where the operation names one, so that a refusal that
 				// came too late would show in the read-back.
 				realID := op.Method != http.MethodGet && slices.ContainsFunc(op.PathParams, func(p spec.Param) bool { return p.Name == "authentication_method_id" }) &&
 					!strings.HasSuffix(op.Path, "/verify")
-				need := cost{kindOf(op, nil): 1}
+				need := Budget{kindOf(op, nil): 1}
 				if realID {
-					need = need.add(spec.Read, 2)
+					need = need.Add(spec.Read, 2)
 				}
 				u := k.pool.take(ctx, need, nil)
 				in := staticCall(op, "")
@@ -103,11 +103,11 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 					in = staticCall(op, u.methodID)
 				}
 				c := myaccount.New(F.Client, k.host, u.without(ctx, k.pool, op.Scope()))
-				failures := refused(ctx, c, op.ID, in, op.Name()+" without "+op.Scope(), false, http.StatusForbidden)
+				failures := Refused(ctx, c, op.ID, in, op.Name()+" without "+op.Scope(), false, http.StatusForbidden)
 				if realID {
 					failures = append(failures, u.unchanged(ctx, "methods", "a refused "+op.Name())...)
 				}
-				expectNoFailures(failures)
+				ExpectNoFailures(failures)
 			})
 			if op.Body != nil {
 				for _, g := range bodyChecks(op) {
@@ -148,17 +148,17 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 		}
 		var failures []string
 		for _, op := range reads {
-			u := k.pool.take(ctx, cost{spec.Read: 1}, nil)
+			u := k.pool.take(ctx, Budget{spec.Read: 1}, nil)
 			in := staticCall(op, u.methodID)
 			r, err := u.c.Request(op.ID, in)
 			Expect(err).NotTo(HaveOccurred())
 			r.URL = strings.Replace(r.URL, "/me/v1/", "/me/", 1)
-			resp := deliver(F.Client.Do(ctx, r))
+			resp := Deliver(F.Client.Do(ctx, r))
 			if resp.Status != http.StatusNotFound {
 				failures = append(failures, fmt.Sprintf("GET %s answered %d, want 404: %.200s", r.URL, resp.Status, resp.Body))
 			}
 		}
-		expectNoFailures(failures)
+		ExpectNoFailures(failures)
 	})
 })
 
@@ -249,9 +249,9 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 		extra := 0 // requests after the valid one: the cleanup of what it creates
 		switch op.ID {
 		case myaccount.DeleteMethod:
-			prep = cost{spec.Write: 2} // a passkey to delete
+			prep = Budget{spec.Write: 2} // a passkey to delete
 		case myaccount.DeleteConnectedAccount:
-			prep = cost{spec.Write: 2} // an account to delete
+			prep = Budget{spec.Write: 2} // an account to delete
 		case myaccount.VerifyEnrollment, myaccount.Complete:
 			extra = 1
 		}
@@ -259,7 +259,7 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 		if op.ID == myaccount.DeleteConnectedAccount {
 			avoid = func(u *contractUser) bool { return u.linked } // it links an account first
 		}
-		u := k.pool.take(ctx, prep.add(kindOf(op, nil), 1+extra), avoid)
+		u := k.pool.take(ctx, prep.Add(kindOf(op, nil), 1+extra), avoid)
 		accountID := ""
 		if op.ID == myaccount.DeleteConnectedAccount {
 			accountID = k.linkAccount(ctx, u)
@@ -268,7 +268,7 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 		if op.ID == myaccount.DeleteMethod {
 			v.call.Path["authentication_method_id"] = k.enrollPasskey(ctx, u)
 		}
-		resp := call(u.c.Do(ctx, op.ID, v.call))
+		resp := Call(u.c.Do(ctx, op.ID, v.call))
 		key := op.ID + " " + base.Branch
 		if want := success(op); resp.Status != want {
 			why := fmt.Sprintf("%s answered %d", op.Name(), resp.Status)
@@ -289,7 +289,7 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 			u.linked = false
 		}
 	}
-	expectNoFailures(failures)
+	ExpectNoFailures(failures)
 }
 
 // fresh rejects the users that cannot take base: a method type other than passkey
@@ -305,7 +305,7 @@ func fresh(base catalogue.Base) func(*contractUser) bool {
 func (k *contract) enrollPasskey(ctx SpecContext, u *contractUser) string {
 	GinkgoHelper()
 	v := k.prepare(ctx, u, spec.MustOperation(myaccount.VerifyEnrollment), catalogue.BasesOf(myaccount.VerifyEnrollment)[0], "")
-	resp := call(u.c.Do(ctx, myaccount.VerifyEnrollment, v.call))
+	resp := Call(u.c.Do(ctx, myaccount.VerifyEnrollment, v.call))
 	Expect(resp).To(HaveStatus(http.StatusCreated), "enrolling a passkey to delete")
 	id, _ := resp.Object()["id"].(string)
 	Expect(id).NotTo(BeEmpty(), "the enrolled passkey's id")
@@ -318,7 +318,7 @@ func (k *contract) linkAccount(ctx SpecContext, u *contractUser) string {
 	GinkgoHelper()
 	op := spec.MustOperation(myaccount.Complete)
 	v := k.prepare(ctx, u, op, catalogue.BasesOf(myaccount.Complete)[0], "")
-	resp := call(u.c.Do(ctx, myaccount.Complete, v.call))
+	resp := Call(u.c.Do(ctx, myaccount.Complete, v.call))
 	Expect(resp).To(HaveStatus(http.StatusCreated), "linking an account")
 	id, _ := resp.Object()["id"].(string)
 	Expect(id).NotTo(BeEmpty(), "the linked account's id")
@@ -412,7 +412,7 @@ func (k *contract) badBodies(ctx SpecContext, op spec.Operation, g bodyCheck) {
 		}
 		failures = append(failures, k.runCases(ctx, op, base, derive)...)
 	}
-	expectNoFailures(failures)
+	ExpectNoFailures(failures)
 }
 
 // mediaTypes sends the valid body of op with another Content-Type, and none.
@@ -430,7 +430,7 @@ func (k *contract) mediaTypes(ctx SpecContext, op spec.Operation) {
 			{name: "Content-Type application/x-www-form-urlencoded", body: []byte(form.Encode()), ctype: "application/x-www-form-urlencoded", want: []int{http.StatusUnsupportedMediaType}},
 		}
 	}
-	expectNoFailures(k.runCases(ctx, op, base, derive))
+	ExpectNoFailures(k.runCases(ctx, op, base, derive))
 }
 
 // runCases prepares a valid request of op from base for a user, derives the cases
@@ -447,9 +447,9 @@ func (k *contract) runCases(ctx SpecContext, op spec.Operation, base catalogue.B
 	var failures []string
 	for done := 0; done < total; done += per {
 		n := min(per, total-done)
-		need := prep.add(kindOf(op, nil), n)
+		need := prep.Add(kindOf(op, nil), n)
 		if state != "" {
-			need = need.add(spec.Read, 2)
+			need = need.Add(spec.Read, 2)
 		}
 		u := k.pool.take(ctx, need, fresh(base))
 		u.known(ctx, state)
@@ -468,7 +468,7 @@ func (k *contract) runCases(ctx SpecContext, op spec.Operation, base catalogue.B
 			default:
 				in.ContentType = c.ctype
 			}
-			failures = append(failures, refused(ctx, u.c, op.ID, in, branchName(base)+": "+c.name, c.big, c.want...)...)
+			failures = append(failures, Refused(ctx, u.c, op.ID, in, branchName(base)+": "+c.name, c.big, c.want...)...)
 		}
 		failures = append(failures, u.unchanged(ctx, state, "refused "+op.Name()+" requests")...)
 	}
@@ -496,28 +496,28 @@ func (k *contract) unknownIDs(ctx SpecContext, op spec.Operation) {
 	case strings.HasSuffix(op.Path, "/verify"):
 		// A valid verify body, sent to an enrollment that does not exist.
 		base := k.firstBase(op)
-		u := k.pool.take(ctx, cost{spec.Write: 2, spec.Read: 2}, fresh(base))
+		u := k.pool.take(ctx, Budget{spec.Write: 2, spec.Read: 2}, fresh(base))
 		u.known(ctx, "methods")
 		v := k.prepare(ctx, u, op, base, "")
 		in := v.call
 		in.URL = ""
 		in.Path = map[string]string{"authentication_method_id": dummyMethodID}
-		failures = append(failures, refused(ctx, u.c, op.ID, in, op.Name()+" with an enrollment id that does not exist", false, want...)...)
+		failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+" with an enrollment id that does not exist", false, want...)...)
 		failures = append(failures, u.unchanged(ctx, "methods", "a verify of an unknown enrollment")...)
 	case op.ID == myaccount.DeleteConnectedAccount:
-		u := k.pool.take(ctx, cost{spec.Write: 1}, nil)
+		u := k.pool.take(ctx, Budget{spec.Write: 1}, nil)
 		in := staticCall(op, "")
-		failures = append(failures, refused(ctx, u.c, op.ID, in, op.Name()+" with an account id that does not exist", false, want...)...)
+		failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+" with an account id that does not exist", false, want...)...)
 	default:
-		me := k.pool.take(ctx, cost{kindOf(op, nil): 2}, nil)
-		other := k.pool.take(ctx, cost{spec.Read: 2}, func(u *contractUser) bool { return u == me })
+		me := k.pool.take(ctx, Budget{kindOf(op, nil): 2}, nil)
+		other := k.pool.take(ctx, Budget{spec.Read: 2}, func(u *contractUser) bool { return u == me })
 		other.known(ctx, "methods")
 		for _, c := range []struct{ whose, id string }{{"an id that belongs to no one", dummyMethodID}, {"another user's id", other.methodID}} {
-			failures = append(failures, refused(ctx, me.c, op.ID, staticCall(op, c.id), op.Name()+" with "+c.whose, false, want...)...)
+			failures = append(failures, Refused(ctx, me.c, op.ID, staticCall(op, c.id), op.Name()+" with "+c.whose, false, want...)...)
 		}
 		failures = append(failures, other.unchanged(ctx, "methods", op.Name()+" of its method by another user")...)
 	}
-	expectNoFailures(failures)
+	ExpectNoFailures(failures)
 }
 
 // unknownQuery sends a valid request of op with a query parameter it does not
@@ -530,13 +530,13 @@ func (k *contract) unknownQuery(ctx SpecContext, op spec.Operation) {
 		if F.Target.ConnectedAccounts.Connection == "" {
 			Skip("the target config names no connected_accounts connection: no account to name")
 		}
-		prep = cost{spec.Write: 3} // an account to name, and its cleanup
+		prep = Budget{spec.Write: 3} // an account to name, and its cleanup
 	}
 	avoid := fresh(base)
 	if op.ID == myaccount.DeleteConnectedAccount {
 		avoid = func(u *contractUser) bool { return u.linked }
 	}
-	u := k.pool.take(ctx, prep.add(kindOf(op, q), 1), avoid)
+	u := k.pool.take(ctx, prep.Add(kindOf(op, q), 1), avoid)
 	accountID := ""
 	if op.ID == myaccount.DeleteConnectedAccount {
 		accountID = k.linkAccount(ctx, u)
@@ -544,11 +544,11 @@ func (k *contract) unknownQuery(ctx SpecContext, op spec.Operation) {
 	v := k.prepare(ctx, u, op, base, accountID)
 	in := v.call
 	in.Query = q
-	failures := refused(ctx, u.c, op.ID, in, op.Name()+"?"+q.Encode(), false, http.StatusBadRequest)
+	failures := Refused(ctx, u.c, op.ID, in, op.Name()+"?"+q.Encode(), false, http.StatusBadRequest)
 	if len(failures) > 0 {
 		u.stale() // an accepted request may have changed something
 	}
-	expectNoFailures(failures)
+	ExpectNoFailures(failures)
 }
 
 // badQueries sends op with each value its documented query parameters forbid.
@@ -561,7 +561,7 @@ func (k *contract) badQueries(ctx SpecContext, op spec.Operation) {
 	}
 	var failures []string
 	for len(cases) > 0 {
-		need := cost{}
+		need := Budget{}
 		n := 0
 		for _, q := range cases {
 			kk := kindOf(op, q.Query)
@@ -576,9 +576,9 @@ func (k *contract) badQueries(ctx SpecContext, op spec.Operation) {
 		for _, q := range cases[:n] {
 			in := staticCall(op, u.methodID)
 			in.Query = q.Query
-			failures = append(failures, refused(ctx, u.c, op.ID, in, op.Name()+" with "+q.Name, false, http.StatusBadRequest)...)
+			failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+" with "+q.Name, false, http.StatusBadRequest)...)
 		}
 		cases = cases[n:]
 	}
-	expectNoFailures(failures)
+	ExpectNoFailures(failures)
 }

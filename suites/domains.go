@@ -34,9 +34,9 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 	// withLogin starts the login driver on first use: only some specs need it.
 	withLogin := func(ctx SpecContext) login.Driver {
 		GinkgoHelper()
-		requireLoginConfig()
+		RequireLoginConfig()
 		if d == nil {
-			d = loginDriver(ctx, F.Target.Login.Driver)
+			d = LoginDriver(ctx, F.Target.Login.Driver)
 			DeferCleanup(func() { d = nil })
 		}
 		return d
@@ -44,7 +44,7 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 
 	It("answers discovery on each domain with that domain's issuer and endpoints", Req("AUTH-DOM-002", "AUTH-DOM-004"), func(ctx SpecContext) {
 		for _, host := range F.Target.Domains() {
-			resp := send(ctx, &harness.Request{Method: http.MethodGet, URL: F.Target.BaseURL(host) + "/.well-known/openid-configuration"})
+			resp := Send(ctx, &harness.Request{Method: http.MethodGet, URL: F.Target.BaseURL(host) + "/.well-known/openid-configuration"})
 			Expect(resp).To(HaveStatus(http.StatusOK))
 			Expect(resp.Object()).To(HaveKeyWithValue("issuer", "https://"+host+"/"), "discovery on %s must name %s as issuer", host, host)
 			expectURLsOn(host, "discovery on "+host, urlsInJSON(resp.Body))
@@ -55,8 +55,8 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 		withLogin(ctx)
 		c := F.Target.LoginClients()[0]
 		for _, host := range F.Target.Domains() {
-			a := newAuth(host, c, harness.ScopeReadMethods)
-			resp := send(ctx, &harness.Request{Method: http.MethodGet, URL: a.URL(), Header: http.Header{"Accept": {"text/html"}}})
+			a := NewAuth(host, c, harness.ScopeReadMethods)
+			resp := Send(ctx, &harness.Request{Method: http.MethodGet, URL: a.URL(), Header: http.Header{"Accept": {"text/html"}}})
 			Expect(resp.Status).To(BeNumerically(">=", 300), "/authorize on %s", host)
 			if resp.Status >= 400 {
 				Fail("/authorize on " + host + " refused a valid request: " + string(resp.Body))
@@ -66,13 +66,13 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 			expectURLsOn(host, "the Location of /authorize on "+host, []string{resp.Location()})
 			page, err := url.Parse(a.URL())
 			Expect(err).NotTo(HaveOccurred())
-			resp = call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: page.ResolveReference(loc).String(), Deliberate: true,
+			resp = Call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: page.ResolveReference(loc).String(), Deliberate: true,
 				Header: http.Header{"Accept": {"text/html"}}}))
 			expectURLsOn(host, "the login page on "+host, urlsInHTML(resp.Body))
 			// A whole login on host: every response of host the driver saw (all of
 			// them with the form driver) keeps to host. The specs after it share it.
-			a = newAuth(host, c, ulScopes...)
-			remember(a, tokensOf(redeem(ctx, a, codeLogin(ctx, withLogin(ctx), a).Code, false, nil)))
+			a = NewAuth(host, c, UlScopes...)
+			Remember(a, TokensOf(Redeem(ctx, a, CodeLogin(ctx, withLogin(ctx), a).Code, false, nil)))
 		}
 		for _, ex := range F.Recorder.Exchanges() {
 			u, err := url.Parse(ex.URL)
@@ -93,10 +93,10 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 				if loginHost != aud {
 					// A login for the other domain's API: refused at login, at the token
 					// endpoint, or its token refused by both APIs.
-					a := newAuth(loginHost, c, "openid", harness.ScopeReadMethods)
+					a := NewAuth(loginHost, c, "openid", harness.ScopeReadMethods)
 					a.Audience = harness.MeAudience(aud)
 					what := fmt.Sprintf("a login on %s for the audience of %s", loginHost, aud)
-					u, err := d.Login(ctx, a.URL(), c.RedirectURI, userAs())
+					u, err := d.Login(ctx, a.URL(), c.RedirectURI, UserAs())
 					if pe := (*login.PageError)(nil); errors.As(err, &pe) && pe.Kind == login.PageRefused {
 						continue // refused by the login page: fine
 					}
@@ -106,25 +106,25 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 					if cb.Error != "" {
 						continue // refused at /authorize: fine
 					}
-					resp := redeem(ctx, a, cb.Code, false, nil)
+					resp := Redeem(ctx, a, cb.Code, false, nil)
 					if resp.Status != http.StatusOK {
-						expectGrantRefused(resp, what)
+						ExpectGrantRefused(resp, what)
 						continue // refused at the token endpoint: fine
 					}
-					t := tokensOf(resp)
+					t := TokensOf(resp)
 					for _, api := range F.Target.Domains() {
-						Expect(probeMe(ctx, api, t.AccessToken)).To(HaveStatus(http.StatusUnauthorized),
+						Expect(ProbeMe(ctx, api, t.AccessToken)).To(HaveStatus(http.StatusUnauthorized),
 							"a token obtained on %s for the audience of %s was accepted by /me/v1 on %s", loginHost, aud, api)
 					}
 					continue
 				}
-				t := loginTokens(ctx, d, loginHost, c)
-				Expect(claims(t.AccessToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the access token's iss must be the domain it was obtained on")
+				t := LoginTokens(ctx, d, loginHost, c)
+				Expect(Claims(t.AccessToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the access token's iss must be the domain it was obtained on")
 				if t.IDToken != "" {
-					Expect(claims(t.IDToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the ID token's iss must be the domain it was obtained on")
+					Expect(Claims(t.IDToken)["iss"]).To(Equal("https://"+loginHost+"/"), "the ID token's iss must be the domain it was obtained on")
 				}
 				for _, api := range F.Target.Domains() {
-					resp := probeMe(ctx, api, t.AccessToken)
+					resp := ProbeMe(ctx, api, t.AccessToken)
 					if api == loginHost {
 						Expect(resp).To(HaveStatus(http.StatusOK), "a token obtained on %s was refused by /me/v1 on the same domain", loginHost)
 					} else {
@@ -141,23 +141,23 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 			// canonical domain has no passkey login: the password user's shared login.
 			var token string
 			if host == F.Target.CustomDomain {
-				token = newUser(ctx).Signup.AccessToken
+				token = NewUser(ctx).Signup.AccessToken
 			} else {
-				token = loginTokens(ctx, withLogin(ctx), host, F.Target.LoginClients()[0]).AccessToken
+				token = LoginTokens(ctx, withLogin(ctx), host, F.Target.LoginClients()[0]).AccessToken
 			}
-			resp := startEnrollment(ctx, host, token)
+			resp := StartEnrollment(ctx, host, token)
 			Expect(resp).To(HaveStatus(http.StatusAccepted))
 			expectURLsOn(host, "the Location of POST /authentication-methods on "+host, []string{resp.Location()})
 			expectURLsOn(host, "the enrolment response on "+host, urlsInJSON(resp.Body))
-			c := decodeCeremony(resp)
-			expectRPID(creationOptions(c.Options).RP.ID, "the enrolment's rp.id on "+host)
+			c := DecodeCeremony(resp)
+			expectRPID(CreationOptions(c.Options).RP.ID, "the enrolment's rp.id on "+host)
 			// Finish it: the 201's Location and body keep to host too; the passkey is
 			// removed again.
 			att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 			Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
-			resp = verify(ctx, host, token, resp.Location(), c.AuthSession, att)
+			resp = Verify(ctx, host, token, resp.Location(), c.AuthSession, att)
 			Expect(resp).To(HaveStatus(http.StatusCreated))
-			DeferCleanup(deleteMethod, host, token, resp.Object()["id"])
+			DeferCleanup(DeleteMethod, host, token, resp.Object()["id"])
 			expectURLsOn(host, "the Location of the enrolment's verify on "+host, []string{resp.Location()})
 			expectURLsOn(host, "the verified method on "+host, urlsInJSON(resp.Body))
 		}
@@ -165,22 +165,22 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 
 	It("binds native passkeys to the custom domain", Req("AUTH-DOM-005"), func(ctx SpecContext) {
 		host := F.Target.CustomDomain
-		resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
+		resp := Call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
 		Expect(resp).To(HaveStatus(http.StatusOK))
-		expectRPID(creationOptions(decodeCeremony(resp).Options).RP.ID, "rp.id of /passkey/register")
-		resp = call(F.PasskeyChallenge(ctx, host))
+		expectRPID(CreationOptions(DecodeCeremony(resp).Options).RP.ID, "rp.id of /passkey/register")
+		resp = Call(F.PasskeyChallenge(ctx, host))
 		Expect(resp).To(HaveStatus(http.StatusOK))
 		var o struct {
 			RPID string `json:"rpId"`
 		}
-		Expect(json.Unmarshal(decodeCeremony(resp).Options, &o)).To(Succeed())
+		Expect(json.Unmarshal(DecodeCeremony(resp).Options, &o)).To(Succeed())
 		expectRPID(o.RPID, "rpId of /passkey/challenge")
 	})
 
 	It("answers 400 to /passkey/register and /passkey/challenge on the canonical domain", Req("AUTH-DOM-006"), func(ctx SpecContext) {
 		host := F.Target.Domain
-		Expect(call(F.PasskeyRegister(ctx, host, harness.NewEmail()))).To(HaveStatus(http.StatusBadRequest), "/passkey/register on the canonical domain")
-		Expect(call(F.PasskeyChallenge(ctx, host))).To(HaveStatus(http.StatusBadRequest), "/passkey/challenge on the canonical domain")
+		Expect(Call(F.PasskeyRegister(ctx, host, harness.NewEmail()))).To(HaveStatus(http.StatusBadRequest), "/passkey/register on the canonical domain")
+		Expect(Call(F.PasskeyChallenge(ctx, host))).To(HaveStatus(http.StatusBadRequest), "/passkey/challenge on the canonical domain")
 	})
 
 	It("refuses a code or refresh token at the other domain's token endpoint", Req("AUTH-DOM-007"), func(ctx SpecContext) {
@@ -191,15 +191,15 @@ var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFail
 			if host == other {
 				other = F.Target.CustomDomain
 			}
-			a := newAuth(host, c, "openid", harness.ScopeReadMethods)
-			code := codeLogin(ctx, d, a).Code
+			a := NewAuth(host, c, "openid", harness.ScopeReadMethods)
+			code := CodeLogin(ctx, d, a).Code
 			moved := a
 			moved.Host = other
-			expectGrantRefused(redeem(ctx, moved, code, false, nil), "a code from "+host+" redeemed at "+other)
+			ExpectGrantRefused(Redeem(ctx, moved, code, false, nil), "a code from "+host+" redeemed at "+other)
 
-			t := loginTokens(ctx, d, host, c) // asked for offline_access
+			t := LoginTokens(ctx, d, host, c) // asked for offline_access
 			Expect(t.RefreshToken).NotTo(BeEmpty(), "no refresh_token with offline_access")
-			expectGrantRefused(refresh(ctx, other, c, t.RefreshToken), "a refresh token from "+host+" redeemed at "+other)
+			ExpectGrantRefused(Refresh(ctx, other, c, t.RefreshToken), "a refresh token from "+host+" redeemed at "+other)
 		}
 	})
 })

@@ -38,7 +38,7 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 	// Checked before each spec, so that every skipped spec says why.
 	BeforeEach(func() {
 		requireDPoP()
-		host = requireCustomDomain()
+		host = RequireCustomDomain()
 	})
 
 	It("binds the webauthn grant's tokens to the proof's key at signup and at login, with an ES256 and an RS256 key", Req("AUTH-DPOP-001"), func(ctx SpecContext) {
@@ -49,14 +49,14 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 				u, rt = bu, bu.Signup.RefreshToken // the specs below use it whatever this one finds
 			}
 			expectBound(bu.SignupResponse, key, "the webauthn grant (signup) with an "+string(alg)+" key")
-			resp := webauthnGrant(ctx, bu.user, host, withKey(key))
+			resp := webauthnGrant(ctx, bu.User, host, withKey(key))
 			expectBound(resp, key, "the webauthn grant (login) with an "+string(alg)+" key")
 		}
 		Expect(rt).NotTo(BeEmpty(), "the signup asked for offline_access but got no refresh token")
 	})
 
 	It("binds the authorization code grant's tokens to the proof's key, for every configured client", Req("AUTH-DPOP-002"), func(ctx SpecContext) {
-		requireLoginConfig()
+		RequireLoginConfig()
 		for _, c := range F.Target.LoginClients() {
 			if F.Target.DPoPFor(c.Name) != harness.DPoPOff {
 				clients = append(clients, c)
@@ -65,11 +65,11 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 		if len(clients) == 0 {
 			Skip("every code-flow client's dpop is off")
 		}
-		d := loginDriver(ctx, F.Target.Login.Driver)
+		d := LoginDriver(ctx, F.Target.Login.Driver)
 		for _, c := range clients {
 			key := dpop.MustKey(dpop.ES256)
-			a := newAuth(loginHost(), c, "openid", "offline_access", harness.ScopeReadMethods)
-			t := expectBound(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil, withKey(key)), key, "the authorization_code grant of the "+c.Name+" client")
+			a := NewAuth(LoginHost(), c, "openid", "offline_access", harness.ScopeReadMethods)
+			t := expectBound(Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, nil, withKey(key)), key, "the authorization_code grant of the "+c.Name+" client")
 			Expect(t.RefreshToken).NotTo(BeEmpty(), "the %s client asked for offline_access but got no refresh token", c.Name)
 			codeRTs[c.Name], keys[c.Name] = t.RefreshToken, key
 		}
@@ -77,13 +77,13 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 
 	It("keeps the binding when a refresh token is redeemed with a proof of its key", Req("AUTH-DPOP-003"), func(ctx SpecContext) {
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
-		t := expectBound(refresh(ctx, host, nativeClient(), rt, withKey(u.Key)), u.Key, "the refresh_token grant of the native client")
+		t := expectBound(Refresh(ctx, host, nativeClient(), rt, withKey(u.Key)), u.Key, "the refresh_token grant of the native client")
 		rt = cmpOr(t.RefreshToken, rt)
 		for _, c := range clients {
 			if codeRTs[c.Name] == "" {
 				continue // the code-flow spec failed for it
 			}
-			t := expectBound(refresh(ctx, loginHost(), c, codeRTs[c.Name], withKey(keys[c.Name])), keys[c.Name], "the refresh_token grant of the "+c.Name+" client")
+			t := expectBound(Refresh(ctx, LoginHost(), c, codeRTs[c.Name], withKey(keys[c.Name])), keys[c.Name], "the refresh_token grant of the "+c.Name+" client")
 			codeRTs[c.Name] = cmpOr(t.RefreshToken, codeRTs[c.Name])
 		}
 	})
@@ -103,7 +103,7 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 			"another key's proof": withKey(dpop.MustKey(dpop.ES256)),
 			"no proof":            func(r *harness.Request) { r.NoProof = true },
 		} {
-			resp := refresh(ctx, loginHost(), c, codeRTs[c.Name], mod)
+			resp := Refresh(ctx, LoginHost(), c, codeRTs[c.Name], mod)
 			expectRefreshBindingRefused(resp, "the "+c.Name+" client's bound refresh token redeemed with "+what)
 		}
 	})
@@ -118,7 +118,7 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 	}{
 		{"AUTH-DPOP-005", "a proof for another HTTP method (htm)", func() [][]dpop.Option { return [][]dpop.Option{{dpop.WithClaim("htm", http.MethodGet)}} }, true},
 		{"AUTH-DPOP-006", "a proof for another URI (htu)", func() [][]dpop.Option {
-			return [][]dpop.Option{{dpop.WithClaim("htu", F.Target.BaseURL(requireCustomDomain())+"/userinfo")}}
+			return [][]dpop.Option{{dpop.WithClaim("htu", F.Target.BaseURL(RequireCustomDomain())+"/userinfo")}}
 		}, true},
 		{"AUTH-DPOP-007", "a proof made an hour ago or an hour ahead (iat)", func() [][]dpop.Option {
 			return [][]dpop.Option{{dpop.WithClaim("iat", time.Now().Add(-time.Hour).Unix())}, {dpop.WithClaim("iat", time.Now().Add(time.Hour).Unix())}}
@@ -134,9 +134,9 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 				Skip("the target demands nonces, and RFC 9449 §4.3 (step 11) lets a server judge a proof's age by its nonce instead of its iat")
 			}
 			for _, opts := range c.mods() {
-				resp := webauthnGrant(ctx, u.user, host, withKey(u.Key, opts...))
+				resp := webauthnGrant(ctx, u.User, host, withKey(u.Key, opts...))
 				expectProofRefused(resp, "the webauthn grant with "+c.what)
-				resp = refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opts...))
+				resp = Refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opts...))
 				expectProofRefused(resp, "the refresh_token grant with "+c.what)
 			}
 		})
@@ -145,25 +145,25 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 	It("refuses a proof used before (the same jti) with invalid_dpop_proof, at the webauthn and the refresh_token grant", Req("AUTH-DPOP-008"), func(ctx SpecContext) {
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
 		// The binding is AUTH-DPOP-001's: here the first use only has to be accepted.
-		first := webauthnGrant(ctx, u.user, host, withKey(u.Key))
+		first := webauthnGrant(ctx, u.User, host, withKey(u.Key))
 		Expect(first).To(HaveStatus(http.StatusOK), "the webauthn grant (login) with a valid proof")
 		// Another ceremony, the same proof: only the proof is used twice.
-		expectProofRefused(webauthnGrant(ctx, u.user, host, func(r *harness.Request) { r.RawProof = first.Proof }), "the webauthn grant with a proof already used")
-		first = refresh(ctx, host, nativeClient(), rt, withKey(u.Key))
+		expectProofRefused(webauthnGrant(ctx, u.User, host, func(r *harness.Request) { r.RawProof = first.Proof }), "the webauthn grant with a proof already used")
+		first = Refresh(ctx, host, nativeClient(), rt, withKey(u.Key))
 		Expect(first).To(HaveStatus(http.StatusOK), "the refresh_token grant with a valid proof")
 		rt = cmpOr(tokensIn(first).RefreshToken, rt)
-		expectProofRefused(refresh(ctx, host, nativeClient(), rt, func(r *harness.Request) { r.RawProof = first.Proof }), "the refresh_token grant with a proof already used")
+		expectProofRefused(Refresh(ctx, host, nativeClient(), rt, func(r *harness.Request) { r.RawProof = first.Proof }), "the refresh_token grant with a proof already used")
 	})
 
 	It("demands a nonce it issued, with use_dpop_nonce, and accepts the request made again with it", Req("AUTH-DPOP-013"), func(ctx SpecContext) {
 		requireNonces()
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
 		for what, opt := range map[string]dpop.Option{"no nonce": dpop.WithoutNonce(), "a nonce the target never issued": dpop.WithClaim("nonce", "conformance-not-a-nonce")} {
-			expectNonceDemand(webauthnGrant(ctx, u.user, host, withKey(u.Key, opt)), "the webauthn grant with "+what)
-			expectNonceDemand(refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opt)), "the refresh_token grant with "+what)
+			expectNonceDemand(webauthnGrant(ctx, u.User, host, withKey(u.Key, opt)), "the webauthn grant with "+what)
+			expectNonceDemand(Refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opt)), "the refresh_token grant with "+what)
 		}
 		// The client made the request again with the nonce it was given.
-		resp := webauthnGrant(ctx, u.user, host, withKey(u.Key))
+		resp := webauthnGrant(ctx, u.User, host, withKey(u.Key))
 		expectBound(resp, u.Key, "the webauthn grant with the target's nonce")
 		Expect(dpop.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the target did not demand one")
 	})
@@ -173,9 +173,9 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 			Skip("the target config does not say dpop: required (for the native client)")
 		}
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
-		resp := webauthnGrant(ctx, u.user, host, func(r *harness.Request) { r.NoProof = true })
+		resp := webauthnGrant(ctx, u.User, host, func(r *harness.Request) { r.NoProof = true })
 		Expect(resp.Status).To(BeNumerically(">=", 400), "with DPoP required the target issued a token without a proof (token_type %q): the vendor issues none (Configure Sender Constraining, How it works)", resp.Object()["token_type"])
-		expectGrantRefused(resp, "a webauthn grant without a DPoP proof")
+		ExpectGrantRefused(resp, "a webauthn grant without a DPoP proof")
 	})
 })
 
@@ -206,14 +206,14 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 				sent      *harness.Response // the valid call's answer, once it passed
 				readBack  = &readBacks{}    // what the refusals' read-backs found
 			)
-			BeforeEach(func() { requireDPoP(); requireCustomDomain() })
+			BeforeEach(func() { requireDPoP(); RequireCustomDomain() })
 
 			It("accepts a DPoP-bound token with a valid proof", Req("MA-DPOP-001"), func(ctx SpecContext) {
 				// The next spec sends this proof again, at once (before the proof is
 				// too old to tell a replay from a stale proof): budget for both.
-				worksUser = dpopPool.borrow(ctx, op, fx.works.plus(fx.refused).plus(fx.readBack(2)))
+				worksUser = dpopPool.borrow(ctx, op, fx.works.Plus(fx.refused).Plus(fx.readBack(2)))
 				works = fx.call(ctx, worksUser, true)
-				resp := deliver(F.Client.Do(ctx, works.req))
+				resp := Deliver(F.Client.Do(ctx, works.req))
 				expectWorks(op, fx, works, resp)
 				sent = resp
 			})
@@ -229,7 +229,7 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 
 			for _, c := range refusalCases(op) {
 				It("refuses "+c.what, Req(c.req), func(ctx SpecContext) {
-					du := dpopPool.borrow(ctx, op, fx.refused.plus(fx.readBack(2)))
+					du := dpopPool.borrow(ctx, op, fx.refused.Plus(fx.readBack(2)))
 					call := fx.call(ctx, du, false)
 					c.mod(call.req)
 					expectRefused(ctx, op, fx, du, call, c.bearer, c.errs, readBack)
@@ -241,18 +241,18 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 					if readBack.checked == 0 {
 						Skip("no request was refused, so none could be read back")
 					}
-					expectNoFailures(readBack.changes)
+					ExpectNoFailures(readBack.changes)
 				})
 			}
 
 			It("demands its nonce with use_dpop_nonce, and accepts the request made again with it", Req("MA-DPOP-011"), func(ctx SpecContext) {
 				requireNonces()
-				du := dpopPool.borrow(ctx, op, fx.works.plus(budget{spec.KindOf(op.Method, nil): 1}))
+				du := dpopPool.borrow(ctx, op, fx.works.Plus(Budget{spec.KindOf(op.Method, nil): 1}))
 				call := fx.call(ctx, du, true)
 				call.req.Proof = append(call.req.Proof, dpop.WithoutNonce())
-				expectNonceDemand(deliver(F.Client.Do(ctx, call.req)), op.Name()+" with a proof without the API's nonce")
+				expectNonceDemand(Deliver(F.Client.Do(ctx, call.req)), op.Name()+" with a proof without the API's nonce")
 				call.req.Proof = nil
-				resp := deliver(F.Client.Do(ctx, call.req))
+				resp := Deliver(F.Client.Do(ctx, call.req))
 				expectWorks(op, fx, call, resp)
 				Expect(dpop.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the API did not demand one")
 			})
@@ -261,25 +261,25 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 
 	It("refuses every token sent as Bearer when DPoP is required, with a DPoP challenge", Req("MA-DPOP-009"), func(ctx SpecContext) {
 		requireDPoP()
-		host := requireCustomDomain()
+		host := RequireCustomDomain()
 		if F.Target.DPoP != harness.DPoPRequired {
 			Skip("the target config does not say dpop: required")
 		}
 		op := spec.MustOperation("listFactors")
-		du := dpopPool.borrow(ctx, op, budget{spec.Read: 2})
+		du := dpopPool.borrow(ctx, op, Budget{spec.Read: 2})
 		var failures []string
-		resp := deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
+		resp := Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
 		failures = append(failures, requiredRefusalProblems("GET /factors with the bound token as Bearer", resp)...)
 		// A bearer token, if the target issues one without a proof (AUTH-DPOP-014 says
 		// it must not), is refused too.
-		login := webauthnGrant(ctx, du.user, host, func(r *harness.Request) { r.NoProof = true })
+		login := webauthnGrant(ctx, du.User, host, func(r *harness.Request) { r.NoProof = true })
 		if login.Status == http.StatusOK {
 			var t harness.Tokens
 			Expect(login.JSON(&t)).To(Succeed())
-			resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
+			resp = Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
 			failures = append(failures, requiredRefusalProblems("GET /factors with a token issued without a proof, as Bearer", resp)...)
 		}
-		expectNoFailures(failures)
+		ExpectNoFailures(failures)
 	})
 })
 
@@ -327,7 +327,7 @@ func refusalCases(op spec.Operation) []refusalCase {
 func expectWorks(op spec.Operation, fx fixture, c opCall, resp *harness.Response) {
 	GinkgoHelper()
 	if c.ok != nil {
-		resp = call(resp, nil)
+		resp = Call(resp, nil)
 		Expect(c.ok).To(ContainElement(resp.Status), "%s with a DPoP-bound token and a valid proof: %d %s", op.Name(), resp.Status, resp.Body)
 	} else {
 		Expect(resp.Status).NotTo(BeElementOf(http.StatusUnauthorized, http.StatusForbidden), "%s with a DPoP-bound token and a valid proof was refused: %s", op.Name(), resp.Body)
@@ -353,7 +353,7 @@ func expectRefused(ctx context.Context, op spec.Operation, fx fixture, du *dpopU
 	if fx.state != nil {
 		before = fx.state(ctx, du)
 	}
-	resp := deliver(F.Client.Do(ctx, c.req))
+	resp := Deliver(F.Client.Do(ctx, c.req))
 	if resp.Status < 300 && c.after != nil {
 		c.after(resp) // accepted after all: clean up what it made
 	}
@@ -364,7 +364,7 @@ func expectRefused(ctx context.Context, op spec.Operation, fx fixture, du *dpopU
 				op.Name(), CurrentSpecReport().LeafNodeText, before, after))
 		}
 	}
-	expectNoFailures(dpopRefusalProblems(op.Name(), resp, bearer, errs))
+	ExpectNoFailures(dpopRefusalProblems(op.Name(), resp, bearer, errs))
 }
 
 // requiredRefusalProblems checks a Bearer request was refused as DPoP-required: 401
@@ -379,18 +379,18 @@ func requiredRefusalProblems(what string, resp *harness.Response) []string {
 
 // webauthnGrant logs u in with its first passkey on host through the webauthn grant,
 // for every scope the DPoP users get, with mods applied to the token request.
-func webauthnGrant(ctx context.Context, u *user, host string, mods ...func(*harness.Request)) *harness.Response {
+func webauthnGrant(ctx context.Context, u *User, host string, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
-	resp := call(F.PasskeyChallenge(ctx, host))
+	resp := Call(F.PasskeyChallenge(ctx, host))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/challenge")
-	c := decodeCeremony(resp)
+	c := DecodeCeremony(resp)
 	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
 	r := F.WebAuthnTokenRequest(host, c.AuthSession, assertion, harness.MeAudience(host), append([]string{"openid", "offline_access"}, opScopes()...)...)
 	for _, m := range mods {
 		m(r)
 	}
-	return call(F.Client.Do(ctx, r))
+	return Call(F.Client.Do(ctx, r))
 }
 
 // withKey makes a token request prove possession of key, with opts applied to the proof.
@@ -417,7 +417,7 @@ func expectRefreshBindingRefused(resp *harness.Response, what string) {
 	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
 	switch e := dpop.OAuthError(resp.Body); e {
 	case "invalid_dpop_proof":
-		Expect(tokenRefusalStatuses).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
+		Expect(TokenRefusalStatuses).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
 	case "invalid_grant":
 		Expect([]int{400, 403}).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
 	default:

@@ -13,13 +13,13 @@ import (
 // roles. One user: 3 writes (start, verify, DELETE).
 var _ = Describe("Passkey enrollment with RS256", Label("enroll", "passkey", "method", "type:passkey"), func() {
 	It("enrolls an RS256 passkey for a user whose first passkey is RS256, and logs in with it", Req("MA-ENR-001", "MA-ENR-004", "MA-ENR-008"), func(ctx SpecContext) {
-		host := requireCustomDomain()
+		host := RequireCustomDomain()
 		d := passkeys()
 		d.Alg = authenticator.RS256
-		u := signUp(ctx, authenticator.RS256)
-		c := me(ctx, u)
-		e := verifyMethod(ctx, c, d, u, startMethod(ctx, c, d, u))
-		t := signIn(ctx, u, e.Proof.Passkey, host)
-		Expect(claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the new passkey must log in the same user")
+		u := SignUp(ctx, authenticator.RS256)
+		c := Me(ctx, u)
+		e := VerifyMethod(ctx, c, d, u, StartMethod(ctx, c, d, u))
+		t := SignIn(ctx, u, e.Proof.Passkey, host)
+		Expect(Claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the new passkey must log in the same user")
 	})
 })

@@ -29,7 +29,7 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		host = requireCustomDomain()
+		host = RequireCustomDomain()
 		pool = newUserPool(host)
 		DeferCleanup(func(ctx SpecContext) { pool.cleanup(ctx) })
 	})
@@ -45,7 +45,7 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 				// credential is that user's.
 				tokens := map[*contractUser]string{}
 				for _, op := range representativeOps(ac.AllOperations) {
-					u := pool.take(ctx, cost{kindOf(op, nil): 1}, nil)
+					u := pool.take(ctx, Budget{kindOf(op, nil): 1}, nil)
 					if _, ok := tokens[u]; !ok {
 						tokens[u] = credential(ctx, u, host, ac.From, pool.scopes)
 					}
@@ -54,10 +54,10 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 						in.Header = http.Header{"Authorization": {v}}
 					}
 					in.NoAuth = true
-					failures = append(failures, refused(ctx, u.c, op.ID, in, op.Name()+", "+ac.Name, false, http.StatusUnauthorized)...)
+					failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+", "+ac.Name, false, http.StatusUnauthorized)...)
 				}
 			}
-			expectNoFailures(failures)
+			ExpectNoFailures(failures)
 		})
 	}
 
@@ -67,22 +67,22 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 		if F.Target.Domain == host {
 			Skip("the target has one domain")
 		}
-		other, why := canonicalMeToken(ctx)
+		other, why := CanonicalMeToken(ctx)
 		if other == "" {
 			Skip(why)
 		}
-		Expect(claims(other)["iss"]).NotTo(Equal("https://"+host+"/"), "%s issued a token in the name of %s", F.Target.Domain, host)
+		Expect(Claims(other)["iss"]).NotTo(Equal("https://"+host+"/"), "%s issued a token in the name of %s", F.Target.Domain, host)
 		// It is valid where it was issued, so its issuer is the only reason to refuse it
 		// here. The login user's reads are scarce: a read while they last, else a
 		// filtered read (probePath).
-		path := probePath(other)
-		resp := call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(F.Target.Domain, path), Bearer: other, Deliberate: true}))
+		path := ProbePath(other)
+		resp := Call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(F.Target.Domain, path), Bearer: other, Deliberate: true}))
 		if resp.Status != http.StatusOK {
 			Fail(fmt.Sprintf("%sthe token of %s was refused by its own domain (GET %s answered %d)", verdict.InconclusivePrefix, F.Target.Domain, path, resp.Status))
 		}
-		path = probePath(other)
-		resp = deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, path), Bearer: other, Deliberate: true}))
-		expectNoFailures(refusalProblems("GET "+path+" with a token of "+F.Target.Domain, resp, http.StatusUnauthorized))
+		path = ProbePath(other)
+		resp = Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, path), Bearer: other, Deliberate: true}))
+		ExpectNoFailures(RefusalProblems("GET "+path+" with a token of "+F.Target.Domain, resp, http.StatusUnauthorized))
 	})
 
 })
@@ -131,15 +131,15 @@ func credential(ctx SpecContext, u *contractUser, host, from string, scopes []st
 // after every parallel spec too), while the token it waits for runs out during the
 // other specs.
 var _ = Describe("Error catalogue: an expired token", Label("errors"), Serial, func() {
-	It("refuses an expired token with 401", Req("MA-AUTHZ-009"), SpecPriority(expiryPriority), func(ctx SpecContext) {
+	It("refuses an expired token with 401", Req("MA-AUTHZ-009"), SpecPriority(ExpiryPriority), func(ctx SpecContext) {
 		// The suite cannot mint a token the target would sign: it waits out one issued
 		// when the run started, for as long as its expires_in says.
-		t := expiredToken.await(ctx).(freshToken)
+		t := expiredToken.Await(ctx).(freshToken)
 		if t.status != http.StatusOK {
 			Fail(fmt.Sprintf("%sthe token, fresh, was refused (GET /authentication-methods answered %d when it was issued), so its refusal after expiry would prove nothing", verdict.InconclusivePrefix, t.status))
 		}
-		resp := deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(requireCustomDomain(), "/authentication-methods"), Bearer: t.token, Deliberate: true}))
-		expectNoFailures(refusalProblems("GET /authentication-methods with a token past its expires_in", resp, http.StatusUnauthorized))
+		resp := Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(RequireCustomDomain(), "/authentication-methods"), Bearer: t.token, Deliberate: true}))
+		ExpectNoFailures(RefusalProblems("GET /authentication-methods with a token past its expires_in", resp, http.StatusUnauthorized))
 	})
 })
 
@@ -151,8 +151,8 @@ type freshToken struct {
 	status int
 }
 
-var expiredToken = issueAtStart("a My Account access token", Labels{"errors", "MA-AUTHZ-009"}, func(ctx context.Context) (any, time.Duration, error) {
-	u, _, err := signUpQuietly(ctx)
+var expiredToken = IssueAtStart("a My Account access token", Labels{"errors", "MA-AUTHZ-009"}, func(ctx context.Context) (any, time.Duration, error) {
+	u, _, err := SignUpQuietly(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -18,45 +18,45 @@ import (
 var _ = Describe("Native passkey signup and login", Label("login", "passkey"), func() {
 	for _, alg := range []authenticator.Alg{authenticator.ES256, authenticator.RS256} {
 		Context("with an "+alg.String()+" passkey", Ordered, func() {
-			var u *user
+			var u *User
 
 			It("signs a new user up with /passkey/register and the webauthn grant", Req("AUTH-PK-001"), func(ctx SpecContext) {
-				host := requireCustomDomain()
-				resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
+				host := RequireCustomDomain()
+				resp := Call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
 				Expect(resp).To(HaveStatus(http.StatusOK))
-				opts := creationOptions(decodeCeremony(resp).Options)
+				opts := CreationOptions(DecodeCeremony(resp).Options)
 				Expect(opts.RP.ID).To(Or(BeEmpty(), Equal(F.Target.RPHost())), "rp.id must be the custom domain the passkey is used on")
-				expectFreshChallenge(opts.Challenge)
+				ExpectFreshChallenge(opts.Challenge)
 
-				u = signUp(ctx, alg)
-				Expect(u.Signup.TokenType).To(Equal(tokenTypeFor("native")), "token_type")
+				u = SignUp(ctx, alg)
+				Expect(u.Signup.TokenType).To(Equal(TokenTypeFor("native")), "token_type")
 			})
 
 			It("logs the user in with /passkey/challenge and the webauthn grant, for the My Account audience and scopes", Req("AUTH-PK-002"), func(ctx SpecContext) {
-				host := requireCustomDomain()
-				t := signIn(ctx, u, u.Passkeys[0], host)
-				c := claims(t.AccessToken)
+				host := RequireCustomDomain()
+				t := SignIn(ctx, u, u.Passkeys[0], host)
+				c := Claims(t.AccessToken)
 				Expect(c["iss"]).To(Equal("https://"+host+"/"), "iss must be the domain the token was obtained on, with a trailing slash")
-				Expect(audiences(c)).To(ContainElement(harness.MeAudience(host)), "aud must include the My Account audience")
+				Expect(Audiences(c)).To(ContainElement(harness.MeAudience(host)), "aud must include the My Account audience")
 				Expect(c["scope"]).To(BeAssignableToTypeOf(""), "scope claim")
 				for _, s := range harness.MethodScopes {
 					Expect(c["scope"]).To(ContainSubstring(s), "the requested scope %s was not granted", s)
 				}
 				Expect(c["exp"]).To(BeNumerically(">", float64(time.Now().Unix())), "exp must be in the future")
 
-				ms := listMethods(ctx, host, t.AccessToken)
+				ms := ListMethods(ctx, host, t.AccessToken)
 				Expect(ms).To(ContainElement(HaveKeyWithValue("type", "passkey")), "the signup passkey must be listed")
 			})
 
 			It("refuses a webauthn grant whose authn_response is a string rather than an object", Req("AUTH-PK-003"), func(ctx SpecContext) {
-				host := requireCustomDomain()
-				resp := call(F.PasskeyChallenge(ctx, host))
+				host := RequireCustomDomain()
+				resp := Call(F.PasskeyChallenge(ctx, host))
 				Expect(resp).To(HaveStatus(http.StatusOK))
-				c := decodeCeremony(resp)
+				c := DecodeCeremony(resp)
 				assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
 				Expect(err).NotTo(HaveOccurred())
 				asString, _ := json.Marshal(string(assertion))
-				resp = send(ctx, &harness.Request{Method: http.MethodPost, URL: F.Target.BaseURL(host) + "/oauth/token", Deliberate: true, JSON: map[string]any{
+				resp = Send(ctx, &harness.Request{Method: http.MethodPost, URL: F.Target.BaseURL(host) + "/oauth/token", Deliberate: true, JSON: map[string]any{
 					"grant_type": harness.WebAuthnGrant, "client_id": F.Target.Clients.Native.ClientID,
 					"client_secret": F.Target.Clients.Native.ClientSecret, "realm": F.Target.Connection,
 					"auth_session": c.AuthSession, "authn_response": json.RawMessage(asString),
@@ -66,12 +66,10 @@ var _ = Describe("Native passkey signup and login", Label("login", "passkey"), f
 				// an unusable assertion, with a status the token endpoint documents; not
 				// as a failed client authentication.
 				what := "a webauthn grant whose authn_response is a string"
-				expectGrantRefused(resp, what)
+				ExpectGrantRefused(resp, what)
 				Expect(resp.Status).NotTo(Equal(http.StatusUnauthorized), "%s was refused as a failed client authentication: %s", what, resp.Body)
 				Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf("invalid_request", "invalid_grant")), "%s: the error code", what)
 			})
 		})
 	}
 })
-
-var seenChallenges = map[string]bool{}

@@ -26,19 +26,19 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		requireLoginConfig()
-		host = loginHost()
-		d = loginDriver(ctx, F.Target.Login.Driver)
+		RequireLoginConfig()
+		host = LoginHost()
+		d = LoginDriver(ctx, F.Target.Login.Driver)
 	})
 
 	// The login of each client that the specs after it share (loginTokens).
 	It("logs in with the code flow, returns the state unchanged, and the token works on /me/v1", Req("AUTH-UL-001", "AUTH-UL-008"), func(ctx SpecContext) {
 		for _, c := range F.Target.LoginClients() {
-			a := newAuth(host, c, ulScopes...)
-			cb := codeLogin(ctx, d, a)
-			t := tokensOf(redeem(ctx, a, cb.Code, false, nil))
-			remember(a, t)
-			Expect(probeMe(ctx, host, t.AccessToken)).To(HaveStatus(http.StatusOK),
+			a := NewAuth(host, c, UlScopes...)
+			cb := CodeLogin(ctx, d, a)
+			t := TokensOf(Redeem(ctx, a, cb.Code, false, nil))
+			Remember(a, t)
+			Expect(ProbeMe(ctx, host, t.AccessToken)).To(HaveStatus(http.StatusOK),
 				"the %s client's access token was refused by /me/v1", c.Name)
 		}
 	})
@@ -46,34 +46,34 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 	It("accepts the authorization_code token request as a form and as JSON", Req("AUTH-UL-002"), func(ctx SpecContext) {
 		c := F.Target.LoginClients()[0]
 		// As a form: every login the suite shares was redeemed as one.
-		loginTokens(ctx, d, host, c)
+		LoginTokens(ctx, d, host, c)
 		// As JSON; its tokens serve the spec of a login without offline_access.
-		a := newAuth(host, c, "openid", harness.ScopeReadMethods)
-		remember(a, tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, true, nil)))
+		a := NewAuth(host, c, "openid", harness.ScopeReadMethods)
+		Remember(a, TokensOf(Redeem(ctx, a, CodeLogin(ctx, d, a).Code, true, nil)))
 	})
 
 	It("refuses a code redeemed with a wrong or without a PKCE code_verifier", Req("AUTH-UL-003"), func(ctx SpecContext) {
-		c := publicClient()
-		a := newAuth(host, c, harness.ScopeReadMethods)
-		resp := redeem(ctx, a, codeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": {login.NewVerifier()}})
-		expectInvalidGrant(resp, "a wrong code_verifier")
-		a = newAuth(host, c, harness.ScopeReadMethods)
-		resp = redeem(ctx, a, codeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": nil})
-		expectGrantRefused(resp, "a code with a code_challenge redeemed without code_verifier")
+		c := PublicClient()
+		a := NewAuth(host, c, harness.ScopeReadMethods)
+		resp := Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": {login.NewVerifier()}})
+		ExpectInvalidGrant(resp, "a wrong code_verifier")
+		a = NewAuth(host, c, harness.ScopeReadMethods)
+		resp = Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, url.Values{"code_verifier": nil})
+		ExpectGrantRefused(resp, "a code with a code_challenge redeemed without code_verifier")
 	})
 
 	It("refuses a code redeemed a second time", Req("AUTH-UL-004"), func(ctx SpecContext) {
-		a := newAuth(host, F.Target.LoginClients()[0], ulScopes...)
-		code := codeLogin(ctx, d, a).Code
-		remember(a, tokensOf(redeem(ctx, a, code, false, nil)))
-		expectInvalidGrant(redeem(ctx, a, code, false, nil), "the same code a second time")
+		a := NewAuth(host, F.Target.LoginClients()[0], UlScopes...)
+		code := CodeLogin(ctx, d, a).Code
+		Remember(a, TokensOf(Redeem(ctx, a, code, false, nil)))
+		ExpectInvalidGrant(Redeem(ctx, a, code, false, nil), "the same code a second time")
 	})
 
 	It("refuses a code redeemed with another redirect_uri", Req("AUTH-UL-006"), func(ctx SpecContext) {
-		a := newAuth(host, F.Target.LoginClients()[0], harness.ScopeReadMethods)
-		code := codeLogin(ctx, d, a).Code
-		resp := redeem(ctx, a, code, false, url.Values{"redirect_uri": {a.Client.RedirectURI + "/other"}})
-		expectInvalidGrant(resp, "a redirect_uri other than the authorization request's")
+		a := NewAuth(host, F.Target.LoginClients()[0], harness.ScopeReadMethods)
+		code := CodeLogin(ctx, d, a).Code
+		resp := Redeem(ctx, a, code, false, url.Values{"redirect_uri": {a.Client.RedirectURI + "/other"}})
+		ExpectInvalidGrant(resp, "a redirect_uri other than the authorization request's")
 	})
 
 	It("never redirects to a redirect_uri that is not registered for the client", Req("AUTH-UL-007"), func(ctx SpecContext) {
@@ -88,14 +88,14 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 		} {
 			badClient := c
 			badClient.RedirectURI = bad
-			a := newAuth(host, badClient, harness.ScopeReadMethods)
-			resp := call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: a.URL(), Header: http.Header{"Accept": {"text/html"}}}))
+			a := NewAuth(host, badClient, harness.ScopeReadMethods)
+			resp := Call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: a.URL(), Header: http.Header{"Accept": {"text/html"}}}))
 			if resp.Status >= 400 {
 				continue
 			}
 			Expect(login.IsRedirectTo(resp.Location(), bad)).To(BeFalse(), "/authorize redirected straight to the unregistered %s", bad)
 			// Redirected somewhere else (a login page?): the login must not end there.
-			cb, err := d.Login(ctx, a.URL(), bad, userAs())
+			cb, err := d.Login(ctx, a.URL(), bad, UserAs())
 			Expect(err).To(HaveOccurred(), "/authorize accepted the unregistered redirect_uri %s and the login was sent there: %s", bad, F.Redactor.Text(cb))
 		}
 	})
@@ -105,43 +105,43 @@ var _ = Describe("Universal Login (authorization code flow)", Label("login", "un
 		if len(cs) < 2 {
 			Skip("needs both clients.spa and clients.web in the target config")
 		}
-		a := newAuth(host, cs[0], harness.ScopeReadMethods)
-		code := codeLogin(ctx, d, a).Code
+		a := NewAuth(host, cs[0], harness.ScopeReadMethods)
+		code := CodeLogin(ctx, d, a).Code
 		other := a
 		other.Client = cs[1]
 		other.Client.RedirectURI = a.Client.RedirectURI
-		expectInvalidGrant(redeem(ctx, other, code, false, nil), "the "+cs[0].Name+" client's code redeemed by the "+cs[1].Name+" client")
+		ExpectInvalidGrant(Redeem(ctx, other, code, false, nil), "the "+cs[0].Name+" client's code redeemed by the "+cs[1].Name+" client")
 	})
 
 	It("refuses a confidential client's code without its client_secret", Req("AUTH-UL-013"), func(ctx SpecContext) {
-		c := confidentialClient()
-		a := newAuth(host, c, harness.ScopeReadMethods)
-		resp := redeem(ctx, a, codeLogin(ctx, d, a).Code, false, url.Values{"client_secret": nil})
-		expectClientAuthFailed(resp, "a confidential client without client_secret")
+		c := ConfidentialClient()
+		a := NewAuth(host, c, harness.ScopeReadMethods)
+		resp := Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, url.Values{"client_secret": nil})
+		ExpectClientAuthFailed(resp, "a confidential client without client_secret")
 	})
 
 	It("gives a refresh token with offline_access, and the refreshed access token works on /me/v1", Req("AUTH-UL-010"), func(ctx SpecContext) {
 		for _, c := range F.Target.LoginClients() {
-			t := loginTokens(ctx, d, host, c) // asked for offline_access
+			t := LoginTokens(ctx, d, host, c) // asked for offline_access
 			Expect(t.RefreshToken).NotTo(BeEmpty(), "no refresh_token for the %s client although offline_access was requested", c.Name)
-			r := tokensOf(refresh(ctx, host, c, t.RefreshToken))
+			r := TokensOf(Refresh(ctx, host, c, t.RefreshToken))
 			Expect(r.AccessToken).NotTo(Equal(t.AccessToken), "refreshing returned the same access token")
 			r.RefreshToken = cmp.Or(r.RefreshToken, t.RefreshToken) // rotated, or kept
-			remember(newAuth(host, c, ulScopes...), r)
-			Expect(probeMe(ctx, host, r.AccessToken)).To(HaveStatus(http.StatusOK), "the refreshed access token was refused by /me/v1")
+			Remember(NewAuth(host, c, UlScopes...), r)
+			Expect(ProbeMe(ctx, host, r.AccessToken)).To(HaveStatus(http.StatusOK), "the refreshed access token was refused by /me/v1")
 		}
 	})
 
 	It("gives no refresh token without offline_access", Req("AUTH-UL-011"), func(ctx SpecContext) {
-		t := loginTokens(ctx, d, host, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
+		t := LoginTokens(ctx, d, host, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
 		Expect(t.RefreshToken).To(BeEmpty(), "a refresh_token was issued although offline_access was not requested")
 	})
 
 	It("tolerates the stray offline_access= query parameter of the documentation's example", Req("AUTH-UL-012"), func(ctx SpecContext) {
-		a := newAuth(host, F.Target.LoginClients()[0], "openid", "offline_access", harness.ScopeReadMethods)
+		a := NewAuth(host, F.Target.LoginClients()[0], "openid", "offline_access", harness.ScopeReadMethods)
 		a.Extra = url.Values{"offline_access": {""}}
-		t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
-		Expect(probeMe(ctx, host, t.AccessToken)).To(HaveStatus(http.StatusOK))
+		t := TokensOf(Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, nil))
+		Expect(ProbeMe(ctx, host, t.AccessToken)).To(HaveStatus(http.StatusOK))
 	})
 })
 
@@ -153,7 +153,7 @@ type issuedCode struct {
 
 // expiredCode is a code issued when the run starts, redeemed by the expired-code
 // spec once login.code_lifetime has passed: the wait overlaps every other spec.
-var expiredCode = issueAtStart("an authorization code", Labels{"login", "universal", "AUTH-UL-005"}, func(ctx context.Context) (any, time.Duration, error) {
+var expiredCode = IssueAtStart("an authorization code", Labels{"login", "universal", "AUTH-UL-005"}, func(ctx context.Context) (any, time.Duration, error) {
 	life := time.Duration(F.Target.Login.CodeLifetime)
 	cs := F.Target.LoginClients()
 	if life == 0 || len(cs) == 0 || F.Target.User.Username == "" {
@@ -164,8 +164,8 @@ var expiredCode = issueAtStart("an authorization code", Labels{"login", "univers
 		return nil, 0, err
 	}
 	defer d.Close()
-	a := newAuth(loginHost(), cs[0], harness.ScopeReadMethods)
-	code, err := loginCode(ctx, d, a)
+	a := NewAuth(LoginHost(), cs[0], harness.ScopeReadMethods)
+	code, err := LoginCode(ctx, d, a)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -173,53 +173,53 @@ var expiredCode = issueAtStart("an authorization code", Labels{"login", "univers
 })
 
 var _ = Describe("Universal Login: code expiry", Label("login", "universal"), func() {
-	It("refuses an expired code", Req("AUTH-UL-005"), SpecPriority(expiryPriority), func(ctx SpecContext) {
-		requireLoginConfig()
+	It("refuses an expired code", Req("AUTH-UL-005"), SpecPriority(ExpiryPriority), func(ctx SpecContext) {
+		RequireLoginConfig()
 		life := time.Duration(F.Target.Login.CodeLifetime)
 		if life == 0 {
 			Skip("login.code_lifetime is not set: Auth0 does not document how long its authorization codes live, so the suite cannot tell when one has expired; state your tenant's code lifetime to run this spec")
 		}
-		c := expiredCode.await(ctx).(issuedCode)
-		expectInvalidGrant(redeem(ctx, c.a, c.code, false, nil), "a code older than login.code_lifetime ("+life.String()+")")
+		c := expiredCode.Await(ctx).(issuedCode)
+		ExpectInvalidGrant(Redeem(ctx, c.a, c.code, false, nil), "a code older than login.code_lifetime ("+life.String()+")")
 	})
 })
 
 // The login page in a real browser: headless Chromium fills it (password) and signs in
 // with a passkey held by Chromium's virtual authenticator.
-var _ = Describe("Universal Login in headless Chromium", Label("login", "universal", "browser"), Ordered, ContinueOnFailure, SpecPriority(slowStartPriority), func() {
+var _ = Describe("Universal Login in headless Chromium", Label("login", "universal", "browser"), Ordered, ContinueOnFailure, SpecPriority(SlowStartPriority), func() {
 	var (
 		host string
 		b    login.Driver
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		requireLoginConfig()
+		RequireLoginConfig()
 		if F.Target.Login.Browser == nil {
 			Skip("the target config has no login.browser section and login.driver is not browser")
 		}
-		host = loginHost()
-		b = loginDriver(ctx, harness.DriverBrowser)
+		host = LoginHost()
+		b = LoginDriver(ctx, harness.DriverBrowser)
 	})
 
 	It("logs in through the login page with a password, and the token works on /me/v1", Req("AUTH-UL-001"), func(ctx SpecContext) {
-		a := newAuth(host, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
-		t := tokensOf(redeem(ctx, a, codeLogin(ctx, b, a).Code, false, nil))
-		Expect(probeMe(ctx, host, t.AccessToken)).To(HaveStatus(http.StatusOK))
+		a := NewAuth(host, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
+		t := TokensOf(Redeem(ctx, a, CodeLogin(ctx, b, a).Code, false, nil))
+		Expect(ProbeMe(ctx, host, t.AccessToken)).To(HaveStatus(http.StatusOK))
 	})
 
 	It("logs in through the login page with a passkey (navigator.credentials.get)", Req("AUTH-UL-014"), func(ctx SpecContext) {
-		custom := requireCustomDomain()
+		custom := RequireCustomDomain()
 		if !F.Target.Login.Browser.Passkeys {
 			Skip("login.browser.passkeys is not set: the target's login page does not offer passkeys")
 		}
-		u := signUp(ctx, authenticator.ES256)
-		a := newAuth(custom, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
+		u := SignUp(ctx, authenticator.ES256)
+		a := NewAuth(custom, F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
 		url, err := b.Login(ctx, a.URL(), a.Client.RedirectURI, login.As{Passkey: u.Passkeys[0]})
 		Expect(err).NotTo(HaveOccurred(), "the passkey login through the page failed")
-		cb := checkCallback(url, a)
-		t := tokensOf(redeem(ctx, a, cb.Code, false, nil))
-		ms := listMethods(ctx, custom, t.AccessToken)
-		Expect(methodIDs(ms)).NotTo(BeEmpty(), "the token is not the passkey user's: no passkey listed")
-		Expect(claims(t.AccessToken)["sub"]).To(Equal(claims(u.Signup.AccessToken)["sub"]), "the login page logged in someone else than the passkey's user")
+		cb := CheckCallback(url, a)
+		t := TokensOf(Redeem(ctx, a, cb.Code, false, nil))
+		ms := ListMethods(ctx, custom, t.AccessToken)
+		Expect(MethodIDs(ms)).NotTo(BeEmpty(), "the token is not the passkey user's: no passkey listed")
+		Expect(Claims(t.AccessToken)["sub"]).To(Equal(Claims(u.Signup.AccessToken)["sub"]), "the login page logged in someone else than the passkey's user")
 	})
 })

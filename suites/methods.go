@@ -29,7 +29,7 @@ import (
 var _ = Describe("Authentication methods, one driver per type", Label("method"), func() {
 	for _, typ := range methods.Types() {
 		Context(typ, Label("type:"+typ), func() {
-			d := staticDriver(typ)
+			d := StaticDriver(typ)
 			if d.Enrollable() {
 				enrollableLifecycle(typ)
 				proofSpecs(typ)
@@ -44,42 +44,6 @@ var _ = Describe("Authentication methods, one driver per type", Label("method"),
 		})
 	}
 })
-
-// an is typ with its article ("a totp", "an email").
-func an(typ string) string {
-	if strings.ContainsRune("aeiou", rune(typ[0])) {
-		return "an " + typ
-	}
-	return "a " + typ
-}
-
-// reqs are the requirement labels of a spec about typ: the generic ones, and for a
-// passkey the passkey requirements they stand for.
-func reqs(typ string, ids ...string) Labels {
-	out := slices.Clone(ids)
-	if typ == methods.Passkey {
-		for _, id := range ids {
-			out = append(out, passkeyReqs[id]...)
-		}
-	}
-	return Req(out...)
-}
-
-// passkeyReqs are the passkey requirements (MA-ENR) each generic one checks for
-// the passkey driver.
-var passkeyReqs = map[string][]string{
-	"MA-MTH-001": {"MA-ENR-001", "MA-ENR-008"},
-	"MA-MTH-002": {"MA-ENR-002"},
-	"MA-MTH-003": {"MA-ENR-003"},
-	"MA-MTH-007": {"MA-ENR-005"},
-	"MA-MTH-008": {"MA-ENR-006"},
-	"MA-MTH-009": {"MA-ENR-004"},
-	"MA-MTH-010": {"MA-ENR-007"},
-	"MA-MTH-011": {"MA-ENR-009"},
-	"MA-MTH-012": {"MA-ENR-010"},
-	"MA-MTH-013": {"MA-ENR-020"},
-	"MA-MTH-014": {"MA-ENR-019"},
-}
 
 // patchBodies are a PATCH that changes what the type may change (nil: nothing), and
 // one with a field its methods do not have (nil: they have every field PATCH takes).
@@ -115,33 +79,33 @@ func enrollableLifecycle(typ string) {
 	Context("lifecycle", labels, Ordered, func() {
 		var (
 			d      methods.Driver
-			u      *user
+			u      *User
 			c      *myaccount.Client
 			s      *methods.Started
-			e      enrolled
+			e      Enrolled
 			driver login.Driver
 		)
 
 		BeforeAll(func(ctx SpecContext) {
-			d = driverFor(ctx, typ)
+			d = DriverFor(ctx, typ)
 			if d.Flow() == methods.FlowPassword {
 				requirePasswordLogin()
-				driver = loginDriver(ctx, F.Target.Login.Driver)
+				driver = LoginDriver(ctx, F.Target.Login.Driver)
 			}
-			u = newUser(ctx)
-			c = me(ctx, u)
+			u = NewUser(ctx)
+			c = Me(ctx, u)
 		})
 
-		It("starts an enrollment: 202 with a Location and the type's documented body", reqs(typ, "MA-MTH-001", "MA-MTH-019"), func(ctx SpecContext) {
-			s = startMethod(ctx, c, d, u)
+		It("starts an enrollment: 202 with a Location and the type's documented body", Reqs(typ, "MA-MTH-001", "MA-MTH-019"), func(ctx SpecContext) {
+			s = StartMethod(ctx, c, d, u)
 		})
 
-		It("verifies the enrollment with its proof: 201 with a Location and the new method", reqs(typ, "MA-MTH-002"), func(ctx SpecContext) {
+		It("verifies the enrollment with its proof: 201 with a Location and the new method", Reqs(typ, "MA-MTH-002"), func(ctx SpecContext) {
 			Expect(s).NotTo(BeNil(), "the enrollment did not start")
-			e = verifyMethod(ctx, c, d, u, s)
+			e = VerifyMethod(ctx, c, d, u, s)
 		})
 
-		It("lists the method, also with ?type=, gets it by id, and never shows its secrets again", reqs(typ, "MA-MTH-003", "MA-MTH-004", "MA-MTH-018"), func(ctx SpecContext) {
+		It("lists the method, also with ?type=, gets it by id, and never shows its secrets again", Reqs(typ, "MA-MTH-003", "MA-MTH-004", "MA-MTH-018"), func(ctx SpecContext) {
 			Expect(e.ID).NotTo(BeEmpty(), "no method was enrolled")
 			expectListedAndGot(ctx, c, d, e, d.Secrets(s, e.Proof))
 		})
@@ -149,34 +113,34 @@ func enrollableLifecycle(typ string) {
 		// Checks that do not apply to the type (the API's documents say so) are not
 		// registered for it, rather than skipped: a skip says the target could not
 		// be checked.
-		change, foreign := patchBodies(staticDriver(typ))
+		change, foreign := patchBodies(StaticDriver(typ))
 		if change != nil {
-			It("changes what PATCH may change for the type", reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
+			It("changes what PATCH may change for the type", Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
 				expectPatched(ctx, c, e.ID, change)
 			})
 		}
 		if foreign != nil {
-			It("refuses a PATCH of a field the type does not have", reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
+			It("refuses a PATCH of a field the type does not have", Reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
 				expectPatchRefused(ctx, c, e.ID, foreign)
 			})
 		}
 
-		if staticDriver(typ).Flow() != methods.FlowNone {
-			It("logs the user in with the new method", reqs(typ, "MA-MTH-009"), func(ctx SpecContext) {
+		if StaticDriver(typ).Flow() != methods.FlowNone {
+			It("logs the user in with the new method", Reqs(typ, "MA-MTH-009"), func(ctx SpecContext) {
 				expectLogsIn(ctx, d, driver, u, e)
 			})
 		}
 
-		It("deletes the method: 204", reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
+		It("deletes the method: 204", Reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
 			expectDeleted(ctx, c, e.ID)
 		})
 
-		It("no longer lists the deleted method and answers 404 for it", reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
+		It("no longer lists the deleted method and answers 404 for it", Reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
 			expectGone(ctx, c, e.ID)
 		})
 
-		if staticDriver(typ).Flow() != methods.FlowNone {
-			It("no longer logs the user in with the deleted method", reqs(typ, "MA-MTH-010"), func(ctx SpecContext) {
+		if StaticDriver(typ).Flow() != methods.FlowNone {
+			It("no longer logs the user in with the deleted method", Reqs(typ, "MA-MTH-010"), func(ctx SpecContext) {
 				expectNoLongerLogsIn(ctx, d, driver, u, e)
 			})
 		}
@@ -191,16 +155,16 @@ func seededLifecycle(typ string) {
 	Context("lifecycle", Ordered, func() {
 		var (
 			d methods.Driver
-			u *user
+			u *User
 			c *myaccount.Client
-			e enrolled
+			e Enrolled
 		)
 
 		BeforeAll(func(ctx SpecContext) {
-			d = driverFor(ctx, typ)
-			u = newUser(ctx)
-			c = me(ctx, u)
-			m, p, err := d.Seed(ctx, asEnrolling(u))
+			d = DriverFor(ctx, typ)
+			u = NewUser(ctx)
+			c = Me(ctx, u)
+			m, p, err := d.Seed(ctx, AsEnrolling(u))
 			if errors.Is(err, methods.ErrNotSeedable) {
 				Skip(err.Error())
 			}
@@ -208,32 +172,32 @@ func seededLifecycle(typ string) {
 			id, _ := m["id"].(string)
 			c.Track(myaccount.KindMethod, id)
 			Expect(d.CheckMethod(nil, p, m)).To(Succeed(), "the %s method the target created", typ)
-			e = enrolled{ID: id, Method: m, Proof: p}
+			e = Enrolled{ID: id, Method: m, Proof: p}
 		})
 
-		It("refuses to enroll the type through POST /authentication-methods", reqs(typ, "MA-MTH-021"), func(ctx SpecContext) {
-			resp := deliver(c.Start(ctx, d.StartBody(asEnrolling(u))))
-			expectBadRequest(resp, "POST /authentication-methods {type: "+typ+"}")
+		It("refuses to enroll the type through POST /authentication-methods", Reqs(typ, "MA-MTH-021"), func(ctx SpecContext) {
+			resp := Deliver(c.Start(ctx, d.StartBody(AsEnrolling(u))))
+			ExpectBadRequest(resp, "POST /authentication-methods {type: "+typ+"}")
 		})
 
-		It("lists the method, also with ?type=, and gets it by id", reqs(typ, "MA-MTH-003", "MA-MTH-004"), func(ctx SpecContext) {
+		It("lists the method, also with ?type=, and gets it by id", Reqs(typ, "MA-MTH-003", "MA-MTH-004"), func(ctx SpecContext) {
 			expectListedAndGot(ctx, c, d, e, nil)
 		})
 
-		change, foreign := patchBodies(staticDriver(typ))
-		It("renames the method", reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
+		change, foreign := patchBodies(StaticDriver(typ))
+		It("renames the method", Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
 			expectPatched(ctx, c, e.ID, change)
 		})
 
-		It("refuses a PATCH of a field the type does not have", reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
+		It("refuses a PATCH of a field the type does not have", Reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
 			expectPatchRefused(ctx, c, e.ID, foreign)
 		})
 
-		It("deletes the method: 204", reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
+		It("deletes the method: 204", Reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
 			expectDeleted(ctx, c, e.ID)
 		})
 
-		It("no longer lists the deleted method and answers 404 for it", reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
+		It("no longer lists the deleted method and answers 404 for it", Reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
 			expectGone(ctx, c, e.ID)
 		})
 	})
@@ -241,7 +205,7 @@ func seededLifecycle(typ string) {
 
 // The proofs of an enrollable type, each with a user of its own.
 func proofSpecs(typ string) {
-	static := staticDriver(typ)
+	static := StaticDriver(typ)
 	if static.Lacks(methods.WrongKind) == "" {
 		wrongProofSpec(typ)
 	}
@@ -256,53 +220,53 @@ func proofSpecs(typ string) {
 
 // 2 reads, 5 writes: start, wrong verify, start, verify, DELETE.
 func wrongProofSpec(typ string) {
-	It("refuses a wrong proof and creates nothing; a fresh enrollment with the right proof succeeds", reqs(typ, "MA-MTH-011"), func(ctx SpecContext) {
-		d := driverFor(ctx, typ)
-		u := newUser(ctx)
-		c := me(ctx, u)
-		before := methodsOf(ctx, c, "")
-		s := startMethod(ctx, c, d, u)
-		wrong, err := d.WrongProof(ctx, asEnrolling(u), s)
+	It("refuses a wrong proof and creates nothing; a fresh enrollment with the right proof succeeds", Reqs(typ, "MA-MTH-011"), func(ctx SpecContext) {
+		d := DriverFor(ctx, typ)
+		u := NewUser(ctx)
+		c := Me(ctx, u)
+		before := MethodsOf(ctx, c, "")
+		s := StartMethod(ctx, c, d, u)
+		wrong, err := d.WrongProof(ctx, AsEnrolling(u), s)
 		Expect(err).NotTo(HaveOccurred(), "making the wrong proof")
-		expectBadRequest(verifyAttempt(ctx, c, s.Location, wrong), an(typ)+" enrollment verified with a wrong proof")
-		control := verifyMethod(ctx, c, d, u, startMethod(ctx, c, d, u))
-		Expect(methodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
+		ExpectBadRequest(VerifyAttempt(ctx, c, s.Location, wrong), An(typ)+" enrollment verified with a wrong proof")
+		control := VerifyMethod(ctx, c, d, u, StartMethod(ctx, c, d, u))
+		Expect(MethodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
 			"after a refused verification and a good one, the methods must be those before plus the good one")
 	})
 }
 
 // 2 filtered reads, 4 writes: start, verify, verify again, DELETE.
 func againSpec(typ string) {
-	It("completes an enrollment once: its auth_session presented again is refused", reqs(typ, "MA-MTH-012"), func(ctx SpecContext) {
-		d := driverFor(ctx, typ)
-		u := newUser(ctx)
-		c := me(ctx, u)
-		before := methodsOf(ctx, c, typ)
-		s := startMethod(ctx, c, d, u)
-		first := verifyMethod(ctx, c, d, u, s)
-		again, err := d.Again(ctx, asEnrolling(u), s, first.Proof)
+	It("completes an enrollment once: its auth_session presented again is refused", Reqs(typ, "MA-MTH-012"), func(ctx SpecContext) {
+		d := DriverFor(ctx, typ)
+		u := NewUser(ctx)
+		c := Me(ctx, u)
+		before := MethodsOf(ctx, c, typ)
+		s := StartMethod(ctx, c, d, u)
+		first := VerifyMethod(ctx, c, d, u, s)
+		again, err := d.Again(ctx, AsEnrolling(u), s, first.Proof)
 		Expect(err).NotTo(HaveOccurred(), "making the second proof")
-		expectBadRequest(verifyAttempt(ctx, c, s.Location, again), an(typ)+" enrollment's auth_session presented a second time")
-		Expect(methodsOf(ctx, c, typ)).To(ConsistOf(append(before, first.ID)), "one enrollment must create one %s method", typ)
+		ExpectBadRequest(VerifyAttempt(ctx, c, s.Location, again), An(typ)+" enrollment's auth_session presented a second time")
+		Expect(MethodsOf(ctx, c, typ)).To(ConsistOf(append(before, first.ID)), "one enrollment must create one %s method", typ)
 	})
 }
 
 // 2 filtered reads, 5 writes: start, start, foreign verify, verify, DELETE.
 func foreignProofSpec(typ string) {
-	It("refuses the proof of another pending enrollment, and creates nothing", reqs(typ, "MA-MTH-016"), func(ctx SpecContext) {
-		d := driverFor(ctx, typ)
-		u := newUser(ctx)
-		c := me(ctx, u)
-		before := methodsOf(ctx, c, typ)
-		x, y := startMethod(ctx, c, d, u), startMethod(ctx, c, d, u)
-		foreign, err := d.ForeignProof(ctx, asEnrolling(u), x, y)
+	It("refuses the proof of another pending enrollment, and creates nothing", Reqs(typ, "MA-MTH-016"), func(ctx SpecContext) {
+		d := DriverFor(ctx, typ)
+		u := NewUser(ctx)
+		c := Me(ctx, u)
+		before := MethodsOf(ctx, c, typ)
+		x, y := StartMethod(ctx, c, d, u), StartMethod(ctx, c, d, u)
+		foreign, err := d.ForeignProof(ctx, AsEnrolling(u), x, y)
 		if errors.Is(err, methods.ErrNoSuchProof) {
 			Skip(err.Error())
 		}
 		Expect(err).NotTo(HaveOccurred(), "making the foreign proof")
-		expectBadRequest(verifyAttempt(ctx, c, x.Location, foreign), an(typ)+" enrollment verified with the proof sent for another")
-		control := verifyMethod(ctx, c, d, u, y)
-		Expect(methodsOf(ctx, c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified with its own proof may create a method")
+		ExpectBadRequest(VerifyAttempt(ctx, c, x.Location, foreign), An(typ)+" enrollment verified with the proof sent for another")
+		control := VerifyMethod(ctx, c, d, u, y)
+		Expect(MethodsOf(ctx, c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified with its own proof may create a method")
 	})
 }
 
@@ -315,7 +279,7 @@ func sessionSpecs(typ string) {
 	Context("auth_sessions that are not the enrollment's", Ordered, func() {
 		var (
 			d            methods.Driver
-			owner, other *user
+			owner, other *User
 			oc, xc       *myaccount.Client
 			x, y         *methods.Started
 			xProof       methods.Proof
@@ -323,38 +287,38 @@ func sessionSpecs(typ string) {
 		)
 
 		BeforeAll(func(ctx SpecContext) {
-			d = driverFor(ctx, typ)
-			owner, other = newUser(ctx), newUser(ctx)
-			oc, xc = me(ctx, owner), me(ctx, other)
-			ownerBefore = methodsOf(ctx, oc, "")
-			x, y = startMethod(ctx, oc, d, owner), startMethod(ctx, oc, d, owner)
+			d = DriverFor(ctx, typ)
+			owner, other = NewUser(ctx), NewUser(ctx)
+			oc, xc = Me(ctx, owner), Me(ctx, other)
+			ownerBefore = MethodsOf(ctx, oc, "")
+			x, y = StartMethod(ctx, oc, d, owner), StartMethod(ctx, oc, d, owner)
 			var err error
-			xProof, err = d.Proof(ctx, asEnrolling(owner), x)
+			xProof, err = d.Proof(ctx, AsEnrolling(owner), x)
 			Expect(err).NotTo(HaveOccurred(), "making the proof of the first enrollment")
 		})
 
-		if staticDriver(typ).Lacks(methods.OtherPathKind) == "" {
-			It("refuses at one enrollment's path the auth_session of another pending enrollment", reqs(typ, "MA-MTH-015"), func(ctx SpecContext) {
+		if StaticDriver(typ).Lacks(methods.OtherPathKind) == "" {
+			It("refuses at one enrollment's path the auth_session of another pending enrollment", Reqs(typ, "MA-MTH-015"), func(ctx SpecContext) {
 				if x.Location == y.Location {
 					Skip(fmt.Sprintf("both pending %s enrollments have the same Location (%s): the auth_session alone says which is verified", typ, x.Location))
 				}
-				expectBadRequest(verifyAttempt(ctx, oc, y.Location, xProof.Body), "the auth_session and proof of one "+typ+" enrollment at another's path")
+				ExpectBadRequest(VerifyAttempt(ctx, oc, y.Location, xProof.Body), "the auth_session and proof of one "+typ+" enrollment at another's path")
 			})
 		}
 
-		It("refuses the auth_session of another user, and creates nothing for either", reqs(typ, "MA-MTH-014"), func(ctx SpecContext) {
-			before := methodsOf(ctx, xc, "")
-			expectBadRequest(verifyAttempt(ctx, xc, x.Location, xProof.Body), "another user's "+typ+" enrollment auth_session")
-			Expect(methodsOf(ctx, xc, "")).To(ConsistOf(before), "the other user's methods changed")
+		It("refuses the auth_session of another user, and creates nothing for either", Reqs(typ, "MA-MTH-014"), func(ctx SpecContext) {
+			before := MethodsOf(ctx, xc, "")
+			ExpectBadRequest(VerifyAttempt(ctx, xc, x.Location, xProof.Body), "another user's "+typ+" enrollment auth_session")
+			Expect(MethodsOf(ctx, xc, "")).To(ConsistOf(before), "the other user's methods changed")
 		})
 
 		controlOf := []string{"MA-MTH-014"}
-		if staticDriver(typ).Lacks(methods.OtherPathKind) == "" {
+		if StaticDriver(typ).Lacks(methods.OtherPathKind) == "" {
 			controlOf = append(controlOf, "MA-MTH-015")
 		}
-		It("verifies the untouched enrollment of the same kind (the control), and nothing else was created", reqs(typ, controlOf...), func(ctx SpecContext) {
-			control := verifyMethod(ctx, oc, d, owner, y)
-			Expect(methodsOf(ctx, oc, "")).To(ConsistOf(append(ownerBefore, control.ID)), "only the control may have created a method")
+		It("verifies the untouched enrollment of the same kind (the control), and nothing else was created", Reqs(typ, controlOf...), func(ctx SpecContext) {
+			control := VerifyMethod(ctx, oc, d, owner, y)
+			Expect(MethodsOf(ctx, oc, "")).To(ConsistOf(append(ownerBefore, control.ID)), "only the control may have created a method")
 		})
 	})
 }
@@ -365,22 +329,22 @@ func sessionSpecs(typ string) {
 // lifetime have the spec (the documents give no other a lifetime).
 // 2 filtered reads, 4 writes.
 func expiredSpec(typ string) {
-	labels := append(Label("method", "type:"+typ), reqs(typ, "MA-MTH-013")...)
+	labels := append(Label("method", "type:"+typ), Reqs(typ, "MA-MTH-013")...)
 	type pending struct {
-		u *user
+		u *User
 		c *myaccount.Client
 		s *methods.Started
 	}
-	exp := issueAtStart(an(typ)+" enrollment's auth_session", labels, func(ctx context.Context) (any, time.Duration, error) {
-		d, err := methods.New(typ, methodsEnv())
+	exp := IssueAtStart(An(typ)+" enrollment's auth_session", labels, func(ctx context.Context) (any, time.Duration, error) {
+		d, err := methods.New(typ, MethodsEnv())
 		if err != nil {
 			return nil, 0, err
 		}
-		u, c, err := signUpQuietly(ctx)
+		u, c, err := SignUpQuietly(ctx)
 		if err != nil {
 			return nil, 0, err
 		}
-		body := d.StartBody(asEnrolling(u))
+		body := d.StartBody(AsEnrolling(u))
 		resp, err := c.Start(ctx, body)
 		if err != nil {
 			return nil, 0, err
@@ -392,20 +356,20 @@ func expiredSpec(typ string) {
 		lifetime, _ := d.Lifetime(s)
 		return pending{u, c, s}, lifetime, nil
 	})
-	It("refuses an expired enrollment auth_session, and creates nothing", labels, SpecPriority(expiryPriority), func(ctx SpecContext) {
-		d := driverFor(ctx, typ)
-		p := exp.await(ctx).(pending)
+	It("refuses an expired enrollment auth_session, and creates nothing", labels, SpecPriority(ExpiryPriority), func(ctx SpecContext) {
+		d := DriverFor(ctx, typ)
+		p := exp.Await(ctx).(pending)
 		DeferCleanup(func(ctx SpecContext) {
 			for _, err := range p.c.Cleanup(ctx) {
 				F.Leftovers.Add(p.u.Email + ": " + err.Error())
 			}
 		})
-		before := methodsOf(ctx, p.c, typ)
-		proof, err := d.Proof(ctx, asEnrolling(p.u), p.s)
+		before := MethodsOf(ctx, p.c, typ)
+		proof, err := d.Proof(ctx, AsEnrolling(p.u), p.s)
 		Expect(err).NotTo(HaveOccurred())
-		expectBadRequest(verifyAttempt(ctx, p.c, p.s.Location, proof.Body), "an expired "+typ+" enrollment auth_session")
-		control := verifyMethod(ctx, p.c, d, p.u, startMethod(ctx, p.c, d, p.u))
-		Expect(methodsOf(ctx, p.c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified in time may create a method")
+		ExpectBadRequest(VerifyAttempt(ctx, p.c, p.s.Location, proof.Body), "an expired "+typ+" enrollment auth_session")
+		control := VerifyMethod(ctx, p.c, d, p.u, StartMethod(ctx, p.c, d, p.u))
+		Expect(MethodsOf(ctx, p.c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified in time may create a method")
 	})
 }
 
@@ -413,17 +377,17 @@ func expiredSpec(typ string) {
 // a method of the type, deletes the signup passkey (204: another primary is left),
 // and the method, now the last, cannot be deleted. 2 reads, 4 writes.
 func lastPrimarySpec(typ string) {
-	It("refuses to delete the user's last primary method (409), and keeps it", reqs(typ, "MA-MTH-017"), func(ctx SpecContext) {
-		d := driverFor(ctx, typ)
-		u := newUser(ctx)
-		c := me(ctx, u)
-		signup := methodsOf(ctx, c, methods.Passkey)
+	It("refuses to delete the user's last primary method (409), and keeps it", Reqs(typ, "MA-MTH-017"), func(ctx SpecContext) {
+		d := DriverFor(ctx, typ)
+		u := NewUser(ctx)
+		c := Me(ctx, u)
+		signup := MethodsOf(ctx, c, methods.Passkey)
 		Expect(signup).To(HaveLen(1), "a user signed up with a passkey has that one passkey")
-		e := verifyMethod(ctx, c, d, u, startMethod(ctx, c, d, u))
+		e := VerifyMethod(ctx, c, d, u, StartMethod(ctx, c, d, u))
 		expectDeleted(ctx, c, signup[0])
-		resp := deliver(c.Delete(ctx, e.ID))
-		expectNoFailures(refusalProblems("DELETE of the user's last primary method", resp, http.StatusConflict))
-		Expect(call(c.Method(ctx, e.ID))).To(HaveStatus(http.StatusOK), "the refused DELETE removed the method")
+		resp := Deliver(c.Delete(ctx, e.ID))
+		ExpectNoFailures(RefusalProblems("DELETE of the user's last primary method", resp, http.StatusConflict))
+		Expect(Call(c.Method(ctx, e.ID))).To(HaveStatus(http.StatusOK), "the refused DELETE removed the method")
 		// The method is the user's only one and stays with the user (listed in the report).
 		c.Forget(myaccount.KindMethod, e.ID)
 	})
@@ -431,18 +395,18 @@ func lastPrimarySpec(typ string) {
 
 // A type the target does not enable is refused by POST. 1 write.
 func notEnabledSpec(typ string) {
-	It("refuses to start an enrollment of the type when the target does not enable it", reqs(typ, "MA-MTH-020"), func(ctx SpecContext) {
-		requireCustomDomain()
-		d := staticDriver(typ)
+	It("refuses to start an enrollment of the type when the target does not enable it", Reqs(typ, "MA-MTH-020"), func(ctx SpecContext) {
+		RequireCustomDomain()
+		d := StaticDriver(typ)
 		if !d.Enrollable() {
 			Skip("the API does not enroll " + typ + " methods at all (MA-MTH-021)")
 		}
-		if enabled := enabledTypes(ctx); slices.Contains(enabled, typ) {
+		if enabled := EnabledTypes(ctx); slices.Contains(enabled, typ) {
 			Skip(fmt.Sprintf("the target enables %s (GET /factors lists it)", typ))
 		}
-		u := newUser(ctx)
-		c := me(ctx, u)
-		expectBadRequest(deliver(c.Start(ctx, d.StartBody(asEnrolling(u)))), "POST /authentication-methods of a type GET /factors does not list")
+		u := NewUser(ctx)
+		c := Me(ctx, u)
+		ExpectBadRequest(Deliver(c.Start(ctx, d.StartBody(AsEnrolling(u)))), "POST /authentication-methods of a type GET /factors does not list")
 	})
 }
 
@@ -451,23 +415,23 @@ func notEnabledSpec(typ string) {
 // expectListedAndGot: the method is listed, listed with ?type= of its type (with
 // only methods of that type), and got by id; none of secrets shows. 2 reads, 1
 // filtered read.
-func expectListedAndGot(ctx context.Context, c *myaccount.Client, d methods.Driver, e enrolled, secrets []string) {
+func expectListedAndGot(ctx context.Context, c *myaccount.Client, d methods.Driver, e Enrolled, secrets []string) {
 	GinkgoHelper()
-	resp := call(c.Methods(ctx, ""))
+	resp := Call(c.Methods(ctx, ""))
 	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
-	Expect(methodIDs(methodList(resp))).To(ContainElement(e.ID), "GET /authentication-methods must list the new method")
+	Expect(MethodIDs(methodList(resp))).To(ContainElement(e.ID), "GET /authentication-methods must list the new method")
 	bodies := []*harness.Response{resp}
 
-	resp = call(c.Methods(ctx, d.Type()))
+	resp = Call(c.Methods(ctx, d.Type()))
 	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods?type=%s", d.Type())
 	typed := methodList(resp)
-	Expect(methodIDs(typed)).To(ContainElement(e.ID), "GET /authentication-methods?type=%s must list the new method", d.Type())
+	Expect(MethodIDs(typed)).To(ContainElement(e.ID), "GET /authentication-methods?type=%s must list the new method", d.Type())
 	for _, m := range typed {
 		Expect(m["type"]).To(Equal(d.Type()), "GET /authentication-methods?type=%s lists a method of type %v", d.Type(), m["type"])
 	}
 	bodies = append(bodies, resp)
 
-	resp = call(c.Method(ctx, e.ID))
+	resp = Call(c.Method(ctx, e.ID))
 	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods/{id}")
 	Expect(resp.Object()).To(HaveKeyWithValue("id", e.ID))
 	Expect(d.CheckMethod(e.Started, e.Proof, resp.Object())).To(Succeed(), "the method GET answers")
@@ -494,7 +458,7 @@ func methodList(resp *harness.Response) []map[string]any {
 // expectPatched: PATCH answers 200 with the method changed as asked. 1 write.
 func expectPatched(ctx context.Context, c *myaccount.Client, id string, change map[string]any) {
 	GinkgoHelper()
-	resp := call(c.Update(ctx, id, change))
+	resp := Call(c.Update(ctx, id, change))
 	Expect(resp).To(HaveStatus(http.StatusOK), "PATCH /authentication-methods/{id} %v", change)
 	m := resp.Object()
 	Expect(m).To(HaveKeyWithValue("id", id))
@@ -507,15 +471,15 @@ func expectPatched(ctx context.Context, c *myaccount.Client, id string, change m
 // the problem body. 1 write.
 func expectPatchRefused(ctx context.Context, c *myaccount.Client, id string, foreign map[string]any) {
 	GinkgoHelper()
-	resp := deliver(c.Update(ctx, id, foreign))
-	expectBadRequest(resp, fmt.Sprintf("PATCH %v of a method without that field", foreign))
+	resp := Deliver(c.Update(ctx, id, foreign))
+	ExpectBadRequest(resp, fmt.Sprintf("PATCH %v of a method without that field", foreign))
 }
 
 // expectDeleted: DELETE answers 204 without a body. 1 write.
 func expectDeleted(ctx context.Context, c *myaccount.Client, id string) {
 	GinkgoHelper()
 	Expect(id).NotTo(BeEmpty(), "no method to delete")
-	resp := call(c.Delete(ctx, id))
+	resp := Call(c.Delete(ctx, id))
 	Expect(resp).To(HaveStatus(http.StatusNoContent), "DELETE /authentication-methods/{id}")
 	Expect(resp.Body).To(BeEmpty(), "204 has no body")
 }
@@ -523,9 +487,9 @@ func expectDeleted(ctx context.Context, c *myaccount.Client, id string) {
 // expectGone: a deleted method is not listed and GET answers 404. 2 reads.
 func expectGone(ctx context.Context, c *myaccount.Client, id string) {
 	GinkgoHelper()
-	Expect(methodsOf(ctx, c, "")).NotTo(ContainElement(id), "GET /authentication-methods lists a deleted method")
-	resp := deliver(c.Method(ctx, id))
-	expectNoFailures(refusalProblems("GET of a deleted method", resp, http.StatusNotFound))
+	Expect(MethodsOf(ctx, c, "")).NotTo(ContainElement(id), "GET /authentication-methods lists a deleted method")
+	resp := Deliver(c.Method(ctx, id))
+	ExpectNoFailures(RefusalProblems("GET of a deleted method", resp, http.StatusNotFound))
 }
 
 // requirePasswordLogin skips without a client for Universal Login.
@@ -541,43 +505,43 @@ func requirePasswordLogin() {
 func passwordLogin(ctx context.Context, d login.Driver, email, password string) (login.Request, string, error) {
 	GinkgoHelper()
 	F.Redactor.Add(password, "PASSWORD")
-	a := newAuth(loginHost(), F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
+	a := NewAuth(LoginHost(), F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
 	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, login.As{Username: email, Password: password})
 	var ue *harness.UnreachableError
 	if errors.As(err, &ue) {
-		undecided(ue.Error())
+		Undecided(ue.Error())
 	}
 	return a, u, err
 }
 
 // expectLogsIn: the method logs its user in, where the type has a flow.
-func expectLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *user, e enrolled) {
+func expectLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *User, e Enrolled) {
 	GinkgoHelper()
 	switch d.Flow() {
 	case methods.FlowPasskey:
 		Expect(e.Proof.Passkey).NotTo(BeNil(), "no passkey was enrolled")
-		t := signIn(ctx, u, e.Proof.Passkey, requireCustomDomain())
-		Expect(claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the new passkey must log in the same user")
+		t := SignIn(ctx, u, e.Proof.Passkey, RequireCustomDomain())
+		Expect(Claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the new passkey must log in the same user")
 	case methods.FlowPassword:
 		a, callback, err := passwordLogin(ctx, driver, u.Email, e.Proof.Password)
 		Expect(err).NotTo(HaveOccurred(), "logging in through the %s driver with the enrolled password", driver.Name())
-		cb := checkCallback(callback, a)
-		t := tokensOf(redeem(ctx, a, cb.Code, false, nil))
-		Expect(claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the password must log in the user who enrolled it")
+		cb := CheckCallback(callback, a)
+		t := TokensOf(Redeem(ctx, a, cb.Code, false, nil))
+		Expect(Claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the password must log in the user who enrolled it")
 	default:
-		Skip(an(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
+		Skip(An(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
 	}
 }
 
 // expectNoLongerLogsIn: a deleted method no longer logs its user in, while the
 // user's other passkey still does (the refusal is about the deleted method).
-func expectNoLongerLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *user, e enrolled) {
+func expectNoLongerLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *User, e Enrolled) {
 	GinkgoHelper()
-	host := requireCustomDomain()
+	host := RequireCustomDomain()
 	switch d.Flow() {
 	case methods.FlowPasskey:
-		resp := passkeyLogin(ctx, u, e.Proof.Passkey, host, harness.MeAudience(host), harness.ScopeReadMethods)
-		expectGrantRefused(resp, "a login with a deleted passkey")
+		resp := PasskeyLogin(ctx, u, e.Proof.Passkey, host, harness.MeAudience(host), harness.ScopeReadMethods)
+		ExpectGrantRefused(resp, "a login with a deleted passkey")
 	case methods.FlowPassword:
 		_, callback, err := passwordLogin(ctx, driver, u.Email, e.Proof.Password)
 		if err == nil {
@@ -586,7 +550,7 @@ func expectNoLongerLogsIn(ctx context.Context, d methods.Driver, driver login.Dr
 			Expect(cb.Code).To(BeEmpty(), "the deleted password still logged the user in")
 		}
 	default:
-		Skip(an(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
+		Skip(An(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
 	}
-	signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+	SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 }

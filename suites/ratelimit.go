@@ -205,13 +205,13 @@ type pool struct {
 }
 
 type pooled struct {
-	u    *user
+	u    *User
 	left map[spec.Kind]int // by the kind naming the user's bucket
 }
 
 // draw assigns n requests of kind k to users, a run of requests to each, signing up
 // the users the pool's own have no room left for.
-func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
+func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*User {
 	GinkgoHelper()
 	l := limitModel()
 	size, block := -1, blockUnlimited
@@ -243,7 +243,7 @@ func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*user {
 		need++
 	}
 	p.signUp(ctx, need)
-	out := make([]*user, 0, n)
+	out := make([]*User, 0, n)
 	for _, pu := range p.users {
 		t := take(pu, n-len(out))
 		if size >= 0 {
@@ -269,7 +269,7 @@ const signupsAtOnce = 4
 // signUp adds n new users to the pool, signed up several at a time.
 func (p *pool) signUp(ctx context.Context, n int) {
 	GinkgoHelper()
-	users := make([]*user, n)
+	users := make([]*User, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, signupsAtOnce)
 	for i := range users {
@@ -277,7 +277,7 @@ func (p *pool) signUp(ctx context.Context, n int) {
 			defer GinkgoRecover()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			users[i] = newUser(ctx)
+			users[i] = NewUser(ctx)
 		})
 	}
 	wg.Wait()
@@ -306,9 +306,9 @@ func heldOf(t harness.Tokens, at time.Time) held {
 }
 
 // signedUp is a new user, whose signup token the bursts use while it lasts.
-func signedUp(ctx context.Context) *user {
+func signedUp(ctx context.Context) *User {
 	GinkgoHelper()
-	u := newUser(ctx)
+	u := NewUser(ctx)
 	rl.tokens[u] = heldOf(u.Signup, time.Now())
 	return u
 }
@@ -316,12 +316,12 @@ func signedUp(ctx context.Context) *user {
 // tokenFor is u's access token with at least need left: a target may give the My
 // Account API short-lived tokens, so u logs in again (a passkey login, which no My
 // Account limit counts) when the one it holds runs out sooner.
-func tokenFor(ctx context.Context, u *user, need time.Duration) string {
+func tokenFor(ctx context.Context, u *User, need time.Duration) string {
 	GinkgoHelper()
 	h, ok := rl.tokens[u]
 	if !ok || (!h.until.IsZero() && time.Until(h.until) < need) {
 		at := time.Now()
-		h = heldOf(signIn(ctx, u, u.Passkeys[0], F.Target.CustomDomain), at)
+		h = heldOf(SignIn(ctx, u, u.Passkeys[0], F.Target.CustomDomain), at)
 		rl.tokens[u] = h
 	}
 	return h.token
@@ -346,7 +346,7 @@ func burstTime(plan []shotInfo, rate float64) time.Duration {
 // its role.
 type shotInfo struct {
 	kind  spec.Kind
-	user  *user // nil for the canonical domain's login user
+	user  *User // nil for the canonical domain's login user
 	sub   string
 	who   string // "user A", "a user", "the login user"
 	host  string
@@ -360,7 +360,7 @@ const (
 	roleOther = "other user"
 )
 
-func poolShots(users []*user, k spec.Kind, host, role, who string) []shotInfo {
+func poolShots(users []*User, k spec.Kind, host, role, who string) []shotInfo {
 	out := make([]shotInfo, len(users))
 	for i, u := range users {
 		out[i] = shotInfo{kind: k, user: u, sub: u.Subject, who: who, host: host, role: role}
@@ -450,12 +450,12 @@ func times(shots []*burst.Shot, sent bool) []time.Duration {
 type limits struct {
 	pool   *pool
 	slots  map[string]*slot
-	tokens map[*user]held
+	tokens map[*User]held
 	full   map[spec.Kind]time.Time // by the kind naming the tenant's bucket
 }
 
 func newLimits() limits {
-	return limits{pool: &pool{}, slots: map[string]*slot{}, tokens: map[*user]held{}, full: map[spec.Kind]time.Time{}}
+	return limits{pool: &pool{}, slots: map[string]*slot{}, tokens: map[*User]held{}, full: map[spec.Kind]time.Time{}}
 }
 
 // drew notes that n requests of each kind drew on the tenant's buckets until end:
@@ -511,7 +511,7 @@ func (l *limits) get(ctx context.Context, key string, build func(context.Context
 		AddReportEntry(verdict.Burst, "(a burst of an earlier spec) "+s.r.res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
 	if s.fail != "" {
-		undecided(s.fail)
+		Undecided(s.fail)
 	}
 	return s.r, s.skip
 }
@@ -542,7 +542,7 @@ func waitRefill(ctx context.Context, kinds ...spec.Kind) {
 	}
 	// The floor counts the refill; the margin for the target's clock is the suite's.
 	F.Client.Pacer.Hold(min(time.Until(until), maxWait))
-	pause(ctx, min(time.Until(until.Add(250*time.Millisecond)), maxWait))
+	Pause(ctx, min(time.Until(until.Add(250*time.Millisecond)), maxWait))
 }
 
 // withApart is k and the kinds the tenant counts apart from it.
@@ -554,7 +554,7 @@ func withApart(k spec.Kind) []spec.Kind {
 // counted in the run's floor.
 func limitWait(ctx context.Context, d time.Duration) {
 	F.Client.Pacer.Hold(d)
-	pause(ctx, d)
+	Pause(ctx, d)
 }
 
 // fire sends plan as one burst at rate, without validating (so that a probe can
@@ -599,7 +599,7 @@ func reportBurst(res *burst.Result, err error) *burst.Result {
 	if err != nil {
 		var ue *harness.UnreachableError
 		if res != nil || errors.As(err, &ue) {
-			undecided(err.Error())
+			Undecided(err.Error())
 		}
 		Fail("burst: " + err.Error())
 	}
@@ -695,7 +695,7 @@ func atLimit(ctx context.Context, k spec.Kind) (*run, string) {
 	}
 	s := rl.slots[key]
 	if s.fail != "" {
-		undecided(s.fail)
+		Undecided(s.fail)
 	}
 	return s.r, s.skip
 }
@@ -830,7 +830,7 @@ func userRun(ctx context.Context, k spec.Kind) (*run, string) {
 		userAll(ctx)
 		s := rl.slots[key]
 		if s.fail != "" {
-			undecided(s.fail)
+			Undecided(s.fail)
 		}
 		return s.r, s.skip
 	}
@@ -874,10 +874,10 @@ func userAll(ctx context.Context) {
 		}
 		p := &userPlan{k: k, ub: ub, rate: userRate(k)}
 		a := signedUp(ctx)
-		p.plan = poolShots(slices.Repeat([]*user{a}, ub.Beyond(userExtra, p.rate)), k, host, roleMain, "user A")
+		p.plan = poolShots(slices.Repeat([]*User{a}, ub.Beyond(userExtra, p.rate)), k, host, roleMain, "user A")
 		for _, o := range apart(limitModel().User, k) {
 			ob, _ := userBucket(o)
-			p.plan = append(p.plan, poolShots(slices.Repeat([]*user{a}, min(userProbes, ob.Size)), o, host, roleProbe, "user A")...)
+			p.plan = append(p.plan, poolShots(slices.Repeat([]*User{a}, min(userProbes, ob.Size)), o, host, roleProbe, "user A")...)
 		}
 		p.others = poolShots(rl.pool.draw(ctx, k, min(userProbes, ub.Size)), k, host, roleOther, "user B")
 		plans = append(plans, p)
@@ -1034,7 +1034,7 @@ func requireAnswers(r *run) {
 		burst.Record(F.Client, failed[0])
 		Fail(fmt.Sprintf("%d of %d requests of the burst failed; the first: %v", len(failed), n, failed[0].Err))
 	case len(unreachable) > 0:
-		undecided(fmt.Sprintf("%d of %d requests of the burst got no answer; the first: %v", len(unreachable), n, unreachable[0].Err))
+		Undecided(fmt.Sprintf("%d of %d requests of the burst got no answer; the first: %v", len(unreachable), n, unreachable[0].Err))
 	case len(violations) > 0:
 		for _, s := range violations[:min(3, len(violations))] {
 			burst.Record(F.Client, s)
@@ -1065,12 +1065,12 @@ func requireStatuses(r *run) {
 func requireOverload(r *run) {
 	GinkgoHelper()
 	if err := r.res.RequireRate(minOverload); err != nil {
-		undecided(err.Error())
+		Undecided(err.Error())
 	}
 	main := r.mainShots()
 	refused, _ := r.bucket.Ideal(times(main, true))
 	if need := r.bucket.OverloadMargin(len(main)); refused < need {
-		undecided(fmt.Sprintf("the runner could not send a burst that overloads the bucket: fed the requests as they left, an ideal %s refuses only %d, fewer than the %d needed to decide. %s",
+		Undecided(fmt.Sprintf("the runner could not send a burst that overloads the bucket: fed the requests as they left, an ideal %s refuses only %d, fewer than the %d needed to decide. %s",
 			r.bucket, refused, need, r.res.Summary()))
 	}
 }
@@ -1317,7 +1317,7 @@ func fitFindings(r *run, f *findings) {
 
 var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordered, ContinueOnFailure, func() {
 	BeforeAll(func() {
-		requireCustomDomain() // the users sign up with native passkeys, which live there
+		RequireCustomDomain() // the users sign up with native passkeys, which live there
 		rl = newLimits()
 		// The ordinary specs before these may have left a tenant bucket part empty:
 		// as full as the pacer reckons them.
@@ -1341,11 +1341,11 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				}
 				requireAnswers(r)
 				if err := r.res.RequireRate(minAtLimit); err != nil {
-					undecided(err.Error())
+					Undecided(err.Error())
 				}
 				main := r.mainShots()
 				if _, first := r.bucket.Ideal(times(main, true)); first >= 0 {
-					undecided(fmt.Sprintf("the runner's sends bunched up: request #%d left when even an ideal %s would have been empty. %s", first, r.bucket, r.res.Summary()))
+					Undecided(fmt.Sprintf("the runner's sends bunched up: request #%d left when even an ideal %s would have been empty. %s", first, r.bucket, r.res.Summary()))
 				}
 				requireStatuses(r)
 				if refused := count(main, is429); refused > 0 {
@@ -1423,7 +1423,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 						room = math.Min(room, b.TokensAt(times(main, true), first)+b.Rate*span.Seconds()+b.Tol)
 					}
 					if room >= float64(of) {
-						undecided(fmt.Sprintf("the %d %s probes left %s after the burst, when either bucket, fed the burst, could still have held %.1f of them (with tolerance): they cannot show whether the buckets are apart. %s",
+						Undecided(fmt.Sprintf("the %d %s probes left %s after the burst, when either bucket, fed the burst, could still have held %.1f of them (with tolerance): they cannot show whether the buckets are apart. %s",
 							of, kindName(o), (first - slices.Max(times(main, true))).Round(time.Millisecond), room, r.res.Summary()))
 					}
 				}
@@ -1483,11 +1483,11 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				main := r.mainShots()
 				ub := r.bucket
 				if refused, _ := ub.Ideal(times(main, true)); float64(refused) < 1+ub.Tol {
-					undecided(fmt.Sprintf("the runner sent user A's %d %s so slowly that an ideal %s refuses only %d of them. %s", len(main), name, ub, refused, r.res.Summary()))
+					Undecided(fmt.Sprintf("the runner sent user A's %d %s so slowly that an ideal %s refuses only %d of them. %s", len(main), name, ub, refused, r.res.Summary()))
 				}
 				if tb := burst.NewBucket(limitModel().Tenant.Bucket(k)); tb.Rate > 0 {
 					if _, first := tb.Ideal(times(r.tenantDraws(k), true)); first >= 0 {
-						undecided(fmt.Sprintf("the runner's sends bunched up so that the tenant's %s could have refused request #%d: a 429 would not show the user's limit. %s", tb, first, r.res.Summary()))
+						Undecided(fmt.Sprintf("the runner's sends bunched up so that the tenant's %s could have refused request #%d: a 429 would not show the user's limit. %s", tb, first, r.res.Summary()))
 					}
 				}
 				if e := ub.FirstExcess(times(main, false)); e != nil {
@@ -1620,11 +1620,11 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		if why != "" {
 			Skip(why)
 		}
-		canonical, why := canonicalMeToken(ctx)
+		canonical, why := CanonicalMeToken(ctx)
 		if canonical == "" {
 			Skip(why)
 		}
-		c := claims(canonical)
+		c := Claims(canonical)
 		sub, _ := c["sub"].(string)
 		if scope, _ := c["scope"].(string); !slices.Contains(strings.Fields(scope), kindScope(k)) {
 			Skip(fmt.Sprintf("the canonical domain's token lacks %s (its scope: %q): the login client's grant for the My Account API does not allow it", kindScope(k), scope))
@@ -1641,7 +1641,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 			}
 			for range m {
 				if err := F.Client.Pacer.MyAccount(ctx, sub, http.MethodGet, q); err != nil {
-					undecided("waiting for the login user's bucket: " + err.Error())
+					Undecided("waiting for the login user's bucket: " + err.Error())
 				}
 			}
 		}
@@ -1711,7 +1711,7 @@ func answered(resp *harness.Response, err error) *harness.Response {
 	if err != nil {
 		var ue *harness.UnreachableError
 		if errors.As(err, &ue) {
-			undecided(ue.Error())
+			Undecided(ue.Error())
 		}
 		Fail("request failed: " + err.Error())
 	}
@@ -1725,25 +1725,6 @@ func answered(resp *harness.Response, err error) *harness.Response {
 }
 
 func between(v, lo, hi int) bool { return v >= lo && v <= hi }
-
-// canonicalMeToken is a My Account token for the canonical domain (reads of the
-// factors and of the methods), or why there is none. Tokens are bound to the domain
-// they were issued on, and native passkey login works only on the custom domain:
-// the canonical domain's token comes from Universal Login (the authorization code
-// flow) with the target's login user.
-func canonicalMeToken(ctx context.Context) (token, why string) {
-	GinkgoHelper()
-	if len(F.Target.LoginClients()) == 0 || F.Target.User.Username == "" {
-		return "", fmt.Sprintf("no My Account token can be had for the canonical domain %s: native passkey login works only on the custom domain, and the target config has no Universal Login client (clients.spa or clients.web) and user to log in with there",
-			F.Target.Domain)
-	}
-	requireLoginConfig()
-	d := loginDriver(ctx, F.Target.Login.Driver)
-	defer d.Close()
-	a := newAuth(F.Target.Domain, F.Target.LoginClients()[0], harness.ScopeReadFactors, harness.ScopeReadMethods)
-	t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
-	return t.AccessToken, ""
-}
 
 // Every operation documents 429 (the description's TooManyRequests response): once a
 // caller's bucket of a kind is empty, every operation of that kind is refused with
@@ -1760,14 +1741,14 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 		if l.User.Unlimited() {
 			Skip(planName() + " has no per-user limit: emptying the tenant's bucket for one probe per operation would need the tenant to itself (the tenant-level specs above draw 429s on their bursts)")
 		}
-		methodsUser, accountsUser := newUser(ctx), newUser(ctx)
-		mc := me(ctx, methodsUser)
-		ids := methodsOf(ctx, mc, "") // 1 read
+		methodsUser, accountsUser := NewUser(ctx), NewUser(ctx)
+		mc := Me(ctx, methodsUser)
+		ids := MethodsOf(ctx, mc, "") // 1 read
 		Expect(ids).NotTo(BeEmpty(), "a new user lists no authentication method")
-		d := driverFor(ctx, "passkey")
-		second := verifyMethod(ctx, mc, d, methodsUser, startMethod(ctx, mc, d, methodsUser)) // 2 writes
-		pending := startMethod(ctx, mc, d, methodsUser)                                       // 1 write
-		proof, err := d.Proof(ctx, asEnrolling(methodsUser), pending)
+		d := DriverFor(ctx, "passkey")
+		second := VerifyMethod(ctx, mc, d, methodsUser, StartMethod(ctx, mc, d, methodsUser)) // 2 writes
+		pending := StartMethod(ctx, mc, d, methodsUser)                                       // 1 write
+		proof, err := d.Proof(ctx, AsEnrolling(methodsUser), pending)
 		Expect(err).NotTo(HaveOccurred())
 		verifyURL, err := mc.VerifyURL(pending.Location)
 		Expect(err).NotTo(HaveOccurred())
@@ -1784,17 +1765,17 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 			{mc, myaccount.ListMethods, myaccount.Call{}},
 			{mc, myaccount.ListMethods, myaccount.Call{Query: url.Values{"type": {"passkey"}}}},
 			{mc, myaccount.GetMethod, myaccount.Call{Path: method(ids[0])}},
-			{mc, myaccount.StartEnrollment, myaccount.Call{Body: d.StartBody(asEnrolling(methodsUser))}},
+			{mc, myaccount.StartEnrollment, myaccount.Call{Body: d.StartBody(AsEnrolling(methodsUser))}},
 			{mc, myaccount.UpdateMethod, myaccount.Call{Path: method(ids[0]), Body: map[string]any{"name": "rate-limited"}}},
 			{mc, myaccount.DeleteMethod, myaccount.Call{Path: method(second.ID)}},
 			{mc, myaccount.VerifyEnrollment, myaccount.Call{URL: verifyURL, Body: proof.Body}},
 		}
 		clients := []*myaccount.Client{mc}
 		if ca := F.Target.ConnectedAccounts; ca.Connection != "" {
-			ac := me(ctx, accountsUser, accountScopes...)
+			ac := Me(ctx, accountsUser, AccountScopes...)
 			clients = append(clients, ac)
-			linked := expectCompleted(complete(ctx, ac, connect(ctx, ac), nil)) // 2 writes
-			next := connect(ctx, ac)                                            // 1 write
+			linked := ExpectCompleted(Complete(ctx, ac, Connect(ctx, ac), nil)) // 2 writes
+			next := Connect(ctx, ac)                                            // 1 write
 			probes = append(probes,
 				probe{ac, myaccount.ListConnectedAccounts, myaccount.Call{}},
 				probe{ac, myaccount.ListConnectedAccounts, myaccount.Call{Query: url.Values{"connection": {ca.Connection}}}},
@@ -1897,7 +1878,7 @@ func sendPaced(ctx context.Context, b burst.Spec) *burst.Result {
 		u, err := url.Parse(r.URL)
 		Expect(err).NotTo(HaveOccurred())
 		if err := F.Client.Pacer.MyAccount(ctx, "", r.Method, u.Query()); err != nil {
-			undecided("waiting for the tenant's room: " + err.Error())
+			Undecided("waiting for the tenant's room: " + err.Error())
 		}
 	}
 	res := reportBurst(burst.Send(ctx, F.Client, b))

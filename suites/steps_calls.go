@@ -15,11 +15,11 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// deliver fails the spec on transport failures only; a target that cannot be reached,
+// Deliver fails the spec on transport failures only; a target that cannot be reached,
 // or that keeps answering 429 after the client waited as told, makes the spec
 // inconclusive. Error-case specs judge the response themselves (refusalProblems);
 // call adds the OpenAPI verdicts.
-func deliver(resp *harness.Response, err error) *harness.Response {
+func Deliver(resp *harness.Response, err error) *harness.Response {
 	GinkgoHelper()
 	if err != nil {
 		var ue *harness.UnreachableError
@@ -31,17 +31,17 @@ func deliver(resp *harness.Response, err error) *harness.Response {
 	}
 	if resp.Status == http.StatusTooManyRequests {
 		// The client retried after retry-after already: a limit decided, not the check.
-		undecided(fmt.Sprintf("%s %s kept answering 429 (retry-after %q) after the suite waited as asked; a rate limit, not the behaviour under test, decided. The suite paces itself under rate_limit (%s): if the target's limits are lower, say so in the target config",
+		Undecided(fmt.Sprintf("%s %s kept answering 429 (retry-after %q) after the suite waited as asked; a rate limit, not the behaviour under test, decided. The suite paces itself under rate_limit (%s): if the target's limits are lower, say so in the target config",
 			resp.Exchange.Method, resp.Exchange.URL, resp.Header.Get("Retry-After"), F.Client.Pacer.Limits()))
 	}
 	return resp
 }
 
-// call sends a request and fails the spec when the target cannot be reached or when
+// Call sends a request and fails the spec when the target cannot be reached or when
 // the exchange breaks the API description (naming the field).
-func call(resp *harness.Response, err error) *harness.Response {
+func Call(resp *harness.Response, err error) *harness.Response {
 	GinkgoHelper()
-	resp = deliver(resp, err)
+	resp = Deliver(resp, err)
 	if resp.RequestViolation != nil {
 		Fail("suite bug: the suite's own request breaks the API description: " + resp.RequestViolation.Error())
 	}
@@ -51,14 +51,14 @@ func call(resp *harness.Response, err error) *harness.Response {
 	return resp
 }
 
-// send is call for a plain request.
-func send(ctx context.Context, r *harness.Request) *harness.Response {
+// Send is call for a plain request.
+func Send(ctx context.Context, r *harness.Request) *harness.Response {
 	GinkgoHelper()
-	return call(F.Client.Do(ctx, r))
+	return Call(F.Client.Do(ctx, r))
 }
 
-// requireCustomDomain skips when the target has no custom domain.
-func requireCustomDomain() string {
+// RequireCustomDomain skips when the target has no custom domain.
+func RequireCustomDomain() string {
 	GinkgoHelper()
 	if F.Target.CustomDomain == "" {
 		Skip("the target config has no custom_domain: native passkey login works only on a custom domain")
@@ -78,14 +78,14 @@ type statusAndBody struct {
 	Body   string
 }
 
-// inconclusive ends the spec as undecided: neither pass nor fail.
-func undecided(msg string) {
+// inconclusive ends the spec as Undecided: neither pass nor fail.
+func Undecided(msg string) {
 	GinkgoHelper()
 	AddReportEntry(verdict.Inconclusive, msg)
 	Fail(verdict.InconclusivePrefix + msg)
 }
 
-func pause(ctx context.Context, d time.Duration) {
+func Pause(ctx context.Context, d time.Duration) {
 	if d <= 0 {
 		return
 	}

@@ -31,18 +31,6 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// cost is what a group of requests takes from one user's buckets, per kind.
-type cost map[spec.Kind]int
-
-func (c cost) add(k spec.Kind, n int) cost {
-	out := cost{}
-	for kk, v := range c {
-		out[kk] = v
-	}
-	out[k] += n
-	return out
-}
-
 // budgetRate is the fraction of the documented per-user refill the pool counts on:
 // less than the pacer's (0.9), so that a user the pool hands out never makes the
 // pacer wait.
@@ -51,7 +39,7 @@ const budgetRate = 0.8
 // contractUser is a user of the contract suite with what it holds and what is left
 // of its per-user buckets.
 type contractUser struct {
-	*user
+	*User
 	c        *myaccount.Client // every scope of the served operations
 	methodID string            // the passkey it signed up with
 	identity string            // that passkey's identity_user_id
@@ -109,7 +97,7 @@ func capacity(k spec.Kind, fixed int) int {
 // take hands out a user with need left, other than those avoid rejects, spending
 // need from its budget. A new user has spent one read on its signup (its methods):
 // groups of requests are sized to fit what is left.
-func (p *userPool) take(ctx context.Context, need cost, avoid func(*contractUser) bool) *contractUser {
+func (p *userPool) take(ctx context.Context, need Budget, avoid func(*contractUser) bool) *contractUser {
 	GinkgoHelper()
 	p.mu.Lock()
 	for _, u := range p.users {
@@ -125,7 +113,7 @@ func (p *userPool) take(ctx context.Context, need cost, avoid func(*contractUser
 }
 
 // spend takes need from u's budget if it is there.
-func (u *contractUser) spend(need cost) bool {
+func (u *contractUser) spend(need Budget) bool {
 	now := time.Now()
 	for k, n := range need {
 		if l := u.budget[k]; l != nil && n > 0 && l.TokensAt(now) < float64(n) {
@@ -144,14 +132,14 @@ func (u *contractUser) spend(need cost) bool {
 // of its methods (its passkey's id and the first state).
 func (p *userPool) signUp(ctx context.Context) *contractUser {
 	GinkgoHelper()
-	u := &contractUser{user: newUser(ctx), enrolled: map[string]bool{}, budget: map[spec.Kind]*rate.Limiter{}, sessions: map[string]*harness.Session{}}
+	u := &contractUser{User: NewUser(ctx), enrolled: map[string]bool{}, budget: map[spec.Kind]*rate.Limiter{}, sessions: map[string]*harness.Session{}}
 	for _, k := range spec.Kinds {
 		if b := userBucketOf(k); !b.Unlimited() {
 			u.budget[k] = rate.NewLimiter(rate.Limit(b.Rate*budgetRate), b.Burst)
 		}
 	}
-	u.c = myaccount.New(F.Client, p.host, u.session(ctx, p.host, p.scopes...))
-	u.spend(cost{spec.Read: 1})
+	u.c = myaccount.New(F.Client, p.host, u.Session(ctx, p.host, p.scopes...))
+	u.spend(Budget{spec.Read: 1})
 	ms := u.readMethods(ctx)
 	Expect(ms).NotTo(BeEmpty(), "a new user lists no authentication method")
 	u.methodID, _ = ms[0]["id"].(string)
@@ -181,7 +169,7 @@ func (u *contractUser) without(ctx context.Context, p *userPool, scope string) *
 		return s
 	}
 	rest := slices.DeleteFunc(slices.Clone(p.scopes), func(s string) bool { return s == scope })
-	s := u.session(ctx, p.host, rest...)
+	s := u.Session(ctx, p.host, rest...)
 	u.sessions[scope] = s
 	return s
 }
@@ -189,7 +177,7 @@ func (u *contractUser) without(ctx context.Context, p *userPool, scope string) *
 // readMethods lists u's methods and notes the state.
 func (u *contractUser) readMethods(ctx context.Context) []map[string]any {
 	GinkgoHelper()
-	resp := call(u.c.Methods(ctx, ""))
+	resp := Call(u.c.Methods(ctx, ""))
 	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
 	var body struct {
 		Methods []map[string]any `json:"authentication_methods"`
@@ -207,7 +195,7 @@ func (u *contractUser) readMethods(ctx context.Context) []map[string]any {
 // readAccounts lists u's connected accounts (first page) and notes the state.
 func (u *contractUser) readAccounts(ctx context.Context) {
 	GinkgoHelper()
-	resp := call(u.c.Do(ctx, myaccount.ListConnectedAccounts, myaccount.Call{}))
+	resp := Call(u.c.Do(ctx, myaccount.ListConnectedAccounts, myaccount.Call{}))
 	Expect(resp).To(HaveStatus(http.StatusOK), "GET /connected-accounts/accounts")
 	var body struct {
 		Accounts []map[string]any `json:"accounts"`
@@ -316,11 +304,11 @@ type valid struct {
 }
 
 // validCost is what preparing a valid request of op costs u (a start or connect).
-func validCost(op spec.Operation, base catalogue.Base) cost {
+func validCost(op spec.Operation, base catalogue.Base) Budget {
 	if base.Connect || op.ID == myaccount.VerifyEnrollment {
-		return cost{spec.Write: 1}
+		return Budget{spec.Write: 1}
 	}
-	return cost{}
+	return Budget{}
 }
 
 // prepare builds a valid request of op for u from base (the zero Base for
@@ -373,7 +361,7 @@ func (k *contract) pending(ctx context.Context, u *contractUser, typ string, val
 	case "phone":
 		start["phone_number"] = values[catalogue.PhoneNumber]
 	}
-	resp := call(u.c.Start(ctx, start))
+	resp := Call(u.c.Start(ctx, start))
 	Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods {type: %s}", typ)
 	Expect(resp.Location()).NotTo(BeEmpty(), "the enrollment answered without a Location")
 	var body struct {
@@ -408,7 +396,7 @@ func (k *contract) pending(ctx context.Context, u *contractUser, typ string, val
 // connect_code, putting both into values.
 func (k *contract) connected(ctx context.Context, u *contractUser, values map[string]any) {
 	GinkgoHelper()
-	resp := call(u.c.Do(ctx, myaccount.Connect, myaccount.Call{Body: map[string]any{
+	resp := Call(u.c.Do(ctx, myaccount.Connect, myaccount.Call{Body: map[string]any{
 		"connection": values[catalogue.Connection], "redirect_uri": values[catalogue.RedirectURI]}}))
 	Expect(resp).To(HaveStatus(http.StatusCreated), "POST /connected-accounts/connect")
 	var c struct {
@@ -420,7 +408,7 @@ func (k *contract) connected(ctx context.Context, u *contractUser, values map[st
 	}
 	Expect(resp.JSON(&c)).To(Succeed())
 	redirect, _ := values[catalogue.RedirectURI].(string)
-	cn := followConnect(ctx, connecting{AuthSession: c.AuthSession, RedirectURI: redirect}, c.ConnectURI+"?ticket="+url.QueryEscape(c.ConnectParams.Ticket))
+	cn := FollowConnect(ctx, Connecting{AuthSession: c.AuthSession, RedirectURI: redirect}, c.ConnectURI+"?ticket="+url.QueryEscape(c.ConnectParams.Ticket))
 	values[catalogue.AuthSession] = cn.AuthSession
 	values[catalogue.ConnectCode] = cn.Code
 }
@@ -453,19 +441,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// refused sends one request the target must refuse with one of want and returns
-// what is wrong with the answer. A connection closed on an oversized body counts
-// as a refusal.
-func refused(ctx context.Context, c *myaccount.Client, opID string, in myaccount.Call, what string, oversized bool, want ...int) []string {
-	GinkgoHelper()
-	in.Deliberate = true
-	resp, err := c.Do(ctx, opID, in)
-	if err != nil && oversized {
-		// A server may close the connection on an oversized body before the client
-		// has sent it all: a refusal, without a status to check.
-		return nil
-	}
-	return refusalProblems(what, deliver(resp, err), want...)
 }

@@ -22,27 +22,6 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// tokenTypeFor is the token_type the target gives a client's ordinary token
-// requests: DPoP when it requires DPoP of the client (the client then always sends a
-// proof), Bearer otherwise.
-func tokenTypeFor(client string) string {
-	if F.Target.DPoPFor(client) == harness.DPoPRequired {
-		return "DPoP"
-	}
-	return "Bearer"
-}
-
-// expectTokenType checks the token_type of a token response: DPoP when the request
-// carried a proof the client made (RFC 9449 §5), Bearer otherwise.
-func expectTokenType(resp *harness.Response, t harness.Tokens) {
-	GinkgoHelper()
-	want := "Bearer"
-	if resp.ProofKey != nil {
-		want = "DPoP"
-	}
-	Expect(strings.EqualFold(t.TokenType, want)).To(BeTrue(), "token_type %q, want %s", t.TokenType, want)
-}
-
 // requireDPoP skips unless the target's My Account API takes DPoP, and its native
 // client (which the DPoP users sign up with) may use it.
 func requireDPoP() {
@@ -86,7 +65,7 @@ func servedOperations() []spec.Operation {
 // dpopUser is a user whose tokens are bound to Key: signed up with a proof of it,
 // for every scope of the API, with a session that renews with proofs of it.
 type dpopUser struct {
-	*user
+	*User
 	Key     *dpop.Key
 	Session *harness.Session
 	// Granted are the scopes the target granted at signup.
@@ -103,9 +82,9 @@ type dpopUser struct {
 // requirement, not every spec that needs a user.
 func signUpBound(ctx context.Context, alg authenticator.Alg, key *dpop.Key) *dpopUser {
 	GinkgoHelper()
-	host := requireCustomDomain()
+	host := RequireCustomDomain()
 	scopes := append([]string{"openid", "offline_access"}, opScopes()...)
-	u, resp := signUpWith(ctx, alg, key, scopes)
+	u, resp := SignUpWith(ctx, alg, key, scopes)
 	granted := strings.Fields(u.Signup.Scope)
 	if len(granted) == 0 {
 		granted, _ = claimScopes(u.Signup.AccessToken)
@@ -114,7 +93,7 @@ func signUpBound(ctx context.Context, alg authenticator.Alg, key *dpop.Key) *dpo
 		return F.PasskeyLoginProof(ctx, key, host, u.Authn, u.Passkeys[0], harness.MeAudience(host), scopes...)
 	}
 	s := harness.NewSession(host, u.Signup, renew).Bind(key)
-	return &dpopUser{user: u, Key: key, Session: s, Granted: granted, SignupResponse: resp}
+	return &dpopUser{User: u, Key: key, Session: s, Granted: granted, SignupResponse: resp}
 }
 
 // unbound says why tokens are not bound to key ("" when they are, as far as the
@@ -126,7 +105,7 @@ func unbound(t harness.Tokens, key *dpop.Key) string {
 	if strings.Count(t.AccessToken, ".") != 2 {
 		return ""
 	}
-	c := claims(t.AccessToken)
+	c := Claims(t.AccessToken)
 	if cnf, _ := c["cnf"].(map[string]any); cnf["jkt"] != key.Thumbprint() {
 		return fmt.Sprintf("has an access token whose cnf (%v) is not the key's", c["cnf"])
 	}
@@ -138,7 +117,7 @@ func claimScopes(token string) ([]string, bool) {
 	if strings.Count(token, ".") != 2 {
 		return nil, false
 	}
-	s, _ := claims(token)["scope"].(string)
+	s, _ := Claims(token)["scope"].(string)
 	return strings.Fields(s), true
 }
 
@@ -153,7 +132,7 @@ func expectBound(resp *harness.Response, key *dpop.Key, what string) harness.Tok
 	Expect(t.AccessToken).NotTo(BeEmpty(), "%s: access_token", what)
 	Expect(t.TokenType).To(Equal("DPoP"), "%s with a valid DPoP proof of an %s key must answer token_type DPoP (RFC 9449 §5)", what, key.Alg())
 	if strings.Count(t.AccessToken, ".") == 2 {
-		c := claims(t.AccessToken)
+		c := Claims(t.AccessToken)
 		cnf, _ := c["cnf"].(map[string]any)
 		Expect(cnf).To(HaveKeyWithValue("jkt", key.Thumbprint()),
 			"%s: the access token's cnf.jkt must be the proof key's RFC 7638 SHA-256 thumbprint (RFC 9449 §6.1); cnf is %v", what, c["cnf"])
@@ -166,7 +145,7 @@ func expectBound(resp *harness.Response, key *dpop.Key, what string) harness.Tok
 func expectProofRefused(resp *harness.Response, what string) {
 	GinkgoHelper()
 	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
-	Expect(tokenRefusalStatuses).To(ContainElement(resp.Status), "%s must be refused with a status the token endpoint documents (400, 401 or 403): %d %s", what, resp.Status, resp.Body)
+	Expect(TokenRefusalStatuses).To(ContainElement(resp.Status), "%s must be refused with a status the token endpoint documents (400, 401 or 403): %d %s", what, resp.Status, resp.Body)
 	Expect(dpop.OAuthError(resp.Body)).To(Equal("invalid_dpop_proof"), "%s must be refused with error invalid_dpop_proof (RFC 9449 §5): %s", what, resp.Body)
 }
 
@@ -206,7 +185,7 @@ var (
 // it). A DPoP challenge's algs, if given, must list the algorithm the target
 // accepted from the suite (ES256). It returns what is wrong.
 func dpopRefusalProblems(what string, resp *harness.Response, bearerSent bool, errs []string) []string {
-	out := refusalProblems(what, resp, http.StatusUnauthorized)
+	out := RefusalProblems(what, resp, http.StatusUnauthorized)
 	if len(out) > 0 && resp.Status != http.StatusUnauthorized {
 		return out
 	}
@@ -240,25 +219,6 @@ func dpopRefusalProblems(what string, resp *harness.Response, bearerSent bool, e
 	return out
 }
 
-// budget is what a spec will ask of one user: requests per kind.
-type budget map[spec.Kind]int
-
-func (b budget) times(n int) budget {
-	out := budget{}
-	for k, v := range b {
-		out[k] = v * n
-	}
-	return out
-}
-
-func (b budget) plus(o budget) budget {
-	out := b.times(1)
-	for k, v := range o {
-		out[k] += v
-	}
-	return out
-}
-
 // dpopPool lends the DPoP specs users with enough of their per-user budget left
 // (PROTOCOL §6: Auth0 lets a user make 5 reads and 5 writes a minute), so that no
 // request waits for a user's bucket: a user is signed up when none has enough left.
@@ -270,7 +230,7 @@ type dpopUserPool struct{ users []*dpopUser }
 
 // borrow returns a user who may still make need of op's scope, after skipping
 // when the target does not grant the scope.
-func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need budget) *dpopUser {
+func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need Budget) *dpopUser {
 	GinkgoHelper()
 	var u *dpopUser
 	for _, c := range p.users {
@@ -293,7 +253,7 @@ func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need budge
 }
 
 // fits says u has need left in its per-user buckets.
-func fits(u *dpopUser, need budget) bool {
+func fits(u *dpopUser, need Budget) bool {
 	l := F.Client.Pacer.Limits().User
 	if l.Unlimited() {
 		return true
@@ -331,7 +291,7 @@ type fixture struct {
 	// works and refused are the requests one call makes (a valid one, and one meant
 	// to be refused, or the valid one sent again), what it needs made first and its
 	// cleanup included.
-	works, refused budget
+	works, refused Budget
 	call           func(ctx context.Context, u *dpopUser, works bool) opCall
 	// replay is the request that sends a valid call's proof again (nil: the same
 	// request).
@@ -343,11 +303,11 @@ type fixture struct {
 }
 
 // readBack is the budget of n state reads.
-func (f fixture) readBack(n int) budget {
+func (f fixture) readBack(n int) Budget {
 	if f.state == nil {
 		return nil
 	}
-	return budget{f.stateKind: n}
+	return Budget{f.stateKind: n}
 }
 
 // dpopReplay is a fixture's replay request, or the valid call again.
@@ -388,7 +348,7 @@ func passkeyState(ctx context.Context, u *dpopUser) string {
 	GinkgoHelper()
 	r := meCall(u, "listAuthenticationMethods", nil, nil)
 	r.URL += "?type=passkey"
-	resp := send(ctx, r)
+	resp := Send(ctx, r)
 	prerequisite(resp, http.StatusOK, "GET /authentication-methods?type=passkey")
 	var body struct {
 		Methods []map[string]any `json:"authentication_methods"`
@@ -420,7 +380,7 @@ func accountState(ctx context.Context, u *dpopUser) string {
 	GinkgoHelper()
 	r := meCall(u, "listConnectedAccounts", nil, nil)
 	r.URL += "?" + url.Values{"connection": {accountConnection()}}.Encode()
-	resp := send(ctx, r)
+	resp := Send(ctx, r)
 	prerequisite(resp, http.StatusOK, "GET /connected-accounts/accounts")
 	var body struct {
 		Accounts []map[string]any `json:"accounts"`
@@ -451,13 +411,13 @@ func cmpOr(s, fallback string) string {
 // creation options with a new authenticator: the verify URL and its body.
 func startPasskey(ctx context.Context, u *dpopUser) (string, map[string]any) {
 	GinkgoHelper()
-	resp := send(ctx, meCall(u, "startAuthenticationMethodEnrollment", nil, map[string]any{"type": "passkey"}))
+	resp := Send(ctx, meCall(u, "startAuthenticationMethodEnrollment", nil, map[string]any{"type": "passkey"}))
 	prerequisite(resp, http.StatusAccepted, "POST /authentication-methods")
-	c := decodeCeremony(resp)
+	c := DecodeCeremony(resp)
 	// Another device: the user's own authenticator holds a passkey the options exclude.
 	att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
-	return verifyURL(u.Session.Host, resp.Location()), map[string]any{"auth_session": c.AuthSession, "authn_response": json.RawMessage(att)}
+	return VerifyURL(u.Session.Host, resp.Location()), map[string]any{"auth_session": c.AuthSession, "authn_response": json.RawMessage(att)}
 }
 
 // trackMethod deletes, after the spec, a method a call created.
@@ -478,9 +438,9 @@ func trackMethod(u *dpopUser) func(*harness.Response) {
 
 // One request of a kind.
 var (
-	w1 = budget{spec.Write: 1}
-	r1 = budget{spec.Read: 1}
-	f1 = budget{spec.FilteredRead: 1}
+	w1 = Budget{spec.Write: 1}
+	r1 = Budget{spec.Read: 1}
+	f1 = Budget{spec.FilteredRead: 1}
 )
 
 // fixtures are the DPoP fixtures of every operation the API serves, by operationId.
@@ -491,7 +451,7 @@ var fixtures = map[string]fixture{
 	"listAuthenticationMethods": {works: r1, refused: r1, call: func(_ context.Context, u *dpopUser, _ bool) opCall {
 		return opCall{req: meCall(u, "listAuthenticationMethods", nil, nil), ok: []int{http.StatusOK}}
 	}},
-	"getAuthenticationMethod": {works: r1.plus(f1), refused: r1.plus(f1), call: func(ctx context.Context, u *dpopUser, _ bool) opCall {
+	"getAuthenticationMethod": {works: r1.Plus(f1), refused: r1.Plus(f1), call: func(ctx context.Context, u *dpopUser, _ bool) opCall {
 		return opCall{req: meCall(u, "getAuthenticationMethod", map[string]string{"authentication_method_id": signupMethodID(ctx, u)}, nil), ok: []int{http.StatusOK}}
 	}},
 	"startAuthenticationMethodEnrollment": {works: w1, refused: w1, state: passkeyState, stateKind: spec.FilteredRead,
@@ -499,7 +459,7 @@ var fixtures = map[string]fixture{
 			return opCall{req: meCall(u, "startAuthenticationMethodEnrollment", nil, map[string]any{"type": "passkey"}), ok: []int{http.StatusAccepted}}
 		}},
 	// A call starts its own enrollment first; a created passkey is deleted after.
-	"verifyAuthenticationMethodEnrollment": {works: w1.times(3), refused: w1.times(2), state: passkeyState, stateKind: spec.FilteredRead,
+	"verifyAuthenticationMethodEnrollment": {works: w1.Times(3), refused: w1.Times(2), state: passkeyState, stateKind: spec.FilteredRead,
 		call: func(ctx context.Context, u *dpopUser, _ bool) opCall {
 			u2, body := startPasskey(ctx, u)
 			return opCall{req: &harness.Request{Method: http.MethodPost, URL: u2, JSON: body, Session: u.Session}, ok: []int{http.StatusCreated}, after: trackMethod(u)}
@@ -516,7 +476,7 @@ var fixtures = map[string]fixture{
 			}
 			return opCall{req: &r, ok: prev.ok, after: prev.after}
 		}},
-	"updateAuthenticationMethod": {works: w1.plus(f1), refused: w1.plus(f1), state: passkeyState, stateKind: spec.FilteredRead,
+	"updateAuthenticationMethod": {works: w1.Plus(f1), refused: w1.Plus(f1), state: passkeyState, stateKind: spec.FilteredRead,
 		call: func(ctx context.Context, u *dpopUser, _ bool) opCall {
 			name := "dpop-" + harness.NewEmail()[len("conformance+"):len("conformance+")+12]
 			return opCall{req: meCall(u, "updateAuthenticationMethod", map[string]string{"authentication_method_id": signupMethodID(ctx, u)}, map[string]any{"name": name}),
@@ -525,13 +485,13 @@ var fixtures = map[string]fixture{
 	// A valid call deletes a second passkey enrolled for it; a refused one names the
 	// user's first passkey, which must stay. Sent again, the valid call names a
 	// passkey that is gone: a server checks the credentials before the resource.
-	"deleteAuthenticationMethod": {works: w1.times(3), refused: w1.plus(f1), state: passkeyState, stateKind: spec.FilteredRead,
+	"deleteAuthenticationMethod": {works: w1.Times(3), refused: w1.Plus(f1), state: passkeyState, stateKind: spec.FilteredRead,
 		call: func(ctx context.Context, u *dpopUser, works bool) opCall {
 			if !works {
 				return opCall{req: meCall(u, "deleteAuthenticationMethod", map[string]string{"authentication_method_id": signupMethodID(ctx, u)}, nil), ok: []int{http.StatusNoContent}}
 			}
 			u2, body := startPasskey(ctx, u)
-			resp := send(ctx, &harness.Request{Method: http.MethodPost, URL: u2, JSON: body, Session: u.Session})
+			resp := Send(ctx, &harness.Request{Method: http.MethodPost, URL: u2, JSON: body, Session: u.Session})
 			prerequisite(resp, http.StatusCreated, "POST …/verify (a second passkey to delete)")
 			id, _ := resp.Object()["id"].(string)
 			Expect(id).NotTo(BeEmpty(), "the verified passkey has no id")

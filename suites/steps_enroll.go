@@ -25,18 +25,18 @@ import (
 // enrollment is a started passkey enrollment.
 type enrollment struct {
 	Location string
-	ceremony
+	Ceremony
 }
 
-// startEnrollment sends POST /authentication-methods {type: passkey} and returns the
+// StartEnrollment sends POST /authentication-methods {type: passkey} and returns the
 // response.
-func startEnrollment(ctx context.Context, host, token string) *harness.Response {
+func StartEnrollment(ctx context.Context, host, token string) *harness.Response {
 	GinkgoHelper()
-	return call(F.Me(ctx, http.MethodPost, host, "/authentication-methods", token, map[string]any{"type": "passkey"}))
+	return Call(F.Me(ctx, http.MethodPost, host, "/authentication-methods", token, map[string]any{"type": "passkey"}))
 }
 
-// verifyURL resolves the enrollment's Location against the API base and appends /verify.
-func verifyURL(host, location string) string {
+// VerifyURL resolves the enrollment's Location against the API base and appends /verify.
+func VerifyURL(host, location string) string {
 	GinkgoHelper()
 	base, err := url.Parse(harness.MeURL(host, "/authentication-methods"))
 	Expect(err).NotTo(HaveOccurred())
@@ -49,10 +49,10 @@ func verifyURL(host, location string) string {
 // methodIDPath percent-encodes a method id for a path segment (passkey|dev_x → passkey%7Cdev_x).
 func methodIDPath(id string) string { return "/authentication-methods/" + url.PathEscape(id) }
 
-// listMethods returns the user's authentication methods.
-func listMethods(ctx context.Context, host, token string) []map[string]any {
+// ListMethods returns the user's authentication methods.
+func ListMethods(ctx context.Context, host, token string) []map[string]any {
 	GinkgoHelper()
-	resp := call(F.Me(ctx, http.MethodGet, host, "/authentication-methods", token, nil))
+	resp := Call(F.Me(ctx, http.MethodGet, host, "/authentication-methods", token, nil))
 	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
 	var body struct {
 		Methods []map[string]any `json:"authentication_methods"`
@@ -61,8 +61,8 @@ func listMethods(ctx context.Context, host, token string) []map[string]any {
 	return body.Methods
 }
 
-// methodIDs lists the ids of methods.
-func methodIDs(ms []map[string]any) []string {
+// MethodIDs lists the ids of methods.
+func MethodIDs(ms []map[string]any) []string {
 	var out []string
 	for _, m := range ms {
 		if id, ok := m["id"].(string); ok {
@@ -72,16 +72,16 @@ func methodIDs(ms []map[string]any) []string {
 	return out
 }
 
-// verify posts an attestation to {Location}/verify.
-func verify(ctx SpecContext, host, token, location, authSession string, attestation []byte) *harness.Response {
+// Verify posts an attestation to {Location}/Verify.
+func Verify(ctx SpecContext, host, token, location, authSession string, attestation []byte) *harness.Response {
 	GinkgoHelper()
 	Expect(location).NotTo(BeEmpty(), "the enrollment answered without a Location")
-	return send(ctx, &harness.Request{Method: http.MethodPost, URL: verifyURL(host, location), Bearer: token,
+	return Send(ctx, &harness.Request{Method: http.MethodPost, URL: VerifyURL(host, location), Bearer: token,
 		JSON: map[string]any{"auth_session": authSession, "authn_response": json.RawMessage(attestation)}})
 }
 
-// deleteMethod removes a method the spec created; used with DeferCleanup.
-func deleteMethod(ctx SpecContext, host, token string, id any) {
+// DeleteMethod removes a method the spec created; used with DeferCleanup.
+func DeleteMethod(ctx SpecContext, host, token string, id any) {
 	s, _ := id.(string)
 	if s == "" {
 		return
@@ -93,7 +93,7 @@ func deleteMethod(ctx SpecContext, host, token string, id any) {
 func verifyRequest(host, token, location, authSession string, attestation []byte) *harness.Request {
 	GinkgoHelper()
 	Expect(location).NotTo(BeEmpty(), "the enrollment answered without a Location")
-	return &harness.Request{Method: http.MethodPost, URL: verifyURL(host, location), Bearer: token, Deliberate: true,
+	return &harness.Request{Method: http.MethodPost, URL: VerifyURL(host, location), Bearer: token, Deliberate: true,
 		JSON: map[string]any{"auth_session": authSession, "authn_response": json.RawMessage(attestation)}}
 }
 
@@ -124,16 +124,16 @@ func expectSameCOSEKey(got any, want []byte) {
 	Expect(g).To(Equal(w), "public_key must be the credential's public key")
 }
 
-func creationOptions(raw json.RawMessage) webauthnOptions {
+func CreationOptions(raw json.RawMessage) webauthnOptions {
 	GinkgoHelper()
 	var o webauthnOptions
 	Expect(json.Unmarshal(raw, &o)).To(Succeed(), "authn_params_public_key")
 	return o
 }
 
-// expectFreshChallenge checks a challenge is base64url of at least 16 bytes and was
+// ExpectFreshChallenge checks a challenge is base64url of at least 16 bytes and was
 // never issued before in this run.
-func expectFreshChallenge(ch string) {
+func ExpectFreshChallenge(ch string) {
 	GinkgoHelper()
 	b, err := base64.RawURLEncoding.DecodeString(ch)
 	Expect(err).NotTo(HaveOccurred(), "challenge %q is not base64url without padding", ch)
@@ -163,13 +163,13 @@ type webauthnOptions struct {
 
 // Enrollment through a method driver (suites/harness/methods), for every type.
 
-// methodsEnv is what the drivers use of the run.
-func methodsEnv() methods.Env {
+// MethodsEnv is what the drivers use of the run.
+func MethodsEnv() methods.Env {
 	return methods.Env{Target: F.Target, OOB: oob.New(F.Target, F.Client)}
 }
 
-// asEnrolling is u as the drivers see it.
-func asEnrolling(u *user) methods.User {
+// AsEnrolling is u as the drivers see it.
+func AsEnrolling(u *User) methods.User {
 	return methods.User{ID: u.Subject, Email: u.Email, Authn: u.Authn}
 }
 
@@ -180,15 +180,15 @@ var factorTypes struct {
 	types []string
 }
 
-// enabledTypes are the method types GET /factors lists, asked once per run by a
+// EnabledTypes are the method types GET /factors lists, asked once per run by a
 // user of its own.
-func enabledTypes(ctx context.Context) []string {
+func EnabledTypes(ctx context.Context) []string {
 	GinkgoHelper()
 	factorTypes.Lock()
 	defer factorTypes.Unlock()
 	if !factorTypes.done {
-		c := me(ctx, newUser(ctx), harness.ScopeReadFactors)
-		resp := call(c.Factors(ctx))
+		c := Me(ctx, NewUser(ctx), harness.ScopeReadFactors)
+		resp := Call(c.Factors(ctx))
 		Expect(resp).To(HaveStatus(http.StatusOK), "GET /factors")
 		var body struct {
 			Factors []struct {
@@ -204,16 +204,16 @@ func enabledTypes(ctx context.Context) []string {
 	return factorTypes.types
 }
 
-// driverFor is typ's driver for the target. It skips when GET /factors does not list
+// DriverFor is typ's driver for the target. It skips when GET /factors does not list
 // the type, or when the driver cannot run against the target (an out-of-band proof
 // with no source to read it from).
-func driverFor(ctx context.Context, typ string) methods.Driver {
+func DriverFor(ctx context.Context, typ string) methods.Driver {
 	GinkgoHelper()
-	requireCustomDomain()
-	if enabled := enabledTypes(ctx); !slices.Contains(enabled, typ) {
+	RequireCustomDomain()
+	if enabled := EnabledTypes(ctx); !slices.Contains(enabled, typ) {
 		Skip(fmt.Sprintf("the target does not enable %s: GET /factors lists %v", typ, enabled))
 	}
-	d, err := methods.New(typ, methodsEnv())
+	d, err := methods.New(typ, MethodsEnv())
 	Expect(err).NotTo(HaveOccurred())
 	if why := d.Unavailable(); why != "" {
 		Skip(why)
@@ -221,8 +221,8 @@ func driverFor(ctx context.Context, typ string) methods.Driver {
 	return d
 }
 
-// staticDriver is typ's driver for what it knows without a target (building the spec tree).
-func staticDriver(typ string) methods.Driver {
+// StaticDriver is typ's driver for what it knows without a target (building the spec tree).
+func StaticDriver(typ string) methods.Driver {
 	d, err := methods.New(typ, methods.Env{})
 	if err != nil {
 		panic(err)
@@ -230,13 +230,13 @@ func staticDriver(typ string) methods.Driver {
 	return d
 }
 
-// startMethod starts an enrollment with d's body and expects the documented 202:
+// StartMethod starts an enrollment with d's body and expects the documented 202:
 // a Location on the domain called naming the method being enrolled, and the type's
 // body.
-func startMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *user) *methods.Started {
+func StartMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *User) *methods.Started {
 	GinkgoHelper()
-	body := d.StartBody(asEnrolling(u))
-	resp := call(c.Start(ctx, body))
+	body := d.StartBody(AsEnrolling(u))
+	resp := Call(c.Start(ctx, body))
 	Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods {type: %s} must answer 202", d.Type())
 	Expect(resp.Location()).NotTo(BeEmpty(), "POST /authentication-methods must answer with a Location header: clients take the method id from it")
 	expectOnHost(resp.Location(), c.Host)
@@ -245,21 +245,21 @@ func startMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *
 	return s
 }
 
-// enrolled is a method the suite enrolled (or seeded) and the proof that made it.
-type enrolled struct {
+// Enrolled is a method the suite Enrolled (or seeded) and the proof that made it.
+type Enrolled struct {
 	ID      string
 	Method  map[string]any
 	Proof   methods.Proof
 	Started *methods.Started // nil for a method made otherwise
 }
 
-// verifyMethod completes s with d's proof and expects 201 with a Location naming the
+// VerifyMethod completes s with d's proof and expects 201 with a Location naming the
 // new method, on the domain called, and the method the driver expects.
-func verifyMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *user, s *methods.Started) enrolled {
+func VerifyMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *User, s *methods.Started) Enrolled {
 	GinkgoHelper()
-	p, err := d.Proof(ctx, asEnrolling(u), s)
+	p, err := d.Proof(ctx, AsEnrolling(u), s)
 	Expect(err).NotTo(HaveOccurred(), "making the proof of a %s enrollment", d.Type())
-	resp := call(c.Verify(ctx, s.Location, p.Body))
+	resp := Call(c.Verify(ctx, s.Location, p.Body))
 	Expect(resp).To(HaveStatus(http.StatusCreated), "POST {Location}/verify of a %s enrollment must answer 201", d.Type())
 	m := resp.Object()
 	Expect(d.CheckMethod(s, p, m)).To(Succeed(), "the %s method the verify answered", d.Type())
@@ -267,34 +267,36 @@ func verifyMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u 
 	Expect(resp.Location()).NotTo(BeEmpty(), "verify must answer with a Location header")
 	expectOnHost(resp.Location(), c.Host)
 	Expect(methods.LastSegment(resp.Location())).To(Equal(id), "the verify's Location must name the new method")
-	return enrolled{ID: id, Method: m, Proof: p, Started: s}
+	return Enrolled{ID: id, Method: m, Proof: p, Started: s}
 }
 
-// verifyAttempt sends a verify body to s's Location and returns the answer as it is,
+// VerifyAttempt sends a verify body to s's Location and returns the answer as it is,
 // for the spec to judge (a refusal must not be a description violation).
-func verifyAttempt(ctx context.Context, c *myaccount.Client, location string, body any) *harness.Response {
+func VerifyAttempt(ctx context.Context, c *myaccount.Client, location string, body any) *harness.Response {
 	GinkgoHelper()
-	return deliver(c.Verify(ctx, location, body))
+	return Deliver(c.Verify(ctx, location, body))
 }
 
-// expectBadRequest expects a My Account refusal of invalid input: 400 with the
+// ExpectBadRequest expects a My Account refusal of invalid input: 400 with the
 // problem body (a 429 never gets here: deliver makes it inconclusive).
-func expectBadRequest(resp *harness.Response, what string) {
+func ExpectBadRequest(resp *harness.Response, what string) {
 	GinkgoHelper()
 	if resp.Status < 300 {
 		Fail(F.Redactor.Text(fmt.Sprintf("%s was accepted (%d): %.300s", what, resp.Status, resp.Body)))
 	}
-	expectNoFailures(refusalProblems(what, resp, http.StatusBadRequest))
+	ExpectNoFailures(RefusalProblems(what, resp, http.StatusBadRequest))
 }
 
-// methodsOf lists the ids of c's user's methods (of one type when typ is set).
-func methodsOf(ctx context.Context, c *myaccount.Client, typ string) []string {
+// MethodsOf lists the ids of c's user's methods (of one type when typ is set).
+func MethodsOf(ctx context.Context, c *myaccount.Client, typ string) []string {
 	GinkgoHelper()
-	resp := call(c.Methods(ctx, typ))
+	resp := Call(c.Methods(ctx, typ))
 	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
 	var body struct {
 		Methods []map[string]any `json:"authentication_methods"`
 	}
 	Expect(resp.JSON(&body)).To(Succeed())
-	return methodIDs(body.Methods)
+	return MethodIDs(body.Methods)
 }
+
+var seenChallenges = map[string]bool{}

@@ -22,8 +22,8 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// requireLoginConfig skips without a code-flow client and a password user.
-func requireLoginConfig() {
+// RequireLoginConfig skips without a code-flow client and a password user.
+func RequireLoginConfig() {
 	GinkgoHelper()
 	if len(F.Target.LoginClients()) == 0 {
 		Skip("the target config has no clients.spa or clients.web: the authorization code flow needs one")
@@ -35,15 +35,15 @@ func requireLoginConfig() {
 	F.Redactor.Add(F.Target.Clients.Web.ClientSecret, "CLIENT_SECRET")
 }
 
-// loginHost is where the login specs log in: the custom domain if any.
-func loginHost() string {
+// LoginHost is where the login specs log in: the custom domain if any.
+func LoginHost() string {
 	if F.Target.CustomDomain != "" {
 		return F.Target.CustomDomain
 	}
 	return F.Target.Domain
 }
 
-func publicClient() harness.NamedClient {
+func PublicClient() harness.NamedClient {
 	GinkgoHelper()
 	for _, c := range F.Target.LoginClients() {
 		if c.Public {
@@ -54,7 +54,7 @@ func publicClient() harness.NamedClient {
 	return harness.NamedClient{}
 }
 
-func confidentialClient() harness.NamedClient {
+func ConfidentialClient() harness.NamedClient {
 	GinkgoHelper()
 	for _, c := range F.Target.LoginClients() {
 		if !c.Public {
@@ -65,9 +65,9 @@ func confidentialClient() harness.NamedClient {
 	return harness.NamedClient{}
 }
 
-// loginDriver starts a driver for the container and closes it after. A browser that
+// LoginDriver starts a driver for the container and closes it after. A browser that
 // is missing skips locally and fails in CI (CI=true), where it is mandatory.
-func loginDriver(ctx context.Context, name string) login.Driver {
+func LoginDriver(ctx context.Context, name string) login.Driver {
 	GinkgoHelper()
 	var (
 		d   login.Driver
@@ -94,13 +94,13 @@ func loginDriver(ctx context.Context, name string) login.Driver {
 	return d
 }
 
-func userAs() login.As {
+func UserAs() login.As {
 	return login.As{Username: F.Target.User.Username, Password: F.Target.User.Password}
 }
 
-// newAuth is an authorization request; confidential clients send no PKCE, so the
+// NewAuth is an authorization request; confidential clients send no PKCE, so the
 // secret alone is tested.
-func newAuth(host string, c harness.NamedClient, scopes ...string) login.Request {
+func NewAuth(host string, c harness.NamedClient, scopes ...string) login.Request {
 	a := login.NewRequest(host, c, scopes...)
 	if !c.Public {
 		a.Verifier = ""
@@ -108,19 +108,19 @@ func newAuth(host string, c harness.NamedClient, scopes ...string) login.Request
 	return a
 }
 
-// codeLogin logs the password user in and returns the callback, which must carry a
+// CodeLogin logs the password user in and returns the callback, which must carry a
 // code and the request's state.
-func codeLogin(ctx context.Context, d login.Driver, a login.Request) login.Callback {
+func CodeLogin(ctx context.Context, d login.Driver, a login.Request) login.Callback {
 	GinkgoHelper()
-	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, userAs())
+	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, UserAs())
 	if err != nil {
 		var ue *harness.UnreachableError
 		if errors.As(err, &ue) {
-			undecided(ue.Error())
+			Undecided(ue.Error())
 		}
 		Fail("the login through the " + d.Name() + " driver failed: " + F.Redactor.Text(err.Error()))
 	}
-	return checkCallback(u, a)
+	return CheckCallback(u, a)
 }
 
 // Logins are scarce: Universal Login takes 10 prompt posts per IP address and 5 more
@@ -142,9 +142,9 @@ var (
 	logins   = map[string]*cachedLogin{}
 )
 
-// ulScopes are the scopes of a login any spec can share: a refresh token and every
+// UlScopes are the scopes of a login any spec can share: a refresh token and every
 // method scope.
-var ulScopes = append([]string{"openid", "offline_access"}, harness.MethodScopes...)
+var UlScopes = append([]string{"openid", "offline_access"}, harness.MethodScopes...)
 
 // loginRenewMargin: a cached access token with less left is renewed before use.
 const loginRenewMargin = 10 * time.Second
@@ -155,9 +155,9 @@ func loginKey(host, clientID string, scopes []string) string {
 	return clientID + " " + host + " " + strings.Join(slices.Compact(s), " ")
 }
 
-// remember keeps the tokens of a login a spec made, for loginTokens; only a plain
+// Remember keeps the tokens of a login a spec made, for loginTokens; only a plain
 // request for host's My Account API counts.
-func remember(a login.Request, t harness.Tokens) {
+func Remember(a login.Request, t harness.Tokens) {
 	if len(a.Extra) > 0 || a.Audience != harness.MeAudience(a.Host) || t.AccessToken == "" {
 		return
 	}
@@ -170,14 +170,14 @@ func remember(a login.Request, t harness.Tokens) {
 	loginsMu.Unlock()
 }
 
-// loginTokens are the password user's tokens for client c on host, for host's My
+// LoginTokens are the password user's tokens for client c on host, for host's My
 // Account API with scopes (ulScopes when none are given): those of an earlier login
 // when their access token has time left, else refreshed with its refresh token, else
 // a new login through d (redeemed as a form).
-func loginTokens(ctx context.Context, d login.Driver, host string, c harness.NamedClient, scopes ...string) harness.Tokens {
+func LoginTokens(ctx context.Context, d login.Driver, host string, c harness.NamedClient, scopes ...string) harness.Tokens {
 	GinkgoHelper()
 	if len(scopes) == 0 {
-		scopes = ulScopes
+		scopes = UlScopes
 	}
 	loginsMu.Lock()
 	e := logins[loginKey(host, c.ClientID, scopes)]
@@ -186,26 +186,26 @@ func loginTokens(ctx context.Context, d login.Driver, host string, c harness.Nam
 		return e.tokens
 	}
 	if e != nil && e.tokens.RefreshToken != "" {
-		if resp := refresh(ctx, host, c, e.tokens.RefreshToken); resp.Status == http.StatusOK {
+		if resp := Refresh(ctx, host, c, e.tokens.RefreshToken); resp.Status == http.StatusOK {
 			var t harness.Tokens
 			if resp.JSON(&t) == nil && t.AccessToken != "" {
 				t.RefreshToken = cmp.Or(t.RefreshToken, e.tokens.RefreshToken) // rotated, or kept
-				remember(e.a, t)
+				Remember(e.a, t)
 				return t
 			}
 		}
 		// Refused (revoked or rotated away by a spec): log in again.
 	}
-	a := newAuth(host, c, scopes...)
-	t := tokensOf(redeem(ctx, a, codeLogin(ctx, d, a).Code, false, nil))
-	remember(a, t)
+	a := NewAuth(host, c, scopes...)
+	t := TokensOf(Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, nil))
+	Remember(a, t)
 	return t
 }
 
-// loginCode logs the password user in and returns the code, for steps that run
+// LoginCode logs the password user in and returns the code, for steps that run
 // outside a spec (BeforeSuite): every failure is an error.
-func loginCode(ctx context.Context, d login.Driver, a login.Request) (string, error) {
-	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, userAs())
+func LoginCode(ctx context.Context, d login.Driver, a login.Request) (string, error) {
+	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, UserAs())
 	if err != nil {
 		return "", fmt.Errorf("the login through the %s driver failed: %s", d.Name(), F.Redactor.Text(err.Error()))
 	}
@@ -222,7 +222,7 @@ func loginCode(ctx context.Context, d login.Driver, a login.Request) (string, er
 	return cb.Code, nil
 }
 
-func checkCallback(u string, a login.Request) login.Callback {
+func CheckCallback(u string, a login.Request) login.Callback {
 	GinkgoHelper()
 	cb, err := login.ParseCallback(u)
 	Expect(err).NotTo(HaveOccurred())
@@ -233,9 +233,9 @@ func checkCallback(u string, a login.Request) login.Callback {
 	return cb
 }
 
-// redeem sends the authorization_code grant; set replaces parameters (nil removes one)
+// Redeem sends the authorization_code grant; set replaces parameters (nil removes one)
 // and mods change the request (a DPoP proof).
-func redeem(ctx context.Context, a login.Request, code string, asJSON bool, set url.Values, mods ...func(*harness.Request)) *harness.Response {
+func Redeem(ctx context.Context, a login.Request, code string, asJSON bool, set url.Values, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
 	p := url.Values{
 		"grant_type": {"authorization_code"}, "client_id": {a.Client.ClientID},
@@ -266,7 +266,7 @@ func redeem(ctx context.Context, a login.Request, code string, asJSON bool, set 
 	return resp
 }
 
-func refresh(ctx context.Context, host string, c harness.NamedClient, rt string, mods ...func(*harness.Request)) *harness.Response {
+func Refresh(ctx context.Context, host string, c harness.NamedClient, rt string, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
 	p := url.Values{"grant_type": {"refresh_token"}, "client_id": {c.ClientID}, "refresh_token": {rt}}
 	if c.ClientSecret != "" {
@@ -290,11 +290,11 @@ func tokenRequest(ctx context.Context, host string, p url.Values, asJSON bool, m
 	for _, m := range mods {
 		m(r)
 	}
-	return send(ctx, r)
+	return Send(ctx, r)
 }
 
-// tokensOf expects a successful token response.
-func tokensOf(resp *harness.Response) harness.Tokens {
+// TokensOf expects a successful token response.
+func TokensOf(resp *harness.Response) harness.Tokens {
 	GinkgoHelper()
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token")
 	var t harness.Tokens
@@ -304,21 +304,40 @@ func tokensOf(resp *harness.Response) harness.Tokens {
 	return t
 }
 
-// probeMe asks host's My Account API whether it takes token (a list of the user's
+// ProbeMe asks host's My Account API whether it takes token (a list of the user's
 // methods, probePath).
-func probeMe(ctx context.Context, host, token string) *harness.Response {
+func ProbeMe(ctx context.Context, host, token string) *harness.Response {
 	GinkgoHelper()
-	return call(F.Me(ctx, http.MethodGet, host, probePath(token), token, nil))
+	return Call(F.Me(ctx, http.MethodGet, host, ProbePath(token), token, nil))
 }
 
-// probePath is what a request asking whether the API takes token lists. The suite's
+// ProbePath is what a request asking whether the API takes token lists. The suite's
 // logins are the one password user's, whose reads against Auth0 are limited to a
 // few a minute (PROTOCOL §6): the methods plainly (a read) while that user's reads
 // last, else by type (a filtered read, a larger bucket of its own), so that no probe
 // waits while the other bucket has room.
-func probePath(token string) string {
+func ProbePath(token string) string {
 	if F.Client.Pacer.Ready(token, spec.Read, spec.FilteredRead) == spec.FilteredRead {
 		return "/authentication-methods?type=passkey"
 	}
 	return "/authentication-methods"
+}
+
+// CanonicalMeToken is a My Account token for the canonical domain (reads of the
+// factors and of the methods), or why there is none. Tokens are bound to the domain
+// they were issued on, and native passkey login works only on the custom domain:
+// the canonical domain's token comes from Universal Login (the authorization code
+// flow) with the target's login user.
+func CanonicalMeToken(ctx context.Context) (token, why string) {
+	GinkgoHelper()
+	if len(F.Target.LoginClients()) == 0 || F.Target.User.Username == "" {
+		return "", fmt.Sprintf("no My Account token can be had for the canonical domain %s: native passkey login works only on the custom domain, and the target config has no Universal Login client (clients.spa or clients.web) and user to log in with there",
+			F.Target.Domain)
+	}
+	RequireLoginConfig()
+	d := LoginDriver(ctx, F.Target.Login.Driver)
+	defer d.Close()
+	a := NewAuth(F.Target.Domain, F.Target.LoginClients()[0], harness.ScopeReadFactors, harness.ScopeReadMethods)
+	t := TokensOf(Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, nil))
+	return t.AccessToken, ""
 }

@@ -3,6 +3,7 @@ package suites
 // How refusals are judged.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -21,37 +23,37 @@ import (
 // 400, and a failed client authentication with 401 access_denied as well as
 // invalid_client. A 429 is never a refusal: call and deliver make it INCONCLUSIVE.
 
-// tokenRefusalStatuses are the statuses the token endpoint documents for a refusal.
-var tokenRefusalStatuses = []int{400, 401, 403}
+// TokenRefusalStatuses are the statuses the token endpoint documents for a refusal.
+var TokenRefusalStatuses = []int{400, 401, 403}
 
-// expectGrantRefused checks a token request was refused with a documented status
+// ExpectGrantRefused checks a token request was refused with a documented status
 // and an OAuth error body.
-func expectGrantRefused(resp *harness.Response, what string) {
+func ExpectGrantRefused(resp *harness.Response, what string) {
 	GinkgoHelper()
 	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
-	Expect(tokenRefusalStatuses).To(ContainElement(resp.Status), "%s must be refused with a status the token endpoint documents (400, 401 or 403): %d %s", what, resp.Status, resp.Body)
+	Expect(TokenRefusalStatuses).To(ContainElement(resp.Status), "%s must be refused with a status the token endpoint documents (400, 401 or 403): %d %s", what, resp.Status, resp.Body)
 	Expect(resp.Object()).To(HaveKeyWithValue("error", BeAssignableToTypeOf("")), "%s: the refusal must carry an OAuth error", what)
 }
 
-// expectInvalidGrant expects invalid_grant with 400 (RFC 6749 §5.2) or 403 (Auth0).
-func expectInvalidGrant(resp *harness.Response, what string) {
+// ExpectInvalidGrant expects invalid_grant with 400 (RFC 6749 §5.2) or 403 (Auth0).
+func ExpectInvalidGrant(resp *harness.Response, what string) {
 	GinkgoHelper()
 	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
 	Expect([]int{400, 403}).To(ContainElement(resp.Status), "%s must be refused with 400 or 403: %d %s", what, resp.Status, resp.Body)
 	Expect(resp.Object()).To(HaveKeyWithValue("error", "invalid_grant"), "%s: the error code", what)
 }
 
-// expectClientAuthFailed expects 401 with invalid_client (RFC 6749 §5.2) or
+// ExpectClientAuthFailed expects 401 with invalid_client (RFC 6749 §5.2) or
 // access_denied (Auth0).
-func expectClientAuthFailed(resp *harness.Response, what string) {
+func ExpectClientAuthFailed(resp *harness.Response, what string) {
 	GinkgoHelper()
 	Expect(resp).To(HaveStatus(401), "%s must be refused", what)
 	Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf("invalid_client", "access_denied")), "%s: the error code", what)
 }
 
-// refusalProblems checks that resp is one of the wanted statuses with a My Account
+// RefusalProblems checks that resp is one of the wanted statuses with a My Account
 // error body, and returns what is wrong, prefixed with what was sent.
-func refusalProblems(what string, resp *harness.Response, want ...int) []string {
+func RefusalProblems(what string, resp *harness.Response, want ...int) []string {
 	var out []string
 	if !slices.Contains(want, resp.Status) {
 		out = append(out, fmt.Sprintf("%s: answered %d, want %v: %.300s", what, resp.Status, want, resp.Body))
@@ -94,10 +96,25 @@ func onlyUndocumentedStatus(err error) bool {
 	return true
 }
 
-// expectNoFailures fails the spec with every collected failure, one per line.
-func expectNoFailures(failures []string) {
+// ExpectNoFailures fails the spec with every collected failure, one per line.
+func ExpectNoFailures(failures []string) {
 	GinkgoHelper()
 	if len(failures) > 0 {
 		Fail(fmt.Sprintf("%d case(s) failed:\n%s", len(failures), strings.Join(failures, "\n")))
 	}
+}
+
+// Refused sends one request the target must refuse with one of want and returns
+// what is wrong with the answer. A connection closed on an oversized body counts
+// as a refusal.
+func Refused(ctx context.Context, c *myaccount.Client, opID string, in myaccount.Call, what string, oversized bool, want ...int) []string {
+	GinkgoHelper()
+	in.Deliberate = true
+	resp, err := c.Do(ctx, opID, in)
+	if err != nil && oversized {
+		// A server may close the connection on an oversized body before the client
+		// has sent it all: a refusal, without a status to check.
+		return nil
+	}
+	return RefusalProblems(what, Deliver(resp, err), want...)
 }

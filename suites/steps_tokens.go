@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
-// claims decodes a JWT's payload without verifying it: the target's API verifies,
+// Claims decodes a JWT's payload without verifying it: the target's API verifies,
 // the suite only reads what was issued.
-func claims(jwt string) map[string]any {
+func Claims(jwt string) map[string]any {
 	GinkgoHelper()
 	parts := strings.Split(jwt, ".")
 	Expect(parts).To(HaveLen(3), "the access token is not a JWS in compact form")
@@ -24,8 +25,8 @@ func claims(jwt string) map[string]any {
 	return m
 }
 
-// audiences returns the aud claim as a list.
-func audiences(c map[string]any) []string {
+// Audiences returns the aud claim as a list.
+func Audiences(c map[string]any) []string {
 	switch a := c["aud"].(type) {
 	case string:
 		return []string{a}
@@ -39,4 +40,25 @@ func audiences(c map[string]any) []string {
 		return out
 	}
 	return nil
+}
+
+// TokenTypeFor is the token_type the target gives a client's ordinary token
+// requests: DPoP when it requires DPoP of the client (the client then always sends a
+// proof), Bearer otherwise.
+func TokenTypeFor(client string) string {
+	if F.Target.DPoPFor(client) == harness.DPoPRequired {
+		return "DPoP"
+	}
+	return "Bearer"
+}
+
+// expectTokenType checks the token_type of a token response: DPoP when the request
+// carried a proof the client made (RFC 9449 §5), Bearer otherwise.
+func expectTokenType(resp *harness.Response, t harness.Tokens) {
+	GinkgoHelper()
+	want := "Bearer"
+	if resp.ProofKey != nil {
+		want = "DPoP"
+	}
+	Expect(strings.EqualFold(t.TokenType, want)).To(BeTrue(), "token_type %q, want %s", t.TokenType, want)
 }

@@ -34,12 +34,12 @@ func waitUntil(ctx SpecContext, deadline time.Time, what string) {
 // when the spec tree is built (a package-level var) with the labels of the specs that
 // check it; it is issued in BeforeSuite only when those specs are selected.
 
-// expiryPriority schedules the specs that check an expiry after all others.
-const expiryPriority = -10
+// ExpiryPriority schedules the specs that check an expiry after all others.
+const ExpiryPriority = -10
 
-// slowStartPriority schedules containers with a slow start (a browser) before all
+// SlowStartPriority schedules containers with a slow start (a browser) before all
 // others, so that a parallel run does not end waiting on one of them.
-const slowStartPriority = 10
+const SlowStartPriority = 10
 
 // expiry is something issued at the start of the run that a spec checks once it has
 // run out.
@@ -56,12 +56,12 @@ type expiry struct {
 
 var expiries []*expiry
 
-// issueAtStart registers an expiry: issue runs in BeforeSuite when the spec labelled
+// IssueAtStart registers an expiry: issue runs in BeforeSuite when the spec labelled
 // with labels (all of its labels, its containers' included) is selected, and returns
 // what it issued and how long that lives (as the target states it: expires_in, the
 // options' timeout, login.code_lifetime). issue must not fail the BeforeSuite: it
 // returns an error, which the spec reports (see signUpQuietly below).
-func issueAtStart(name string, labels Labels, issue func(ctx context.Context) (any, time.Duration, error)) *expiry {
+func IssueAtStart(name string, labels Labels, issue func(ctx context.Context) (any, time.Duration, error)) *expiry {
 	e := &expiry{name: name, labels: labels, issue: issue}
 	expiries = append(expiries, e)
 	return e
@@ -96,10 +96,10 @@ func selected(labels Labels) bool {
 	return false
 }
 
-// await returns what e issued once it has expired (its lifetime plus a second for
+// Await returns what e issued once it has expired (its lifetime plus a second for
 // clocks that tick apart), skipping when that is further off than max_wait allows,
 // and failing when it could not be issued.
-func (e *expiry) await(ctx SpecContext) any {
+func (e *expiry) Await(ctx SpecContext) any {
 	GinkgoHelper()
 	switch {
 	case e.issued.IsZero():
@@ -122,15 +122,15 @@ func (e *expiry) await(ctx SpecContext) any {
 // and in BeforeSuite that would fail the whole run, so what issueAtStart issues is
 // made with these, which answer errors instead.
 
-// signUpQuietly signs a user up with an ES256 passkey on the custom domain and
+// SignUpQuietly signs a user up with an ES256 passkey on the custom domain and
 // returns them with a My Account client acting as them (its session renews with the
 // passkey); the caller deletes what the client creates.
-func signUpQuietly(ctx context.Context) (*user, *myaccount.Client, error) {
+func SignUpQuietly(ctx context.Context) (*User, *myaccount.Client, error) {
 	host := F.Target.CustomDomain
 	if host == "" {
 		return nil, nil, errors.New("the target config has no custom_domain")
 	}
-	u := &user{Email: harness.NewEmail(), Authn: authenticator.New()}
+	u := &User{Email: harness.NewEmail(), Authn: authenticator.New()}
 	resp, err := F.PasskeyRegister(ctx, host, u.Email)
 	if err != nil {
 		return nil, nil, err
@@ -138,7 +138,7 @@ func signUpQuietly(ctx context.Context) (*user, *myaccount.Client, error) {
 	if resp.Status != http.StatusOK {
 		return nil, nil, fmt.Errorf("POST /passkey/register answered %d: %.300s", resp.Status, resp.Body)
 	}
-	var c ceremony
+	var c Ceremony
 	if err := resp.JSON(&c); err != nil {
 		return nil, nil, err
 	}

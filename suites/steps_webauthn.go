@@ -23,7 +23,7 @@ import (
 func unofferedAlgAttestation(options json.RawMessage) ([]byte, authenticator.Alg) {
 	GinkgoHelper()
 	offered := map[authenticator.Alg]bool{}
-	for _, p := range creationOptions(options).PubKeyCredParams {
+	for _, p := range CreationOptions(options).PubKeyCredParams {
 		offered[authenticator.Alg(p.Alg)] = true
 	}
 	alg := authenticator.Alg(0)
@@ -93,7 +93,7 @@ func expectNewChallenge(ch string) {
 // passkeys is the passkey driver for the target (ES256 credentials).
 func passkeys() *methods.PasskeyDriver {
 	GinkgoHelper()
-	d, err := methods.New(methods.Passkey, methodsEnv())
+	d, err := methods.New(methods.Passkey, MethodsEnv())
 	Expect(err).NotTo(HaveOccurred())
 	return d.(*methods.PasskeyDriver)
 }
@@ -105,30 +105,30 @@ func passkeys() *methods.PasskeyDriver {
 // refusal is about the tampering.
 func expectTamperedEnrollmentRefused(ctx context.Context, what string, answer func(options json.RawMessage) []byte) {
 	GinkgoHelper()
-	requireCustomDomain()
+	RequireCustomDomain()
 	d := passkeys()
-	u := newUser(ctx)
-	c := me(ctx, u)
-	before := methodsOf(ctx, c, "")
-	s := startMethod(ctx, c, d, u)
+	u := NewUser(ctx)
+	c := Me(ctx, u)
+	before := MethodsOf(ctx, c, "")
+	s := StartMethod(ctx, c, d, u)
 	att := answer(s.Options())
-	resp := verifyAttempt(ctx, c, s.Location, map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)})
-	expectBadRequest(resp, "an enrollment verified with "+what)
-	control := verifyMethod(ctx, c, d, u, startMethod(ctx, c, d, u))
-	Expect(methodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
+	resp := VerifyAttempt(ctx, c, s.Location, map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)})
+	ExpectBadRequest(resp, "an enrollment verified with "+what)
+	control := VerifyMethod(ctx, c, d, u, StartMethod(ctx, c, d, u))
+	Expect(MethodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
 		"after a refused verification and an untampered one, the methods must be those before plus the untampered one")
 }
 
 // expectTamperedLoginRefused runs one tampered passkey login for u: answer makes the
 // assertion from the request options. The webauthn grant must refuse it as the
 // token endpoint documents; then an untampered login of the same kind must succeed.
-func expectTamperedLoginRefused(ctx context.Context, u *user, what string, answer func(options json.RawMessage) []byte) {
+func expectTamperedLoginRefused(ctx context.Context, u *User, what string, answer func(options json.RawMessage) []byte) {
 	GinkgoHelper()
-	host := requireCustomDomain()
-	c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+	host := RequireCustomDomain()
+	c := DecodeCeremony(Call(F.PasskeyChallenge(ctx, host)))
 	assertion := answer(c.Options)
-	expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login assertion "+what)
-	signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+	ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login assertion "+what)
+	SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 }
 
 // requireUserVerification skips unless WebAuthn options require user verification

@@ -20,12 +20,6 @@ var F *harness.Framework
 // Use sets the framework the specs run with. Call it before RunSpecs.
 func Use(f *harness.Framework) { F = f }
 
-// Req labels a spec with the requirement IDs it checks. Labels make them selectable
-// with --label-filter; the report carries them for per-requirement results.
-func Req(ids ...string) Labels {
-	return Label(ids...)
-}
-
 var _ = BeforeEach(func() {
 	if F == nil {
 		Fail("suites.Use was not called: no target")
@@ -88,6 +82,6 @@ var _ = AfterEach(func() {
 // to remove, newest first, when its last spec is done.
 var runCleanups []func(ctx context.Context)
 
-// afterRun registers a cleanup for the end of this process's specs: for fixtures
+// AfterRun registers a cleanup for the end of this process's specs: for fixtures
 // shared by specs of several containers, which no one container's DeferCleanup fits.
-func afterRun(f func(ctx context.Context)) { runCleanups = append(runCleanups, f) }
+func AfterRun(f func(ctx context.Context)) { runCleanups = append(runCleanups, f) }

@@ -69,10 +69,10 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 
 	It("issues creation options with fresh 16-byte challenges, the documented algorithms and residentKey required", Req("MA-ENR-021", "MA-ENR-022", "MA-ENR-023"), func(ctx SpecContext) {
 		d := passkeys()
-		u := newUser(ctx)
-		c := me(ctx, u)
+		u := NewUser(ctx)
+		c := Me(ctx, u)
 		for range 3 {
-			s := startMethod(ctx, c, d, u) // checks the algorithms and residentKey
+			s := StartMethod(ctx, c, d, u) // checks the algorithms and residentKey
 			o, err := methods.ParseCreationOptions(s.Options())
 			Expect(err).NotTo(HaveOccurred())
 			expectNewChallenge(o.Challenge)
@@ -80,15 +80,15 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 	})
 
 	It("refuses a passkey signup with a credential of an algorithm the options did not offer", Req("AUTH-PK-016"), func(ctx SpecContext) {
-		host := requireCustomDomain()
-		resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
+		host := RequireCustomDomain()
+		resp := Call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
 		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
-		c := decodeCeremony(resp)
+		c := DecodeCeremony(resp)
 		att, alg := unofferedAlgAttestation(c.Options)
-		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)),
+		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)),
 			"a signup with a credential of "+alg.String()+", which the options did not offer")
 		// The control: a signup answered with an offered algorithm.
-		newUser(ctx)
+		NewUser(ctx)
 	})
 })
 
@@ -97,12 +97,12 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered, func() {
 	var (
 		host string
-		u    *user
+		u    *User
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		host = requireCustomDomain()
-		u = newUser(ctx)
+		host = RequireCustomDomain()
+		u = NewUser(ctx)
 	})
 
 	login := func(mods authenticator.Mods) func(json.RawMessage) []byte {
@@ -136,7 +136,7 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 		}},
 	} {
 		It("refuses a login assertion "+tc.name, Req(tc.req), func(ctx SpecContext) {
-			signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods) // the target has seen a counter
+			SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods) // the target has seen a counter
 			expectTamperedLoginRefused(ctx, u, tc.name, login(tc.mods()))
 		})
 	}
@@ -149,31 +149,31 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 	})
 
 	It("refuses a login auth_session used a second time", Req("AUTH-PK-006"), func(ctx SpecContext) {
-		c := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+		c := DecodeCeremony(Call(F.PasskeyChallenge(ctx, host)))
 		first, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
 		// The control is the first use: the untampered ceremony logs in.
-		Expect(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, first, harness.MeAudience(host), harness.ScopeReadMethods))).To(HaveStatus(http.StatusOK))
+		Expect(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, first, harness.MeAudience(host), harness.ScopeReadMethods))).To(HaveStatus(http.StatusOK))
 		// A fresh, valid assertion (the counter goes up) for the same challenge and session.
 		second, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, second, harness.MeAudience(host), harness.ScopeReadMethods)), "an auth_session used a second time")
+		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, second, harness.MeAudience(host), harness.ScopeReadMethods)), "an auth_session used a second time")
 	})
 
 	It("refuses a login that presents an enrollment's auth_session", Req("AUTH-PK-014"), func(ctx SpecContext) {
-		c := me(ctx, u, harness.ScopeCreateMethods)
-		s := startMethod(ctx, c, passkeys(), u)
+		c := Me(ctx, u, harness.ScopeCreateMethods)
+		s := StartMethod(ctx, c, passkeys(), u)
 		o, err := methods.ParseCreationOptions(s.Options())
 		Expect(err).NotTo(HaveOccurred())
 		challenge, err := base64.RawURLEncoding.DecodeString(o.Challenge)
 		Expect(err).NotTo(HaveOccurred())
 		// A valid assertion over the enrollment's challenge, presented with its session.
-		lc := decodeCeremony(call(F.PasskeyChallenge(ctx, host)))
+		lc := DecodeCeremony(Call(F.PasskeyChallenge(ctx, host)))
 		assertion := login(authenticator.Mods{Challenge: challenge})(lc.Options)
-		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, s.AuthSession(), assertion, harness.MeAudience(host), harness.ScopeReadMethods)),
+		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, s.AuthSession(), assertion, harness.MeAudience(host), harness.ScopeReadMethods)),
 			"a login with an enrollment's auth_session")
 		// The control: a login ceremony of its own logs in.
-		signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+		SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 	})
 
 	It("issues login challenges of at least 16 bytes that are never repeated", Req("AUTH-PK-013"), func(ctx SpecContext) {
@@ -181,7 +181,7 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 			var o struct {
 				Challenge string `json:"challenge"`
 			}
-			Expect(json.Unmarshal(decodeCeremony(call(F.PasskeyChallenge(ctx, host))).Options, &o)).To(Succeed())
+			Expect(json.Unmarshal(DecodeCeremony(Call(F.PasskeyChallenge(ctx, host))).Options, &o)).To(Succeed())
 			expectNewChallenge(o.Challenge)
 		}
 	})
@@ -191,7 +191,7 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 // request options' timeout (its stated lifetime) has passed.
 var expiredLoginLabels = Label("tamper", "passkey", "AUTH-PK-015")
 
-var expiredLogin = issueAtStart("a passkey login's auth_session", expiredLoginLabels, func(ctx context.Context) (any, time.Duration, error) {
+var expiredLogin = IssueAtStart("a passkey login's auth_session", expiredLoginLabels, func(ctx context.Context) (any, time.Duration, error) {
 	host := F.Target.CustomDomain
 	if host == "" {
 		return nil, 0, fmt.Errorf("the target config has no custom_domain")
@@ -203,7 +203,7 @@ var expiredLogin = issueAtStart("a passkey login's auth_session", expiredLoginLa
 	if resp.Status != http.StatusOK {
 		return nil, 0, fmt.Errorf("POST /passkey/challenge answered %d: %.300s", resp.Status, resp.Body)
 	}
-	var c ceremony
+	var c Ceremony
 	if err := resp.JSON(&c); err != nil {
 		return nil, 0, err
 	}
@@ -212,14 +212,14 @@ var expiredLogin = issueAtStart("a passkey login's auth_session", expiredLoginLa
 })
 
 var _ = Describe("Expired passkey logins", func() {
-	It("refuses a login with an expired auth_session", expiredLoginLabels, SpecPriority(expiryPriority), func(ctx SpecContext) {
-		host := requireCustomDomain()
-		c := expiredLogin.await(ctx).(ceremony)
-		u := newUser(ctx)
+	It("refuses a login with an expired auth_session", expiredLoginLabels, SpecPriority(ExpiryPriority), func(ctx SpecContext) {
+		host := RequireCustomDomain()
+		c := expiredLogin.Await(ctx).(Ceremony)
+		u := NewUser(ctx)
 		assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		expectGrantRefused(call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login with an expired auth_session")
+		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login with an expired auth_session")
 		// The control: a ceremony answered before it expires logs in.
-		signIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+		SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 	})
 })

@@ -23,10 +23,10 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 	// the URL path makes of the verify URL, and expects 201.
 	enrollShaped := func(ctx context.Context, shape func(map[string]any), path func(verifyURL string) string) {
 		GinkgoHelper()
-		requireCustomDomain()
-		u := newUser(ctx)
-		c := me(ctx, u)
-		s := startMethod(ctx, c, passkeys(), u)
+		RequireCustomDomain()
+		u := NewUser(ctx)
+		c := Me(ctx, u)
+		s := StartMethod(ctx, c, passkeys(), u)
 		att, _, err := authenticator.New().RegisterWith(s.Options(), F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: shape})
 		Expect(err).NotTo(HaveOccurred())
 		u2, err := c.VerifyURL(s.Location)
@@ -34,7 +34,7 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 		if path != nil {
 			u2 = path(u2)
 		}
-		resp := call(c.Do(ctx, myaccount.VerifyEnrollment, myaccount.Call{URL: u2,
+		resp := Call(c.Do(ctx, myaccount.VerifyEnrollment, myaccount.Call{URL: u2,
 			Body: map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)}}))
 		Expect(resp).To(HaveStatus(http.StatusCreated), "verify at %s", u2)
 		Expect(resp.Object()).To(HaveKeyWithValue("type", methods.Passkey))
@@ -80,15 +80,15 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 	})
 
 	It("signs a user up with clientExtensionResults carrying credProps (Android)", Req("MA-ENR-025"), func(ctx SpecContext) {
-		host := requireCustomDomain()
-		resp := call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
+		host := RequireCustomDomain()
+		resp := Call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
 		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
-		c := decodeCeremony(resp)
+		c := DecodeCeremony(resp)
 		att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: func(m map[string]any) {
 			m["clientExtensionResults"] = map[string]any{"credProps": map[string]any{"rk": true}}
 		}})
 		Expect(err).NotTo(HaveOccurred())
-		resp = call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods))
+		resp = Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods))
 		Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, signup with credProps)")
 	})
 })
