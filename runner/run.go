@@ -23,7 +23,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/all"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
@@ -207,7 +207,7 @@ func cmdRun(args []string) (int, error) {
 		set("ginkgo.no-color", "true")
 	}
 
-	suites.Use(fw)
+	all.Use(fw)
 	if !worker {
 		// A worker's output reaches the terminal only with its spec's (the parent's
 		// Ginkgo prints the progress of a parallel run).

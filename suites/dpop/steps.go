@@ -1,4 +1,4 @@
-package suites
+package dpop
 
 // DPoP (RFC 9449): users whose tokens are bound to keys, and how DPoP answers are
 // judged. The client (harness/dpop.go) makes the proofs; these steps say what the
@@ -15,9 +15,10 @@ import (
 	"strings"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
+	proofs "github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -26,10 +27,10 @@ import (
 // client (which the DPoP users sign up with) may use it.
 func requireDPoP() {
 	GinkgoHelper()
-	if F.Target.DPoP == harness.DPoPOff {
+	if framework.F.Target.DPoP == harness.DPoPOff {
 		Skip("the target config says dpop: off (the default when it does not say): the target is not known to take DPoP (RFC 9449); set dpop: allowed or required to run the DPoP specs")
 	}
-	if F.Target.DPoPFor("native") == harness.DPoPOff {
+	if framework.F.Target.DPoPFor("native") == harness.DPoPOff {
 		Skip("clients.native.dpop is off: the DPoP specs bind the native client's tokens to keys")
 	}
 }
@@ -37,7 +38,7 @@ func requireDPoP() {
 // requireNonces skips unless the target config says the target demands DPoP nonces.
 func requireNonces() {
 	GinkgoHelper()
-	if !F.Target.DPoPNonce {
+	if !framework.F.Target.DPoPNonce {
 		Skip("the target config does not say dpop_nonce: true, so the target is not expected to demand DPoP nonces (RFC 9449 §8, §9 make them optional); the client still answers any demand for one")
 	}
 }
@@ -65,8 +66,8 @@ func servedOperations() []spec.Operation {
 // dpopUser is a user whose tokens are bound to Key: signed up with a proof of it,
 // for every scope of the API, with a session that renews with proofs of it.
 type dpopUser struct {
-	*User
-	Key     *dpop.Key
+	*framework.User
+	Key     *proofs.Key
 	Session *harness.Session
 	// Granted are the scopes the target granted at signup.
 	Granted []string
@@ -80,17 +81,17 @@ type dpopUser struct {
 // for every scope of the operations the API serves. Whether the tokens are bound is
 // for the caller to judge (AUTH-DPOP-001 does), so that a defect there fails that
 // requirement, not every spec that needs a user.
-func signUpBound(ctx context.Context, alg authenticator.Alg, key *dpop.Key) *dpopUser {
+func signUpBound(ctx context.Context, alg authenticator.Alg, key *proofs.Key) *dpopUser {
 	GinkgoHelper()
-	host := RequireCustomDomain()
+	host := framework.RequireCustomDomain()
 	scopes := append([]string{"openid", "offline_access"}, opScopes()...)
-	u, resp := SignUpWith(ctx, alg, key, scopes)
+	u, resp := framework.SignUpWith(ctx, alg, key, scopes)
 	granted := strings.Fields(u.Signup.Scope)
 	if len(granted) == 0 {
 		granted, _ = claimScopes(u.Signup.AccessToken)
 	}
 	renew := func(ctx context.Context) (harness.Tokens, error) {
-		return F.PasskeyLoginProof(ctx, key, host, u.Authn, u.Passkeys[0], harness.MeAudience(host), scopes...)
+		return framework.F.PasskeyLoginProof(ctx, key, host, u.Authn, u.Passkeys[0], harness.MeAudience(host), scopes...)
 	}
 	s := harness.NewSession(host, u.Signup, renew).Bind(key)
 	return &dpopUser{User: u, Key: key, Session: s, Granted: granted, SignupResponse: resp}
@@ -98,14 +99,14 @@ func signUpBound(ctx context.Context, alg authenticator.Alg, key *dpop.Key) *dpo
 
 // unbound says why tokens are not bound to key ("" when they are, as far as the
 // suite can tell): token_type is not DPoP, or a JWT access token lacks its cnf.jkt.
-func unbound(t harness.Tokens, key *dpop.Key) string {
+func unbound(t harness.Tokens, key *proofs.Key) string {
 	if !strings.EqualFold(t.TokenType, "DPoP") {
 		return fmt.Sprintf("has token_type %q", t.TokenType)
 	}
 	if strings.Count(t.AccessToken, ".") != 2 {
 		return ""
 	}
-	c := Claims(t.AccessToken)
+	c := framework.Claims(t.AccessToken)
 	if cnf, _ := c["cnf"].(map[string]any); cnf["jkt"] != key.Thumbprint() {
 		return fmt.Sprintf("has an access token whose cnf (%v) is not the key's", c["cnf"])
 	}
@@ -117,22 +118,22 @@ func claimScopes(token string) ([]string, bool) {
 	if strings.Count(token, ".") != 2 {
 		return nil, false
 	}
-	s, _ := Claims(token)["scope"].(string)
+	s, _ := framework.Claims(token)["scope"].(string)
 	return strings.Fields(s), true
 }
 
 // expectBound checks a token response binds the access token to key (RFC 9449 §5,
 // §6.1): token_type DPoP and, when the access token is a JWT, cnf.jkt the key's
 // RFC 7638 thumbprint. It returns the tokens.
-func expectBound(resp *harness.Response, key *dpop.Key, what string) harness.Tokens {
+func expectBound(resp *harness.Response, key *proofs.Key, what string) harness.Tokens {
 	GinkgoHelper()
-	Expect(resp).To(HaveStatus(http.StatusOK), "%s with a valid DPoP proof", what)
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "%s with a valid DPoP proof", what)
 	var t harness.Tokens
 	Expect(resp.JSON(&t)).To(Succeed())
 	Expect(t.AccessToken).NotTo(BeEmpty(), "%s: access_token", what)
 	Expect(t.TokenType).To(Equal("DPoP"), "%s with a valid DPoP proof of an %s key must answer token_type DPoP (RFC 9449 §5)", what, key.Alg())
 	if strings.Count(t.AccessToken, ".") == 2 {
-		c := Claims(t.AccessToken)
+		c := framework.Claims(t.AccessToken)
 		cnf, _ := c["cnf"].(map[string]any)
 		Expect(cnf).To(HaveKeyWithValue("jkt", key.Thumbprint()),
 			"%s: the access token's cnf.jkt must be the proof key's RFC 7638 SHA-256 thumbprint (RFC 9449 §6.1); cnf is %v", what, c["cnf"])
@@ -145,8 +146,8 @@ func expectBound(resp *harness.Response, key *dpop.Key, what string) harness.Tok
 func expectProofRefused(resp *harness.Response, what string) {
 	GinkgoHelper()
 	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
-	Expect(TokenRefusalStatuses).To(ContainElement(resp.Status), "%s must be refused with a status the token endpoint documents (400, 401 or 403): %d %s", what, resp.Status, resp.Body)
-	Expect(dpop.OAuthError(resp.Body)).To(Equal("invalid_dpop_proof"), "%s must be refused with error invalid_dpop_proof (RFC 9449 §5): %s", what, resp.Body)
+	Expect(framework.TokenRefusalStatuses).To(ContainElement(resp.Status), "%s must be refused with a status the token endpoint documents (400, 401 or 403): %d %s", what, resp.Status, resp.Body)
+	Expect(proofs.OAuthError(resp.Body)).To(Equal("invalid_dpop_proof"), "%s must be refused with error invalid_dpop_proof (RFC 9449 §5): %s", what, resp.Body)
 }
 
 // nonceSyntax is a DPoP-Nonce value: 1*NQCHAR (RFC 9449 §8.1).
@@ -161,11 +162,11 @@ func expectNonceDemand(resp *harness.Response, what string) {
 	Expect(nonceSyntax.MatchString(n[0])).To(BeTrue(), "%s: DPoP-Nonce %q is not 1*NQCHAR (RFC 9449 §8.1)", what, n[0])
 	if strings.HasPrefix(resp.Exchange.Operation, "POST /oauth") || strings.HasSuffix(resp.Exchange.URL, "/oauth/token") {
 		Expect(resp.Status).To(Equal(http.StatusBadRequest), "%s: %s", what, resp.Body)
-		Expect(dpop.OAuthError(resp.Body)).To(Equal("use_dpop_nonce"), "%s: %s", what, resp.Body)
+		Expect(proofs.OAuthError(resp.Body)).To(Equal("use_dpop_nonce"), "%s: %s", what, resp.Body)
 		return
 	}
 	Expect(resp.Status).To(Equal(http.StatusUnauthorized), "%s: %s", what, resp.Body)
-	c, ok := dpop.Find(resp.Header, "DPoP")
+	c, ok := proofs.Find(resp.Header, "DPoP")
 	Expect(ok).To(BeTrue(), "%s: no DPoP challenge in %q", what, resp.Header.Values("WWW-Authenticate"))
 	Expect(c.Params["error"]).To(Equal("use_dpop_nonce"), "%s: the DPoP challenge %q", what, resp.Header.Values("WWW-Authenticate"))
 }
@@ -185,13 +186,13 @@ var (
 // it). A DPoP challenge's algs, if given, must list the algorithm the target
 // accepted from the suite (ES256). It returns what is wrong.
 func dpopRefusalProblems(what string, resp *harness.Response, bearerSent bool, errs []string) []string {
-	out := RefusalProblems(what, resp, http.StatusUnauthorized)
+	out := framework.RefusalProblems(what, resp, http.StatusUnauthorized)
 	if len(out) > 0 && resp.Status != http.StatusUnauthorized {
 		return out
 	}
 	var named []string
 	dpopSeen := false
-	for _, c := range dpop.ParseChallenges(resp.Header.Values("WWW-Authenticate")) {
+	for _, c := range proofs.ParseChallenges(resp.Header.Values("WWW-Authenticate")) {
 		switch {
 		case strings.EqualFold(c.Scheme, "DPoP"):
 			dpopSeen = true
@@ -230,7 +231,7 @@ type dpopUserPool struct{ users []*dpopUser }
 
 // borrow returns a user who may still make need of op's scope, after skipping
 // when the target does not grant the scope.
-func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need Budget) *dpopUser {
+func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need framework.Budget) *dpopUser {
 	GinkgoHelper()
 	var u *dpopUser
 	for _, c := range p.users {
@@ -240,7 +241,7 @@ func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need Budge
 		}
 	}
 	if u == nil {
-		u = signUpBound(ctx, authenticator.ES256, dpop.MustKey(dpop.ES256))
+		u = signUpBound(ctx, authenticator.ES256, proofs.MustKey(proofs.ES256))
 		if why := unbound(u.Signup, u.Key); why != "" {
 			Skip("the target's answer to a signup with a DPoP proof " + why + ": there is no DPoP-bound token to present (AUTH-DPOP-001 fails for it)")
 		}
@@ -253,12 +254,12 @@ func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need Budge
 }
 
 // fits says u has need left in its per-user buckets.
-func fits(u *dpopUser, need Budget) bool {
-	l := F.Client.Pacer.Limits().User
+func fits(u *dpopUser, need framework.Budget) bool {
+	l := framework.F.Client.Pacer.Limits().User
 	if l.Unlimited() {
 		return true
 	}
-	used := F.Client.Pacer.Traffic().Users[u.Subject]
+	used := framework.F.Client.Pacer.Traffic().Users[u.Subject]
 	if l.Shared {
 		total := 0
 		for k, n := range need {
@@ -291,7 +292,7 @@ type fixture struct {
 	// works and refused are the requests one call makes (a valid one, and one meant
 	// to be refused, or the valid one sent again), what it needs made first and its
 	// cleanup included.
-	works, refused Budget
+	works, refused framework.Budget
 	call           func(ctx context.Context, u *dpopUser, works bool) opCall
 	// replay is the request that sends a valid call's proof again (nil: the same
 	// request).
@@ -303,11 +304,11 @@ type fixture struct {
 }
 
 // readBack is the budget of n state reads.
-func (f fixture) readBack(n int) Budget {
+func (f fixture) readBack(n int) framework.Budget {
 	if f.state == nil {
 		return nil
 	}
-	return Budget{f.stateKind: n}
+	return framework.Budget{f.stateKind: n}
 }
 
 // dpopReplay is a fixture's replay request, or the valid call again.
@@ -340,7 +341,7 @@ func prerequisite(resp *harness.Response, want int, what string) {
 	if resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden {
 		Skip(fmt.Sprintf("%s with a DPoP-bound token and a valid proof answered %d, so this case cannot be judged (MA-DPOP-001 fails for it): %.200s", what, resp.Status, resp.Body))
 	}
-	Expect(resp).To(HaveStatus(want), "%s with a valid proof", what)
+	Expect(resp).To(framework.HaveStatus(want), "%s with a valid proof", what)
 }
 
 // passkeyState lists u's passkeys as "id name" lines (a filtered read).
@@ -348,7 +349,7 @@ func passkeyState(ctx context.Context, u *dpopUser) string {
 	GinkgoHelper()
 	r := meCall(u, "listAuthenticationMethods", nil, nil)
 	r.URL += "?type=passkey"
-	resp := Send(ctx, r)
+	resp := framework.Send(ctx, r)
 	prerequisite(resp, http.StatusOK, "GET /authentication-methods?type=passkey")
 	var body struct {
 		Methods []map[string]any `json:"authentication_methods"`
@@ -380,7 +381,7 @@ func accountState(ctx context.Context, u *dpopUser) string {
 	GinkgoHelper()
 	r := meCall(u, "listConnectedAccounts", nil, nil)
 	r.URL += "?" + url.Values{"connection": {accountConnection()}}.Encode()
-	resp := Send(ctx, r)
+	resp := framework.Send(ctx, r)
 	prerequisite(resp, http.StatusOK, "GET /connected-accounts/accounts")
 	var body struct {
 		Accounts []map[string]any `json:"accounts"`
@@ -397,7 +398,7 @@ func accountState(ctx context.Context, u *dpopUser) string {
 // accountConnection is the connection the connected-accounts calls name: the
 // configured one, or one that no tenant is expected to have.
 func accountConnection() string {
-	return cmpOr(F.Target.ConnectedAccounts.Connection, "conformance-no-such-connection")
+	return cmpOr(framework.F.Target.ConnectedAccounts.Connection, "conformance-no-such-connection")
 }
 
 func cmpOr(s, fallback string) string {
@@ -411,13 +412,13 @@ func cmpOr(s, fallback string) string {
 // creation options with a new authenticator: the verify URL and its body.
 func startPasskey(ctx context.Context, u *dpopUser) (string, map[string]any) {
 	GinkgoHelper()
-	resp := Send(ctx, meCall(u, "startAuthenticationMethodEnrollment", nil, map[string]any{"type": "passkey"}))
+	resp := framework.Send(ctx, meCall(u, "startAuthenticationMethodEnrollment", nil, map[string]any{"type": "passkey"}))
 	prerequisite(resp, http.StatusAccepted, "POST /authentication-methods")
-	c := DecodeCeremony(resp)
+	c := framework.DecodeCeremony(resp)
 	// Another device: the user's own authenticator holds a passkey the options exclude.
-	att, _, err := authenticator.New().Register(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
+	att, _, err := authenticator.New().Register(c.Options, framework.F.Target.WebAuthn.Origin, authenticator.ES256)
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
-	return VerifyURL(u.Session.Host, resp.Location()), map[string]any{"auth_session": c.AuthSession, "authn_response": json.RawMessage(att)}
+	return framework.VerifyURL(u.Session.Host, resp.Location()), map[string]any{"auth_session": c.AuthSession, "authn_response": json.RawMessage(att)}
 }
 
 // trackMethod deletes, after the spec, a method a call created.
@@ -428,9 +429,9 @@ func trackMethod(u *dpopUser) func(*harness.Response) {
 			return
 		}
 		DeferCleanup(func(ctx SpecContext) {
-			r, err := F.Client.Do(ctx, meCall(u, "deleteAuthenticationMethod", map[string]string{"authentication_method_id": id}, nil))
+			r, err := framework.F.Client.Do(ctx, meCall(u, "deleteAuthenticationMethod", map[string]string{"authentication_method_id": id}, nil))
 			if err != nil || (r.Status != http.StatusNoContent && r.Status != http.StatusNotFound) {
-				F.Leftovers.Add(fmt.Sprintf("%s: passkey %s: %v %v", u.Email, id, err, r))
+				framework.F.Leftovers.Add(fmt.Sprintf("%s: passkey %s: %v %v", u.Email, id, err, r))
 			}
 		})
 	}
@@ -438,9 +439,9 @@ func trackMethod(u *dpopUser) func(*harness.Response) {
 
 // One request of a kind.
 var (
-	w1 = Budget{spec.Write: 1}
-	r1 = Budget{spec.Read: 1}
-	f1 = Budget{spec.FilteredRead: 1}
+	w1 = framework.Budget{spec.Write: 1}
+	r1 = framework.Budget{spec.Read: 1}
+	f1 = framework.Budget{spec.FilteredRead: 1}
 )
 
 // fixtures are the DPoP fixtures of every operation the API serves, by operationId.
@@ -491,7 +492,7 @@ var fixtures = map[string]fixture{
 				return opCall{req: meCall(u, "deleteAuthenticationMethod", map[string]string{"authentication_method_id": signupMethodID(ctx, u)}, nil), ok: []int{http.StatusNoContent}}
 			}
 			u2, body := startPasskey(ctx, u)
-			resp := Send(ctx, &harness.Request{Method: http.MethodPost, URL: u2, JSON: body, Session: u.Session})
+			resp := framework.Send(ctx, &harness.Request{Method: http.MethodPost, URL: u2, JSON: body, Session: u.Session})
 			prerequisite(resp, http.StatusCreated, "POST …/verify (a second passkey to delete)")
 			id, _ := resp.Object()["id"].(string)
 			Expect(id).NotTo(BeEmpty(), "the verified passkey has no id")
@@ -499,9 +500,9 @@ var fixtures = map[string]fixture{
 		}},
 	"startAccountConnection": {works: w1, refused: w1, state: accountState, stateKind: spec.FilteredRead,
 		call: func(_ context.Context, u *dpopUser, _ bool) opCall {
-			body := map[string]any{"connection": accountConnection(), "redirect_uri": cmpOr(F.Target.ConnectedAccounts.RedirectURI, "https://example.com/conformance/callback")}
+			body := map[string]any{"connection": accountConnection(), "redirect_uri": cmpOr(framework.F.Target.ConnectedAccounts.RedirectURI, "https://example.com/conformance/callback")}
 			var ok []int
-			if F.Target.ConnectedAccounts.Connection != "" {
+			if framework.F.Target.ConnectedAccounts.Connection != "" {
 				ok = []int{http.StatusCreated}
 			}
 			return opCall{req: meCall(u, "startAccountConnection", nil, body), ok: ok}
@@ -509,7 +510,7 @@ var fixtures = map[string]fixture{
 	"completeAccountConnection": {works: w1, refused: w1, state: accountState, stateKind: spec.FilteredRead,
 		call: func(_ context.Context, u *dpopUser, _ bool) opCall {
 			body := map[string]any{"auth_session": "conformance-no-such-session", "connect_code": "conformance-no-such-code",
-				"redirect_uri": cmpOr(F.Target.ConnectedAccounts.RedirectURI, "https://example.com/conformance/callback")}
+				"redirect_uri": cmpOr(framework.F.Target.ConnectedAccounts.RedirectURI, "https://example.com/conformance/callback")}
 			return opCall{req: meCall(u, "completeAccountConnection", nil, body)}
 		}},
 	"listConnectedAccounts": {works: r1, refused: r1, call: func(_ context.Context, u *dpopUser, _ bool) opCall {

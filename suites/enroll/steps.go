@@ -1,4 +1,4 @@
-package suites
+package enroll
 
 // Changing one thing of an otherwise valid WebAuthn ceremony.
 
@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
@@ -23,7 +24,7 @@ import (
 func unofferedAlgAttestation(options json.RawMessage) ([]byte, authenticator.Alg) {
 	GinkgoHelper()
 	offered := map[authenticator.Alg]bool{}
-	for _, p := range CreationOptions(options).PubKeyCredParams {
+	for _, p := range framework.CreationOptions(options).PubKeyCredParams {
 		offered[authenticator.Alg(p.Alg)] = true
 	}
 	alg := authenticator.Alg(0)
@@ -40,7 +41,7 @@ func unofferedAlgAttestation(options json.RawMessage) ([]byte, authenticator.Alg
 	opts["pubKeyCredParams"] = []map[string]any{{"type": "public-key", "alg": int(alg)}}
 	rewritten, err := json.Marshal(opts)
 	Expect(err).NotTo(HaveOccurred())
-	att, _, err := authenticator.New().Register(rewritten, F.Target.WebAuthn.Origin, alg)
+	att, _, err := authenticator.New().Register(rewritten, framework.F.Target.WebAuthn.Origin, alg)
 	Expect(err).NotTo(HaveOccurred())
 	return att, alg
 }
@@ -93,7 +94,7 @@ func expectNewChallenge(ch string) {
 // passkeys is the passkey driver for the target (ES256 credentials).
 func passkeys() *methods.PasskeyDriver {
 	GinkgoHelper()
-	d, err := methods.New(methods.Passkey, MethodsEnv())
+	d, err := methods.New(methods.Passkey, framework.MethodsEnv())
 	Expect(err).NotTo(HaveOccurred())
 	return d.(*methods.PasskeyDriver)
 }
@@ -105,30 +106,30 @@ func passkeys() *methods.PasskeyDriver {
 // refusal is about the tampering.
 func expectTamperedEnrollmentRefused(ctx context.Context, what string, answer func(options json.RawMessage) []byte) {
 	GinkgoHelper()
-	RequireCustomDomain()
+	framework.RequireCustomDomain()
 	d := passkeys()
-	u := NewUser(ctx)
-	c := Me(ctx, u)
-	before := MethodsOf(ctx, c, "")
-	s := StartMethod(ctx, c, d, u)
+	u := framework.NewUser(ctx)
+	c := framework.Me(ctx, u)
+	before := framework.MethodsOf(ctx, c, "")
+	s := framework.StartMethod(ctx, c, d, u)
 	att := answer(s.Options())
-	resp := VerifyAttempt(ctx, c, s.Location, map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)})
-	ExpectBadRequest(resp, "an enrollment verified with "+what)
-	control := VerifyMethod(ctx, c, d, u, StartMethod(ctx, c, d, u))
-	Expect(MethodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
+	resp := framework.VerifyAttempt(ctx, c, s.Location, map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)})
+	framework.ExpectBadRequest(resp, "an enrollment verified with "+what)
+	control := framework.VerifyMethod(ctx, c, d, u, framework.StartMethod(ctx, c, d, u))
+	Expect(framework.MethodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
 		"after a refused verification and an untampered one, the methods must be those before plus the untampered one")
 }
 
 // expectTamperedLoginRefused runs one tampered passkey login for u: answer makes the
 // assertion from the request options. The webauthn grant must refuse it as the
 // token endpoint documents; then an untampered login of the same kind must succeed.
-func expectTamperedLoginRefused(ctx context.Context, u *User, what string, answer func(options json.RawMessage) []byte) {
+func expectTamperedLoginRefused(ctx context.Context, u *framework.User, what string, answer func(options json.RawMessage) []byte) {
 	GinkgoHelper()
-	host := RequireCustomDomain()
-	c := DecodeCeremony(Call(F.PasskeyChallenge(ctx, host)))
+	host := framework.RequireCustomDomain()
+	c := framework.DecodeCeremony(framework.Call(framework.F.PasskeyChallenge(ctx, host)))
 	assertion := answer(c.Options)
-	ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login assertion "+what)
-	SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+	framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login assertion "+what)
+	framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 }
 
 // requireUserVerification skips unless WebAuthn options require user verification

@@ -1,4 +1,4 @@
-package suites
+package framework
 
 // Reading what a target issued.
 

@@ -1,4 +1,4 @@
-package suites
+package ratelimit
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/burst"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
@@ -108,7 +109,7 @@ func kindScope(k spec.Kind) string {
 	return harness.ScopeReadFactors
 }
 
-func limitModel() spec.Limits { return F.Target.RateLimit.Limits() }
+func limitModel() spec.Limits { return framework.F.Target.RateLimit.Limits() }
 
 func planName() string {
 	if p := limitModel().Plan; p != "" {
@@ -205,13 +206,13 @@ type pool struct {
 }
 
 type pooled struct {
-	u    *User
+	u    *framework.User
 	left map[spec.Kind]int // by the kind naming the user's bucket
 }
 
 // draw assigns n requests of kind k to users, a run of requests to each, signing up
 // the users the pool's own have no room left for.
-func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*User {
+func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*framework.User {
 	GinkgoHelper()
 	l := limitModel()
 	size, block := -1, blockUnlimited
@@ -243,7 +244,7 @@ func (p *pool) draw(ctx context.Context, k spec.Kind, n int) []*User {
 		need++
 	}
 	p.signUp(ctx, need)
-	out := make([]*User, 0, n)
+	out := make([]*framework.User, 0, n)
 	for _, pu := range p.users {
 		t := take(pu, n-len(out))
 		if size >= 0 {
@@ -269,7 +270,7 @@ const signupsAtOnce = 4
 // signUp adds n new users to the pool, signed up several at a time.
 func (p *pool) signUp(ctx context.Context, n int) {
 	GinkgoHelper()
-	users := make([]*User, n)
+	users := make([]*framework.User, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, signupsAtOnce)
 	for i := range users {
@@ -277,7 +278,7 @@ func (p *pool) signUp(ctx context.Context, n int) {
 			defer GinkgoRecover()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			users[i] = NewUser(ctx)
+			users[i] = framework.NewUser(ctx)
 		})
 	}
 	wg.Wait()
@@ -306,9 +307,9 @@ func heldOf(t harness.Tokens, at time.Time) held {
 }
 
 // signedUp is a new user, whose signup token the bursts use while it lasts.
-func signedUp(ctx context.Context) *User {
+func signedUp(ctx context.Context) *framework.User {
 	GinkgoHelper()
-	u := NewUser(ctx)
+	u := framework.NewUser(ctx)
 	rl.tokens[u] = heldOf(u.Signup, time.Now())
 	return u
 }
@@ -316,12 +317,12 @@ func signedUp(ctx context.Context) *User {
 // tokenFor is u's access token with at least need left: a target may give the My
 // Account API short-lived tokens, so u logs in again (a passkey login, which no My
 // Account limit counts) when the one it holds runs out sooner.
-func tokenFor(ctx context.Context, u *User, need time.Duration) string {
+func tokenFor(ctx context.Context, u *framework.User, need time.Duration) string {
 	GinkgoHelper()
 	h, ok := rl.tokens[u]
 	if !ok || (!h.until.IsZero() && time.Until(h.until) < need) {
 		at := time.Now()
-		h = heldOf(SignIn(ctx, u, u.Passkeys[0], F.Target.CustomDomain), at)
+		h = heldOf(framework.SignIn(ctx, u, u.Passkeys[0], framework.F.Target.CustomDomain), at)
 		rl.tokens[u] = h
 	}
 	return h.token
@@ -346,7 +347,7 @@ func burstTime(plan []shotInfo, rate float64) time.Duration {
 // its role.
 type shotInfo struct {
 	kind  spec.Kind
-	user  *User // nil for the canonical domain's login user
+	user  *framework.User // nil for the canonical domain's login user
 	sub   string
 	who   string // "user A", "a user", "the login user"
 	host  string
@@ -360,7 +361,7 @@ const (
 	roleOther = "other user"
 )
 
-func poolShots(users []*User, k spec.Kind, host, role, who string) []shotInfo {
+func poolShots(users []*framework.User, k spec.Kind, host, role, who string) []shotInfo {
 	out := make([]shotInfo, len(users))
 	for i, u := range users {
 		out[i] = shotInfo{kind: k, user: u, sub: u.Subject, who: who, host: host, role: role}
@@ -450,12 +451,12 @@ func times(shots []*burst.Shot, sent bool) []time.Duration {
 type limits struct {
 	pool   *pool
 	slots  map[string]*slot
-	tokens map[*User]held
+	tokens map[*framework.User]held
 	full   map[spec.Kind]time.Time // by the kind naming the tenant's bucket
 }
 
 func newLimits() limits {
-	return limits{pool: &pool{}, slots: map[string]*slot{}, tokens: map[*User]held{}, full: map[spec.Kind]time.Time{}}
+	return limits{pool: &pool{}, slots: map[string]*slot{}, tokens: map[*framework.User]held{}, full: map[spec.Kind]time.Time{}}
 }
 
 // drew notes that n requests of each kind drew on the tenant's buckets until end:
@@ -511,7 +512,7 @@ func (l *limits) get(ctx context.Context, key string, build func(context.Context
 		AddReportEntry(verdict.Burst, "(a burst of an earlier spec) "+s.r.res.Summary(), ReportEntryVisibilityFailureOrVerbose)
 	}
 	if s.fail != "" {
-		Undecided(s.fail)
+		framework.Undecided(s.fail)
 	}
 	return s.r, s.skip
 }
@@ -541,8 +542,8 @@ func waitRefill(ctx context.Context, kinds ...spec.Kind) {
 		return
 	}
 	// The floor counts the refill; the margin for the target's clock is the suite's.
-	F.Client.Pacer.Hold(min(time.Until(until), maxWait))
-	Pause(ctx, min(time.Until(until.Add(250*time.Millisecond)), maxWait))
+	framework.F.Client.Pacer.Hold(min(time.Until(until), maxWait))
+	framework.Pause(ctx, min(time.Until(until.Add(250*time.Millisecond)), maxWait))
 }
 
 // withApart is k and the kinds the tenant counts apart from it.
@@ -553,8 +554,8 @@ func withApart(k spec.Kind) []spec.Kind {
 // limitWait pauses for d, a wait the limits under test set (a refill, a retry-after),
 // counted in the run's floor.
 func limitWait(ctx context.Context, d time.Duration) {
-	F.Client.Pacer.Hold(d)
-	Pause(ctx, d)
+	framework.F.Client.Pacer.Hold(d)
+	framework.Pause(ctx, d)
 }
 
 // fire sends plan as one burst at rate, without validating (so that a probe can
@@ -576,8 +577,8 @@ func planSpec(name string, rate float64, plan []shotInfo) burst.Spec {
 // could not finish is INCONCLUSIVE.
 func sendBurst(ctx context.Context, b burst.Spec) *burst.Result {
 	GinkgoHelper()
-	res, err := burst.Send(ctx, F.Client, b)
-	F.Client.Pacer.Hold(nominal(b)) // sent at a rate the limits set: the floor counts it
+	res, err := burst.Send(ctx, framework.F.Client, b)
+	framework.F.Client.Pacer.Hold(nominal(b)) // sent at a rate the limits set: the floor counts it
 	return reportBurst(res, err)
 }
 
@@ -599,7 +600,7 @@ func reportBurst(res *burst.Result, err error) *burst.Result {
 	if err != nil {
 		var ue *harness.UnreachableError
 		if res != nil || errors.As(err, &ue) {
-			Undecided(err.Error())
+			framework.Undecided(err.Error())
 		}
 		Fail("burst: " + err.Error())
 	}
@@ -612,7 +613,7 @@ func (r *run) finish(notes ...string) {
 	for i := range r.res.Shots {
 		r.res.Shots[i].Series = r.series[r.res.Shots[i].Index]
 	}
-	burst.Validate(F.Client, r.res)
+	burst.Validate(framework.F.Client, r.res)
 	r.picture(notes...)
 }
 
@@ -625,7 +626,7 @@ func (r *run) picture(notes ...string) {
 	if e := b.FirstExcess(times(r.mainShots(), false)); e != nil {
 		tl.Marks = append(tl.Marks, burst.TimelineMark{At: e.At, Count: float64(e.Count), Label: "2xx beyond the limit"})
 	}
-	path, err := burst.WriteTimelineFile(F.ReportDir, r.res, tl)
+	path, err := burst.WriteTimelineFile(framework.F.ReportDir, r.res, tl)
 	if err != nil {
 		AddReportEntry(verdict.Timeline, "the timeline could not be written: "+err.Error(), ReportEntryVisibilityFailureOrVerbose)
 		return
@@ -695,7 +696,7 @@ func atLimit(ctx context.Context, k spec.Kind) (*run, string) {
 	}
 	s := rl.slots[key]
 	if s.fail != "" {
-		Undecided(s.fail)
+		framework.Undecided(s.fail)
 	}
 	return s.r, s.skip
 }
@@ -719,7 +720,7 @@ func atLimitAll(ctx context.Context) {
 		jobs  []*job
 		kinds []spec.Kind
 	)
-	host := F.Target.CustomDomain
+	host := framework.F.Target.CustomDomain
 	for _, k := range spec.Kinds {
 		s := &slot{fail: "the burst " + atLimitKey(k) + " could not be sent (see the spec that sent it first)"}
 		rl.slots[atLimitKey(k)] = s
@@ -741,11 +742,11 @@ func atLimitAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, j := range jobs {
 		wg.Go(func() {
-			j.res, j.err = burst.Send(ctx, F.Client, planSpec("tenant "+kindName(j.k)+" at the limit", j.tb.Rate, j.plan))
+			j.res, j.err = burst.Send(ctx, framework.F.Client, planSpec("tenant "+kindName(j.k)+" at the limit", j.tb.Rate, j.plan))
 		})
 	}
 	wg.Wait()
-	F.Client.Pacer.Hold(longest)
+	framework.F.Client.Pacer.Hold(longest)
 	for _, j := range jobs {
 		rl.drew(kindsOf(j.plan), time.Now())
 	}
@@ -782,7 +783,7 @@ func overloaded(ctx context.Context, k spec.Kind) (*run, string) {
 		if !ok {
 			return nil, fmt.Sprintf("%s (the tenant's %s) cannot be emptied by a burst of at most %d requests at %.0f× its rate", tb, kindName(k), maxShots, overload)
 		}
-		host := F.Target.CustomDomain
+		host := framework.F.Target.CustomDomain
 		plan := poolShots(rl.pool.draw(ctx, k, n), k, host, roleMain, "a user")
 		var probes []shotInfo
 		for _, o := range apart(limitModel().Tenant, k) {
@@ -830,7 +831,7 @@ func userRun(ctx context.Context, k spec.Kind) (*run, string) {
 		userAll(ctx)
 		s := rl.slots[key]
 		if s.fail != "" {
-			Undecided(s.fail)
+			framework.Undecided(s.fail)
 		}
 		return s.r, s.skip
 	}
@@ -863,7 +864,7 @@ func (p *userPlan) name(i shotInfo) string {
 func userAll(ctx context.Context) {
 	GinkgoHelper()
 	var plans []*userPlan
-	host := F.Target.CustomDomain
+	host := framework.F.Target.CustomDomain
 	for _, k := range spec.Kinds {
 		s := &slot{fail: "the burst " + userRunKey(k) + " could not be sent (see the spec that sent it first)"}
 		rl.slots[userRunKey(k)] = s
@@ -874,10 +875,10 @@ func userAll(ctx context.Context) {
 		}
 		p := &userPlan{k: k, ub: ub, rate: userRate(k)}
 		a := signedUp(ctx)
-		p.plan = poolShots(slices.Repeat([]*User{a}, ub.Beyond(userExtra, p.rate)), k, host, roleMain, "user A")
+		p.plan = poolShots(slices.Repeat([]*framework.User{a}, ub.Beyond(userExtra, p.rate)), k, host, roleMain, "user A")
 		for _, o := range apart(limitModel().User, k) {
 			ob, _ := userBucket(o)
-			p.plan = append(p.plan, poolShots(slices.Repeat([]*User{a}, min(userProbes, ob.Size)), o, host, roleProbe, "user A")...)
+			p.plan = append(p.plan, poolShots(slices.Repeat([]*framework.User{a}, min(userProbes, ob.Size)), o, host, roleProbe, "user A")...)
 		}
 		p.others = poolShots(rl.pool.draw(ctx, k, min(userProbes, ub.Size)), k, host, roleOther, "user B")
 		plans = append(plans, p)
@@ -903,14 +904,14 @@ func userAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, p := range plans {
 		wg.Go(func() {
-			p.main, p.err = burst.Send(ctx, F.Client, planSpec("user "+kindName(p.k), p.rate, p.plan))
+			p.main, p.err = burst.Send(ctx, framework.F.Client, planSpec("user "+kindName(p.k), p.rate, p.plan))
 			if p.err == nil {
-				p.other, p.err = burst.Send(ctx, F.Client, planSpec("user "+kindName(p.k)+", another user", p.rate, p.others))
+				p.other, p.err = burst.Send(ctx, framework.F.Client, planSpec("user "+kindName(p.k)+", another user", p.rate, p.others))
 			}
 		})
 	}
 	wg.Wait()
-	F.Client.Pacer.Hold(longest)
+	framework.F.Client.Pacer.Hold(longest)
 	var others []string
 	for _, p := range plans {
 		rl.drew(kindsOf(append(slices.Clone(p.plan), p.others...)), time.Now())
@@ -956,7 +957,7 @@ func userRunsFit(plans []*userPlan) bool {
 // refilled; user B's requests wait until the tenant's bucket of k has room.
 func userAlone(ctx context.Context, p *userPlan) {
 	GinkgoHelper()
-	host := F.Target.CustomDomain
+	host := framework.F.Target.CustomDomain
 	k := p.k
 	waitRefill(ctx, withApart(k)...)
 	withTokens(ctx, p.plan, burstTime(p.plan, p.rate))
@@ -1031,13 +1032,13 @@ func requireAnswers(r *run) {
 	n := len(r.res.Shots)
 	switch {
 	case len(failed) > 0:
-		burst.Record(F.Client, failed[0])
+		burst.Record(framework.F.Client, failed[0])
 		Fail(fmt.Sprintf("%d of %d requests of the burst failed; the first: %v", len(failed), n, failed[0].Err))
 	case len(unreachable) > 0:
-		Undecided(fmt.Sprintf("%d of %d requests of the burst got no answer; the first: %v", len(unreachable), n, unreachable[0].Err))
+		framework.Undecided(fmt.Sprintf("%d of %d requests of the burst got no answer; the first: %v", len(unreachable), n, unreachable[0].Err))
 	case len(violations) > 0:
 		for _, s := range violations[:min(3, len(violations))] {
-			burst.Record(F.Client, s)
+			burst.Record(framework.F.Client, s)
 		}
 		s := violations[0]
 		Fail(fmt.Sprintf("%d of %d answers of the burst break the API description; request #%d answered %d:\n%v",
@@ -1051,7 +1052,7 @@ func requireStatuses(r *run) {
 	GinkgoHelper()
 	for i := range r.res.Shots {
 		if s := &r.res.Shots[i]; !s.OK() && !is429(s) {
-			burst.Record(F.Client, s)
+			burst.Record(framework.F.Client, s)
 			in := r.info[s.Index]
 			Fail(fmt.Sprintf("request #%d (%s, %s) answered %d; a valid request of its user answers 2xx or 429", s.Index, kindOperation(in.kind), in.who, s.Status))
 		}
@@ -1065,12 +1066,12 @@ func requireStatuses(r *run) {
 func requireOverload(r *run) {
 	GinkgoHelper()
 	if err := r.res.RequireRate(minOverload); err != nil {
-		Undecided(err.Error())
+		framework.Undecided(err.Error())
 	}
 	main := r.mainShots()
 	refused, _ := r.bucket.Ideal(times(main, true))
 	if need := r.bucket.OverloadMargin(len(main)); refused < need {
-		Undecided(fmt.Sprintf("the runner could not send a burst that overloads the bucket: fed the requests as they left, an ideal %s refuses only %d, fewer than the %d needed to decide. %s",
+		framework.Undecided(fmt.Sprintf("the runner could not send a burst that overloads the bucket: fed the requests as they left, an ideal %s refuses only %d, fewer than the %d needed to decide. %s",
 			r.bucket, refused, need, r.res.Summary()))
 	}
 }
@@ -1180,7 +1181,7 @@ func (f *findings) fail(what string) {
 		return
 	}
 	for _, s := range f.shots[:min(3, len(f.shots))] {
-		burst.Record(F.Client, s)
+		burst.Record(framework.F.Client, s)
 	}
 	shown := f.lines[:min(8, len(f.lines))]
 	more := ""
@@ -1317,13 +1318,13 @@ func fitFindings(r *run, f *findings) {
 
 var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordered, ContinueOnFailure, func() {
 	BeforeAll(func() {
-		RequireCustomDomain() // the users sign up with native passkeys, which live there
+		framework.RequireCustomDomain() // the users sign up with native passkeys, which live there
 		rl = newLimits()
 		// The ordinary specs before these may have left a tenant bucket part empty:
 		// as full as the pacer reckons them.
 		for _, k := range spec.Kinds {
 			bk := bucketKind(limitModel().Tenant, k)
-			if f := F.Client.Pacer.TenantFullAt(k); f.After(rl.full[bk]) {
+			if f := framework.F.Client.Pacer.TenantFullAt(k); f.After(rl.full[bk]) {
 				rl.full[bk] = f
 			}
 		}
@@ -1334,18 +1335,18 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 	for _, k := range spec.Kinds {
 		name := kindName(k)
 		Context("on "+name, func() {
-			It("answers no 429 while requests stay at the tenant's limit", Req("MA-RL-001"), func(ctx SpecContext) {
+			It("answers no 429 while requests stay at the tenant's limit", framework.Req("MA-RL-001"), func(ctx SpecContext) {
 				r, why := atLimit(ctx, k)
 				if r == nil {
 					Skip(why)
 				}
 				requireAnswers(r)
 				if err := r.res.RequireRate(minAtLimit); err != nil {
-					Undecided(err.Error())
+					framework.Undecided(err.Error())
 				}
 				main := r.mainShots()
 				if _, first := r.bucket.Ideal(times(main, true)); first >= 0 {
-					Undecided(fmt.Sprintf("the runner's sends bunched up: request #%d left when even an ideal %s would have been empty. %s", first, r.bucket, r.res.Summary()))
+					framework.Undecided(fmt.Sprintf("the runner's sends bunched up: request #%d left when even an ideal %s would have been empty. %s", first, r.bucket, r.res.Summary()))
 				}
 				requireStatuses(r)
 				if refused := count(main, is429); refused > 0 {
@@ -1355,7 +1356,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 							first = s
 						}
 					}
-					burst.Record(F.Client, first)
+					burst.Record(framework.F.Client, first)
 					kind := first.Header.Get("X-Auth0-Error-Kind")
 					why := ""
 					if kind != "global-rate-limit" {
@@ -1372,7 +1373,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				}
 			})
 
-			It("refuses a burst well above the tenant's limit with 429, letting at most B + R·t through in the first t seconds", Req("MA-RL-002"), func(ctx SpecContext) {
+			It("refuses a burst well above the tenant's limit with 429, letting at most B + R·t through in the first t seconds", framework.Req("MA-RL-002"), func(ctx SpecContext) {
 				r, why := overloaded(ctx, k)
 				if r == nil {
 					Skip(why)
@@ -1382,7 +1383,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 			})
 
 			if k == spec.Read {
-				It("counts the requests of many users against the one tenant bucket", Req("MA-RL-007"), func(ctx SpecContext) {
+				It("counts the requests of many users against the one tenant bucket", framework.Req("MA-RL-007"), func(ctx SpecContext) {
 					r, why := overloaded(ctx, k)
 					if r == nil {
 						Skip(why)
@@ -1396,7 +1397,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				})
 			}
 
-			It("serves the other kinds while the tenant's bucket of this kind is empty", Req("MA-RL-013"), func(ctx SpecContext) {
+			It("serves the other kinds while the tenant's bucket of this kind is empty", framework.Req("MA-RL-013"), func(ctx SpecContext) {
 				if limitModel().Tenant.Shared {
 					Skip(planName() + " has one tenant bucket for every request: there is nothing to count apart")
 				}
@@ -1423,7 +1424,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 						room = math.Min(room, b.TokensAt(times(main, true), first)+b.Rate*span.Seconds()+b.Tol)
 					}
 					if room >= float64(of) {
-						Undecided(fmt.Sprintf("the %d %s probes left %s after the burst, when either bucket, fed the burst, could still have held %.1f of them (with tolerance): they cannot show whether the buckets are apart. %s",
+						framework.Undecided(fmt.Sprintf("the %d %s probes left %s after the burst, when either bucket, fed the burst, could still have held %.1f of them (with tolerance): they cannot show whether the buckets are apart. %s",
 							of, kindName(o), (first - slices.Max(times(main, true))).Round(time.Millisecond), room, r.res.Summary()))
 					}
 				}
@@ -1437,7 +1438,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				f.fail(fmt.Sprintf("other kinds refused while the tenant's %s bucket was empty: the tenant counts them in the same bucket as %s", name, name))
 			})
 
-			It("answers again after the wait retry-after asked for", Req("MA-RL-006"), func(ctx SpecContext) {
+			It("answers again after the wait retry-after asked for", framework.Req("MA-RL-006"), func(ctx SpecContext) {
 				r, why := overloaded(ctx, k)
 				if r == nil {
 					Skip(why)
@@ -1462,7 +1463,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				// Counted from the end of the burst: by then no request of it takes a token.
 				limitWait(ctx, time.Until(r.res.Ended.Add(time.Duration(wait*float64(time.Second)))))
 				for i, u := range users {
-					resp, err := F.Client.Once(ctx, kindRequest(k, F.Target.CustomDomain, tokenFor(ctx, u, 5*time.Second)))
+					resp, err := framework.F.Client.Once(ctx, kindRequest(k, framework.F.Target.CustomDomain, tokenFor(ctx, u, 5*time.Second)))
 					rl.drew(map[spec.Kind]int{k: 1}, time.Now())
 					resp = answered(resp, err)
 					if !between(resp.Status, 200, 299) {
@@ -1473,7 +1474,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				}
 			})
 
-			It("refuses one user beyond the user's bucket with 429 while the tenant has room", Req("MA-RL-011"), func(ctx SpecContext) {
+			It("refuses one user beyond the user's bucket with 429 while the tenant has room", framework.Req("MA-RL-011"), func(ctx SpecContext) {
 				r, why := userRun(ctx, k)
 				if r == nil {
 					Skip(why)
@@ -1483,11 +1484,11 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				main := r.mainShots()
 				ub := r.bucket
 				if refused, _ := ub.Ideal(times(main, true)); float64(refused) < 1+ub.Tol {
-					Undecided(fmt.Sprintf("the runner sent user A's %d %s so slowly that an ideal %s refuses only %d of them. %s", len(main), name, ub, refused, r.res.Summary()))
+					framework.Undecided(fmt.Sprintf("the runner sent user A's %d %s so slowly that an ideal %s refuses only %d of them. %s", len(main), name, ub, refused, r.res.Summary()))
 				}
 				if tb := burst.NewBucket(limitModel().Tenant.Bucket(k)); tb.Rate > 0 {
 					if _, first := tb.Ideal(times(r.tenantDraws(k), true)); first >= 0 {
-						Undecided(fmt.Sprintf("the runner's sends bunched up so that the tenant's %s could have refused request #%d: a 429 would not show the user's limit. %s", tb, first, r.res.Summary()))
+						framework.Undecided(fmt.Sprintf("the runner's sends bunched up so that the tenant's %s could have refused request #%d: a 429 would not show the user's limit. %s", tb, first, r.res.Summary()))
 					}
 				}
 				if e := ub.FirstExcess(times(main, false)); e != nil {
@@ -1499,7 +1500,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				}
 			})
 
-			It("serves another user while one user's bucket is empty", Req("MA-RL-012"), func(ctx SpecContext) {
+			It("serves another user while one user's bucket is empty", framework.Req("MA-RL-012"), func(ctx SpecContext) {
 				r, why := userRun(ctx, k)
 				if r == nil {
 					Skip(why)
@@ -1518,7 +1519,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				f.fail(fmt.Sprintf("another user's %s refused while one user's bucket was empty: the per-user limit is shared between users", name))
 			})
 
-			It("serves a user's other kinds while the user's bucket of this kind is empty", Req("MA-RL-013"), func(ctx SpecContext) {
+			It("serves a user's other kinds while the user's bucket of this kind is empty", framework.Req("MA-RL-013"), func(ctx SpecContext) {
 				r, why := userRun(ctx, k)
 				if r == nil {
 					Skip(why)
@@ -1541,7 +1542,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				f.fail(fmt.Sprintf("user A's other kinds refused while only its %s bucket was empty: the user's buckets are not kept apart", name))
 			})
 
-			It("sends x-ratelimit-limit, -remaining and -reset on every 2xx and 429", Req("MA-RL-003"), func(ctx SpecContext) {
+			It("sends x-ratelimit-limit, -remaining and -reset on every 2xx and 429", framework.Req("MA-RL-003"), func(ctx SpecContext) {
 				runs, _ := runsOf(ctx, k)
 				var f findings
 				for _, r := range runs {
@@ -1564,7 +1565,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				f.fail("answers without the rate-limit headers")
 			})
 
-			It("sends retry-after on every 429, the tenant's and a user's", Req("MA-RL-004"), func(ctx SpecContext) {
+			It("sends retry-after on every 429, the tenant's and a user's", framework.Req("MA-RL-004"), func(ctx SpecContext) {
 				runs, _ := runsOf(ctx, k)
 				var f findings
 				refused := 0
@@ -1588,7 +1589,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				f.fail("429s without retry-after")
 			})
 
-			It("states x-ratelimit-remaining 0 on a 429, falling as requests are served and rising no faster than the bucket refills", Req("MA-RL-009"), func(ctx SpecContext) {
+			It("states x-ratelimit-remaining 0 on a 429, falling as requests are served and rising no faster than the bucket refills", framework.Req("MA-RL-009"), func(ctx SpecContext) {
 				runs, _ := runsOf(ctx, k)
 				var f findings
 				placed, ambiguous, refused := 0, 0, 0
@@ -1604,7 +1605,7 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				}
 			})
 
-			It("states an x-ratelimit-limit, -reset and retry-after that fit the bucket they describe", Req("MA-RL-010"), func(ctx SpecContext) {
+			It("states an x-ratelimit-limit, -reset and retry-after that fit the bucket they describe", framework.Req("MA-RL-010"), func(ctx SpecContext) {
 				runs, _ := runsOf(ctx, k)
 				var f findings
 				for _, r := range runs {
@@ -1615,16 +1616,16 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		})
 	}
 
-	It("counts requests on the canonical and the custom domain against the one tenant bucket", Req("MA-RL-008"), func(ctx SpecContext) {
+	It("counts requests on the canonical and the custom domain against the one tenant bucket", framework.Req("MA-RL-008"), func(ctx SpecContext) {
 		k, tb, n, why := splitKind()
 		if why != "" {
 			Skip(why)
 		}
-		canonical, why := CanonicalMeToken(ctx)
+		canonical, why := framework.CanonicalMeToken(ctx)
 		if canonical == "" {
 			Skip(why)
 		}
-		c := Claims(canonical)
+		c := framework.Claims(canonical)
 		sub, _ := c["sub"].(string)
 		if scope, _ := c["scope"].(string); !slices.Contains(strings.Fields(scope), kindScope(k)) {
 			Skip(fmt.Sprintf("the canonical domain's token lacks %s (its scope: %q): the login client's grant for the My Account API does not allow it", kindScope(k), scope))
@@ -1640,8 +1641,8 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 				q.Set("type", "passkey")
 			}
 			for range m {
-				if err := F.Client.Pacer.MyAccount(ctx, sub, http.MethodGet, q); err != nil {
-					Undecided("waiting for the login user's bucket: " + err.Error())
+				if err := framework.F.Client.Pacer.MyAccount(ctx, sub, http.MethodGet, q); err != nil {
+					framework.Undecided("waiting for the login user's bucket: " + err.Error())
 				}
 			}
 		}
@@ -1650,22 +1651,22 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		plan := make([]shotInfo, 0, n)
 		for i, j := 0, 0; i < n; i++ {
 			if j < m && i >= (2*j+1)*n/(2*m) {
-				plan = append(plan, shotInfo{kind: k, sub: sub, who: "the login user", host: F.Target.Domain, token: canonical, role: roleMain})
+				plan = append(plan, shotInfo{kind: k, sub: sub, who: "the login user", host: framework.F.Target.Domain, token: canonical, role: roleMain})
 				j++
 				continue
 			}
 			u := custom[i-j]
-			plan = append(plan, shotInfo{kind: k, user: u, sub: u.Subject, who: "a user", host: F.Target.CustomDomain, role: roleMain})
+			plan = append(plan, shotInfo{kind: k, user: u, sub: u.Subject, who: "a user", host: framework.F.Target.CustomDomain, role: roleMain})
 		}
 		waitRefill(ctx, k)
-		r := newRun(ctx, fmt.Sprintf("Tenant %s at %.0f× the limit split across %s (%d) and %s (%d)", kindName(k), overload, F.Target.CustomDomain, n-m, F.Target.Domain, m),
+		r := newRun(ctx, fmt.Sprintf("Tenant %s at %.0f× the limit split across %s (%d) and %s (%d)", kindName(k), overload, framework.F.Target.CustomDomain, n-m, framework.F.Target.Domain, m),
 			"domains "+kindName(k), "tenant", k, tb, overload*tb.Rate, plan, seriesOf(plan, func(p shotInfo) string { return p.host }))
 		r.finish(r.verdictNote(), "A per-tenant limit refuses both domains together as it refuses one; a per-domain limit lets the canonical domain's requests through besides.")
 		hint := "The two domains together got more than the tenant's limit: the limit is kept per domain, not per tenant."
 		if one := rl.sent("tenant " + string(k) + " above the limit"); one != nil && count(one.mainShots(), is429) > 0 && one.bucket.FirstExcess(times(one.mainShots(), false)) == nil {
 			hint += " The custom domain alone was held to it (MA-RL-002)."
 		}
-		requireLimited(r, fmt.Sprintf("%d %s on %s and %d on %s", n-m, kindName(k), F.Target.CustomDomain, m, F.Target.Domain), hint)
+		requireLimited(r, fmt.Sprintf("%d %s on %s and %d on %s", n-m, kindName(k), framework.F.Target.CustomDomain, m, framework.F.Target.Domain), hint)
 	})
 })
 
@@ -1711,7 +1712,7 @@ func answered(resp *harness.Response, err error) *harness.Response {
 	if err != nil {
 		var ue *harness.UnreachableError
 		if errors.As(err, &ue) {
-			Undecided(ue.Error())
+			framework.Undecided(ue.Error())
 		}
 		Fail("request failed: " + err.Error())
 	}
@@ -1736,19 +1737,19 @@ func between(v, lo, hi int) bool { return v >= lo && v <= hi }
 // Only fresh users' buckets are emptied: the tenant's room for the bursts is taken
 // from the pacer first (sendPaced), so the spec runs among the others, not alone.
 var _ = Describe("The My Account rate limit on every operation", Label("ratelimit"), func() {
-	It("answers 429 with retry-after on every operation once the caller's bucket of its kind is empty", Req("MA-RL-014"), func(ctx SpecContext) {
+	It("answers 429 with retry-after on every operation once the caller's bucket of its kind is empty", framework.Req("MA-RL-014"), func(ctx SpecContext) {
 		l := limitModel()
 		if l.User.Unlimited() {
 			Skip(planName() + " has no per-user limit: emptying the tenant's bucket for one probe per operation would need the tenant to itself (the tenant-level specs above draw 429s on their bursts)")
 		}
-		methodsUser, accountsUser := NewUser(ctx), NewUser(ctx)
-		mc := Me(ctx, methodsUser)
-		ids := MethodsOf(ctx, mc, "") // 1 read
+		methodsUser, accountsUser := framework.NewUser(ctx), framework.NewUser(ctx)
+		mc := framework.Me(ctx, methodsUser)
+		ids := framework.MethodsOf(ctx, mc, "") // 1 read
 		Expect(ids).NotTo(BeEmpty(), "a new user lists no authentication method")
-		d := DriverFor(ctx, "passkey")
-		second := VerifyMethod(ctx, mc, d, methodsUser, StartMethod(ctx, mc, d, methodsUser)) // 2 writes
-		pending := StartMethod(ctx, mc, d, methodsUser)                                       // 1 write
-		proof, err := d.Proof(ctx, AsEnrolling(methodsUser), pending)
+		d := framework.DriverFor(ctx, "passkey")
+		second := framework.VerifyMethod(ctx, mc, d, methodsUser, framework.StartMethod(ctx, mc, d, methodsUser)) // 2 writes
+		pending := framework.StartMethod(ctx, mc, d, methodsUser)                                                 // 1 write
+		proof, err := d.Proof(ctx, framework.AsEnrolling(methodsUser), pending)
 		Expect(err).NotTo(HaveOccurred())
 		verifyURL, err := mc.VerifyURL(pending.Location)
 		Expect(err).NotTo(HaveOccurred())
@@ -1765,17 +1766,17 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 			{mc, myaccount.ListMethods, myaccount.Call{}},
 			{mc, myaccount.ListMethods, myaccount.Call{Query: url.Values{"type": {"passkey"}}}},
 			{mc, myaccount.GetMethod, myaccount.Call{Path: method(ids[0])}},
-			{mc, myaccount.StartEnrollment, myaccount.Call{Body: d.StartBody(AsEnrolling(methodsUser))}},
+			{mc, myaccount.StartEnrollment, myaccount.Call{Body: d.StartBody(framework.AsEnrolling(methodsUser))}},
 			{mc, myaccount.UpdateMethod, myaccount.Call{Path: method(ids[0]), Body: map[string]any{"name": "rate-limited"}}},
 			{mc, myaccount.DeleteMethod, myaccount.Call{Path: method(second.ID)}},
 			{mc, myaccount.VerifyEnrollment, myaccount.Call{URL: verifyURL, Body: proof.Body}},
 		}
 		clients := []*myaccount.Client{mc}
-		if ca := F.Target.ConnectedAccounts; ca.Connection != "" {
-			ac := Me(ctx, accountsUser, AccountScopes...)
+		if ca := framework.F.Target.ConnectedAccounts; ca.Connection != "" {
+			ac := framework.Me(ctx, accountsUser, framework.AccountScopes...)
 			clients = append(clients, ac)
-			linked := ExpectCompleted(Complete(ctx, ac, Connect(ctx, ac), nil)) // 2 writes
-			next := Connect(ctx, ac)                                            // 1 write
+			linked := framework.ExpectCompleted(framework.Complete(ctx, ac, framework.Connect(ctx, ac), nil)) // 2 writes
+			next := framework.Connect(ctx, ac)                                                                // 1 write
 			probes = append(probes,
 				probe{ac, myaccount.ListConnectedAccounts, myaccount.Call{}},
 				probe{ac, myaccount.ListConnectedAccounts, myaccount.Call{Query: url.Values{"connection": {ca.Connection}}}},
@@ -1818,9 +1819,9 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 			cheap, err := key.c.Request(myaccount.ListFactors, myaccount.Call{})
 			switch {
 			case key.c != mc && key.k == spec.Write:
-				cheap, err = key.c.Request(myaccount.Connect, myaccount.Call{Body: map[string]any{"connection": F.Target.ConnectedAccounts.Connection, "redirect_uri": F.Target.ConnectedAccounts.RedirectURI}})
+				cheap, err = key.c.Request(myaccount.Connect, myaccount.Call{Body: map[string]any{"connection": framework.F.Target.ConnectedAccounts.Connection, "redirect_uri": framework.F.Target.ConnectedAccounts.RedirectURI}})
 			case key.c != mc && key.k == spec.FilteredRead:
-				cheap, err = key.c.Request(myaccount.ListConnectedAccounts, myaccount.Call{Query: url.Values{"connection": {F.Target.ConnectedAccounts.Connection}}})
+				cheap, err = key.c.Request(myaccount.ListConnectedAccounts, myaccount.Call{Query: url.Values{"connection": {framework.F.Target.ConnectedAccounts.Connection}}})
 			case key.c != mc:
 				cheap, err = key.c.Request(myaccount.ListConnectedAccounts, myaccount.Call{})
 			case key.k == spec.Write:
@@ -1838,7 +1839,7 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 			res := sendPaced(ctx, burst.Spec{Name: "a probe per operation", Rate: 50, Count: len(reqs), Request: func(i int) *harness.Request { return reqs[i] }})
 			// The bursts went round the pacer: the cleanup after this spec waits for
 			// the refill instead of drawing a 429.
-			F.Client.Pacer.Drained(key.c.Session.Subject, key.k)
+			framework.F.Client.Pacer.Drained(key.c.Session.Subject, key.k)
 			for i := range res.Shots {
 				s := &res.Shots[i]
 				switch {
@@ -1856,7 +1857,7 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 		// Both users' buckets are empty: deleting what they created one request at a
 		// time would wait out the refill (12 s a write). With a Management API client
 		// the users are deleted at the end of the run with everything they have.
-		if F.Target.Management.ClientID != "" {
+		if framework.F.Target.Management.ClientID != "" {
 			for _, c := range clients {
 				for _, r := range c.Created() {
 					c.Forget(r.Kind, r.ID)
@@ -1877,12 +1878,12 @@ func sendPaced(ctx context.Context, b burst.Spec) *burst.Result {
 		r := b.Request(i)
 		u, err := url.Parse(r.URL)
 		Expect(err).NotTo(HaveOccurred())
-		if err := F.Client.Pacer.MyAccount(ctx, "", r.Method, u.Query()); err != nil {
-			Undecided("waiting for the tenant's room: " + err.Error())
+		if err := framework.F.Client.Pacer.MyAccount(ctx, "", r.Method, u.Query()); err != nil {
+			framework.Undecided("waiting for the tenant's room: " + err.Error())
 		}
 	}
-	res := reportBurst(burst.Send(ctx, F.Client, b))
-	burst.Validate(F.Client, res)
+	res := reportBurst(burst.Send(ctx, framework.F.Client, b))
+	burst.Validate(framework.F.Client, res)
 	return res
 }
 

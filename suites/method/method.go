@@ -1,4 +1,4 @@
-package suites
+package method
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
@@ -29,7 +30,7 @@ import (
 var _ = Describe("Authentication methods, one driver per type", Label("method"), func() {
 	for _, typ := range methods.Types() {
 		Context(typ, Label("type:"+typ), func() {
-			d := StaticDriver(typ)
+			d := framework.StaticDriver(typ)
 			if d.Enrollable() {
 				enrollableLifecycle(typ)
 				proofSpecs(typ)
@@ -79,33 +80,33 @@ func enrollableLifecycle(typ string) {
 	Context("lifecycle", labels, Ordered, func() {
 		var (
 			d      methods.Driver
-			u      *User
+			u      *framework.User
 			c      *myaccount.Client
 			s      *methods.Started
-			e      Enrolled
+			e      framework.Enrolled
 			driver login.Driver
 		)
 
 		BeforeAll(func(ctx SpecContext) {
-			d = DriverFor(ctx, typ)
+			d = framework.DriverFor(ctx, typ)
 			if d.Flow() == methods.FlowPassword {
 				requirePasswordLogin()
-				driver = LoginDriver(ctx, F.Target.Login.Driver)
+				driver = framework.LoginDriver(ctx, framework.F.Target.Login.Driver)
 			}
-			u = NewUser(ctx)
-			c = Me(ctx, u)
+			u = framework.NewUser(ctx)
+			c = framework.Me(ctx, u)
 		})
 
-		It("starts an enrollment: 202 with a Location and the type's documented body", Reqs(typ, "MA-MTH-001", "MA-MTH-019"), func(ctx SpecContext) {
-			s = StartMethod(ctx, c, d, u)
+		It("starts an enrollment: 202 with a Location and the type's documented body", framework.Reqs(typ, "MA-MTH-001", "MA-MTH-019"), func(ctx SpecContext) {
+			s = framework.StartMethod(ctx, c, d, u)
 		})
 
-		It("verifies the enrollment with its proof: 201 with a Location and the new method", Reqs(typ, "MA-MTH-002"), func(ctx SpecContext) {
+		It("verifies the enrollment with its proof: 201 with a Location and the new method", framework.Reqs(typ, "MA-MTH-002"), func(ctx SpecContext) {
 			Expect(s).NotTo(BeNil(), "the enrollment did not start")
-			e = VerifyMethod(ctx, c, d, u, s)
+			e = framework.VerifyMethod(ctx, c, d, u, s)
 		})
 
-		It("lists the method, also with ?type=, gets it by id, and never shows its secrets again", Reqs(typ, "MA-MTH-003", "MA-MTH-004", "MA-MTH-018"), func(ctx SpecContext) {
+		It("lists the method, also with ?type=, gets it by id, and never shows its secrets again", framework.Reqs(typ, "MA-MTH-003", "MA-MTH-004", "MA-MTH-018"), func(ctx SpecContext) {
 			Expect(e.ID).NotTo(BeEmpty(), "no method was enrolled")
 			expectListedAndGot(ctx, c, d, e, d.Secrets(s, e.Proof))
 		})
@@ -113,34 +114,34 @@ func enrollableLifecycle(typ string) {
 		// Checks that do not apply to the type (the API's documents say so) are not
 		// registered for it, rather than skipped: a skip says the target could not
 		// be checked.
-		change, foreign := patchBodies(StaticDriver(typ))
+		change, foreign := patchBodies(framework.StaticDriver(typ))
 		if change != nil {
-			It("changes what PATCH may change for the type", Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
+			It("changes what PATCH may change for the type", framework.Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
 				expectPatched(ctx, c, e.ID, change)
 			})
 		}
 		if foreign != nil {
-			It("refuses a PATCH of a field the type does not have", Reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
+			It("refuses a PATCH of a field the type does not have", framework.Reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
 				expectPatchRefused(ctx, c, e.ID, foreign)
 			})
 		}
 
-		if StaticDriver(typ).Flow() != methods.FlowNone {
-			It("logs the user in with the new method", Reqs(typ, "MA-MTH-009"), func(ctx SpecContext) {
+		if framework.StaticDriver(typ).Flow() != methods.FlowNone {
+			It("logs the user in with the new method", framework.Reqs(typ, "MA-MTH-009"), func(ctx SpecContext) {
 				expectLogsIn(ctx, d, driver, u, e)
 			})
 		}
 
-		It("deletes the method: 204", Reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
+		It("deletes the method: 204", framework.Reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
 			expectDeleted(ctx, c, e.ID)
 		})
 
-		It("no longer lists the deleted method and answers 404 for it", Reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
+		It("no longer lists the deleted method and answers 404 for it", framework.Reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
 			expectGone(ctx, c, e.ID)
 		})
 
-		if StaticDriver(typ).Flow() != methods.FlowNone {
-			It("no longer logs the user in with the deleted method", Reqs(typ, "MA-MTH-010"), func(ctx SpecContext) {
+		if framework.StaticDriver(typ).Flow() != methods.FlowNone {
+			It("no longer logs the user in with the deleted method", framework.Reqs(typ, "MA-MTH-010"), func(ctx SpecContext) {
 				expectNoLongerLogsIn(ctx, d, driver, u, e)
 			})
 		}
@@ -155,16 +156,16 @@ func seededLifecycle(typ string) {
 	Context("lifecycle", Ordered, func() {
 		var (
 			d methods.Driver
-			u *User
+			u *framework.User
 			c *myaccount.Client
-			e Enrolled
+			e framework.Enrolled
 		)
 
 		BeforeAll(func(ctx SpecContext) {
-			d = DriverFor(ctx, typ)
-			u = NewUser(ctx)
-			c = Me(ctx, u)
-			m, p, err := d.Seed(ctx, AsEnrolling(u))
+			d = framework.DriverFor(ctx, typ)
+			u = framework.NewUser(ctx)
+			c = framework.Me(ctx, u)
+			m, p, err := d.Seed(ctx, framework.AsEnrolling(u))
 			if errors.Is(err, methods.ErrNotSeedable) {
 				Skip(err.Error())
 			}
@@ -172,32 +173,32 @@ func seededLifecycle(typ string) {
 			id, _ := m["id"].(string)
 			c.Track(myaccount.KindMethod, id)
 			Expect(d.CheckMethod(nil, p, m)).To(Succeed(), "the %s method the target created", typ)
-			e = Enrolled{ID: id, Method: m, Proof: p}
+			e = framework.Enrolled{ID: id, Method: m, Proof: p}
 		})
 
-		It("refuses to enroll the type through POST /authentication-methods", Reqs(typ, "MA-MTH-021"), func(ctx SpecContext) {
-			resp := Deliver(c.Start(ctx, d.StartBody(AsEnrolling(u))))
-			ExpectBadRequest(resp, "POST /authentication-methods {type: "+typ+"}")
+		It("refuses to enroll the type through POST /authentication-methods", framework.Reqs(typ, "MA-MTH-021"), func(ctx SpecContext) {
+			resp := framework.Deliver(c.Start(ctx, d.StartBody(framework.AsEnrolling(u))))
+			framework.ExpectBadRequest(resp, "POST /authentication-methods {type: "+typ+"}")
 		})
 
-		It("lists the method, also with ?type=, and gets it by id", Reqs(typ, "MA-MTH-003", "MA-MTH-004"), func(ctx SpecContext) {
+		It("lists the method, also with ?type=, and gets it by id", framework.Reqs(typ, "MA-MTH-003", "MA-MTH-004"), func(ctx SpecContext) {
 			expectListedAndGot(ctx, c, d, e, nil)
 		})
 
-		change, foreign := patchBodies(StaticDriver(typ))
-		It("renames the method", Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
+		change, foreign := patchBodies(framework.StaticDriver(typ))
+		It("renames the method", framework.Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
 			expectPatched(ctx, c, e.ID, change)
 		})
 
-		It("refuses a PATCH of a field the type does not have", Reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
+		It("refuses a PATCH of a field the type does not have", framework.Reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
 			expectPatchRefused(ctx, c, e.ID, foreign)
 		})
 
-		It("deletes the method: 204", Reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
+		It("deletes the method: 204", framework.Reqs(typ, "MA-MTH-007"), func(ctx SpecContext) {
 			expectDeleted(ctx, c, e.ID)
 		})
 
-		It("no longer lists the deleted method and answers 404 for it", Reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
+		It("no longer lists the deleted method and answers 404 for it", framework.Reqs(typ, "MA-MTH-008"), func(ctx SpecContext) {
 			expectGone(ctx, c, e.ID)
 		})
 	})
@@ -205,7 +206,7 @@ func seededLifecycle(typ string) {
 
 // The proofs of an enrollable type, each with a user of its own.
 func proofSpecs(typ string) {
-	static := StaticDriver(typ)
+	static := framework.StaticDriver(typ)
 	if static.Lacks(methods.WrongKind) == "" {
 		wrongProofSpec(typ)
 	}
@@ -220,53 +221,53 @@ func proofSpecs(typ string) {
 
 // 2 reads, 5 writes: start, wrong verify, start, verify, DELETE.
 func wrongProofSpec(typ string) {
-	It("refuses a wrong proof and creates nothing; a fresh enrollment with the right proof succeeds", Reqs(typ, "MA-MTH-011"), func(ctx SpecContext) {
-		d := DriverFor(ctx, typ)
-		u := NewUser(ctx)
-		c := Me(ctx, u)
-		before := MethodsOf(ctx, c, "")
-		s := StartMethod(ctx, c, d, u)
-		wrong, err := d.WrongProof(ctx, AsEnrolling(u), s)
+	It("refuses a wrong proof and creates nothing; a fresh enrollment with the right proof succeeds", framework.Reqs(typ, "MA-MTH-011"), func(ctx SpecContext) {
+		d := framework.DriverFor(ctx, typ)
+		u := framework.NewUser(ctx)
+		c := framework.Me(ctx, u)
+		before := framework.MethodsOf(ctx, c, "")
+		s := framework.StartMethod(ctx, c, d, u)
+		wrong, err := d.WrongProof(ctx, framework.AsEnrolling(u), s)
 		Expect(err).NotTo(HaveOccurred(), "making the wrong proof")
-		ExpectBadRequest(VerifyAttempt(ctx, c, s.Location, wrong), An(typ)+" enrollment verified with a wrong proof")
-		control := VerifyMethod(ctx, c, d, u, StartMethod(ctx, c, d, u))
-		Expect(MethodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
+		framework.ExpectBadRequest(framework.VerifyAttempt(ctx, c, s.Location, wrong), framework.An(typ)+" enrollment verified with a wrong proof")
+		control := framework.VerifyMethod(ctx, c, d, u, framework.StartMethod(ctx, c, d, u))
+		Expect(framework.MethodsOf(ctx, c, "")).To(ConsistOf(append(before, control.ID)),
 			"after a refused verification and a good one, the methods must be those before plus the good one")
 	})
 }
 
 // 2 filtered reads, 4 writes: start, verify, verify again, DELETE.
 func againSpec(typ string) {
-	It("completes an enrollment once: its auth_session presented again is refused", Reqs(typ, "MA-MTH-012"), func(ctx SpecContext) {
-		d := DriverFor(ctx, typ)
-		u := NewUser(ctx)
-		c := Me(ctx, u)
-		before := MethodsOf(ctx, c, typ)
-		s := StartMethod(ctx, c, d, u)
-		first := VerifyMethod(ctx, c, d, u, s)
-		again, err := d.Again(ctx, AsEnrolling(u), s, first.Proof)
+	It("completes an enrollment once: its auth_session presented again is refused", framework.Reqs(typ, "MA-MTH-012"), func(ctx SpecContext) {
+		d := framework.DriverFor(ctx, typ)
+		u := framework.NewUser(ctx)
+		c := framework.Me(ctx, u)
+		before := framework.MethodsOf(ctx, c, typ)
+		s := framework.StartMethod(ctx, c, d, u)
+		first := framework.VerifyMethod(ctx, c, d, u, s)
+		again, err := d.Again(ctx, framework.AsEnrolling(u), s, first.Proof)
 		Expect(err).NotTo(HaveOccurred(), "making the second proof")
-		ExpectBadRequest(VerifyAttempt(ctx, c, s.Location, again), An(typ)+" enrollment's auth_session presented a second time")
-		Expect(MethodsOf(ctx, c, typ)).To(ConsistOf(append(before, first.ID)), "one enrollment must create one %s method", typ)
+		framework.ExpectBadRequest(framework.VerifyAttempt(ctx, c, s.Location, again), framework.An(typ)+" enrollment's auth_session presented a second time")
+		Expect(framework.MethodsOf(ctx, c, typ)).To(ConsistOf(append(before, first.ID)), "one enrollment must create one %s method", typ)
 	})
 }
 
 // 2 filtered reads, 5 writes: start, start, foreign verify, verify, DELETE.
 func foreignProofSpec(typ string) {
-	It("refuses the proof of another pending enrollment, and creates nothing", Reqs(typ, "MA-MTH-016"), func(ctx SpecContext) {
-		d := DriverFor(ctx, typ)
-		u := NewUser(ctx)
-		c := Me(ctx, u)
-		before := MethodsOf(ctx, c, typ)
-		x, y := StartMethod(ctx, c, d, u), StartMethod(ctx, c, d, u)
-		foreign, err := d.ForeignProof(ctx, AsEnrolling(u), x, y)
+	It("refuses the proof of another pending enrollment, and creates nothing", framework.Reqs(typ, "MA-MTH-016"), func(ctx SpecContext) {
+		d := framework.DriverFor(ctx, typ)
+		u := framework.NewUser(ctx)
+		c := framework.Me(ctx, u)
+		before := framework.MethodsOf(ctx, c, typ)
+		x, y := framework.StartMethod(ctx, c, d, u), framework.StartMethod(ctx, c, d, u)
+		foreign, err := d.ForeignProof(ctx, framework.AsEnrolling(u), x, y)
 		if errors.Is(err, methods.ErrNoSuchProof) {
 			Skip(err.Error())
 		}
 		Expect(err).NotTo(HaveOccurred(), "making the foreign proof")
-		ExpectBadRequest(VerifyAttempt(ctx, c, x.Location, foreign), An(typ)+" enrollment verified with the proof sent for another")
-		control := VerifyMethod(ctx, c, d, u, y)
-		Expect(MethodsOf(ctx, c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified with its own proof may create a method")
+		framework.ExpectBadRequest(framework.VerifyAttempt(ctx, c, x.Location, foreign), framework.An(typ)+" enrollment verified with the proof sent for another")
+		control := framework.VerifyMethod(ctx, c, d, u, y)
+		Expect(framework.MethodsOf(ctx, c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified with its own proof may create a method")
 	})
 }
 
@@ -279,7 +280,7 @@ func sessionSpecs(typ string) {
 	Context("auth_sessions that are not the enrollment's", Ordered, func() {
 		var (
 			d            methods.Driver
-			owner, other *User
+			owner, other *framework.User
 			oc, xc       *myaccount.Client
 			x, y         *methods.Started
 			xProof       methods.Proof
@@ -287,38 +288,38 @@ func sessionSpecs(typ string) {
 		)
 
 		BeforeAll(func(ctx SpecContext) {
-			d = DriverFor(ctx, typ)
-			owner, other = NewUser(ctx), NewUser(ctx)
-			oc, xc = Me(ctx, owner), Me(ctx, other)
-			ownerBefore = MethodsOf(ctx, oc, "")
-			x, y = StartMethod(ctx, oc, d, owner), StartMethod(ctx, oc, d, owner)
+			d = framework.DriverFor(ctx, typ)
+			owner, other = framework.NewUser(ctx), framework.NewUser(ctx)
+			oc, xc = framework.Me(ctx, owner), framework.Me(ctx, other)
+			ownerBefore = framework.MethodsOf(ctx, oc, "")
+			x, y = framework.StartMethod(ctx, oc, d, owner), framework.StartMethod(ctx, oc, d, owner)
 			var err error
-			xProof, err = d.Proof(ctx, AsEnrolling(owner), x)
+			xProof, err = d.Proof(ctx, framework.AsEnrolling(owner), x)
 			Expect(err).NotTo(HaveOccurred(), "making the proof of the first enrollment")
 		})
 
-		if StaticDriver(typ).Lacks(methods.OtherPathKind) == "" {
-			It("refuses at one enrollment's path the auth_session of another pending enrollment", Reqs(typ, "MA-MTH-015"), func(ctx SpecContext) {
+		if framework.StaticDriver(typ).Lacks(methods.OtherPathKind) == "" {
+			It("refuses at one enrollment's path the auth_session of another pending enrollment", framework.Reqs(typ, "MA-MTH-015"), func(ctx SpecContext) {
 				if x.Location == y.Location {
 					Skip(fmt.Sprintf("both pending %s enrollments have the same Location (%s): the auth_session alone says which is verified", typ, x.Location))
 				}
-				ExpectBadRequest(VerifyAttempt(ctx, oc, y.Location, xProof.Body), "the auth_session and proof of one "+typ+" enrollment at another's path")
+				framework.ExpectBadRequest(framework.VerifyAttempt(ctx, oc, y.Location, xProof.Body), "the auth_session and proof of one "+typ+" enrollment at another's path")
 			})
 		}
 
-		It("refuses the auth_session of another user, and creates nothing for either", Reqs(typ, "MA-MTH-014"), func(ctx SpecContext) {
-			before := MethodsOf(ctx, xc, "")
-			ExpectBadRequest(VerifyAttempt(ctx, xc, x.Location, xProof.Body), "another user's "+typ+" enrollment auth_session")
-			Expect(MethodsOf(ctx, xc, "")).To(ConsistOf(before), "the other user's methods changed")
+		It("refuses the auth_session of another user, and creates nothing for either", framework.Reqs(typ, "MA-MTH-014"), func(ctx SpecContext) {
+			before := framework.MethodsOf(ctx, xc, "")
+			framework.ExpectBadRequest(framework.VerifyAttempt(ctx, xc, x.Location, xProof.Body), "another user's "+typ+" enrollment auth_session")
+			Expect(framework.MethodsOf(ctx, xc, "")).To(ConsistOf(before), "the other user's methods changed")
 		})
 
 		controlOf := []string{"MA-MTH-014"}
-		if StaticDriver(typ).Lacks(methods.OtherPathKind) == "" {
+		if framework.StaticDriver(typ).Lacks(methods.OtherPathKind) == "" {
 			controlOf = append(controlOf, "MA-MTH-015")
 		}
-		It("verifies the untouched enrollment of the same kind (the control), and nothing else was created", Reqs(typ, controlOf...), func(ctx SpecContext) {
-			control := VerifyMethod(ctx, oc, d, owner, y)
-			Expect(MethodsOf(ctx, oc, "")).To(ConsistOf(append(ownerBefore, control.ID)), "only the control may have created a method")
+		It("verifies the untouched enrollment of the same kind (the control), and nothing else was created", framework.Reqs(typ, controlOf...), func(ctx SpecContext) {
+			control := framework.VerifyMethod(ctx, oc, d, owner, y)
+			Expect(framework.MethodsOf(ctx, oc, "")).To(ConsistOf(append(ownerBefore, control.ID)), "only the control may have created a method")
 		})
 	})
 }
@@ -329,22 +330,22 @@ func sessionSpecs(typ string) {
 // lifetime have the spec (the documents give no other a lifetime).
 // 2 filtered reads, 4 writes.
 func expiredSpec(typ string) {
-	labels := append(Label("method", "type:"+typ), Reqs(typ, "MA-MTH-013")...)
+	labels := append(Label("method", "type:"+typ), framework.Reqs(typ, "MA-MTH-013")...)
 	type pending struct {
-		u *User
+		u *framework.User
 		c *myaccount.Client
 		s *methods.Started
 	}
-	exp := IssueAtStart(An(typ)+" enrollment's auth_session", labels, func(ctx context.Context) (any, time.Duration, error) {
-		d, err := methods.New(typ, MethodsEnv())
+	exp := framework.IssueAtStart(framework.An(typ)+" enrollment's auth_session", labels, func(ctx context.Context) (any, time.Duration, error) {
+		d, err := methods.New(typ, framework.MethodsEnv())
 		if err != nil {
 			return nil, 0, err
 		}
-		u, c, err := SignUpQuietly(ctx)
+		u, c, err := framework.SignUpQuietly(ctx)
 		if err != nil {
 			return nil, 0, err
 		}
-		body := d.StartBody(AsEnrolling(u))
+		body := d.StartBody(framework.AsEnrolling(u))
 		resp, err := c.Start(ctx, body)
 		if err != nil {
 			return nil, 0, err
@@ -356,20 +357,20 @@ func expiredSpec(typ string) {
 		lifetime, _ := d.Lifetime(s)
 		return pending{u, c, s}, lifetime, nil
 	})
-	It("refuses an expired enrollment auth_session, and creates nothing", labels, SpecPriority(ExpiryPriority), func(ctx SpecContext) {
-		d := DriverFor(ctx, typ)
+	It("refuses an expired enrollment auth_session, and creates nothing", labels, SpecPriority(framework.ExpiryPriority), func(ctx SpecContext) {
+		d := framework.DriverFor(ctx, typ)
 		p := exp.Await(ctx).(pending)
 		DeferCleanup(func(ctx SpecContext) {
 			for _, err := range p.c.Cleanup(ctx) {
-				F.Leftovers.Add(p.u.Email + ": " + err.Error())
+				framework.F.Leftovers.Add(p.u.Email + ": " + err.Error())
 			}
 		})
-		before := MethodsOf(ctx, p.c, typ)
-		proof, err := d.Proof(ctx, AsEnrolling(p.u), p.s)
+		before := framework.MethodsOf(ctx, p.c, typ)
+		proof, err := d.Proof(ctx, framework.AsEnrolling(p.u), p.s)
 		Expect(err).NotTo(HaveOccurred())
-		ExpectBadRequest(VerifyAttempt(ctx, p.c, p.s.Location, proof.Body), "an expired "+typ+" enrollment auth_session")
-		control := VerifyMethod(ctx, p.c, d, p.u, StartMethod(ctx, p.c, d, p.u))
-		Expect(MethodsOf(ctx, p.c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified in time may create a method")
+		framework.ExpectBadRequest(framework.VerifyAttempt(ctx, p.c, p.s.Location, proof.Body), "an expired "+typ+" enrollment auth_session")
+		control := framework.VerifyMethod(ctx, p.c, d, p.u, framework.StartMethod(ctx, p.c, d, p.u))
+		Expect(framework.MethodsOf(ctx, p.c, typ)).To(ConsistOf(append(before, control.ID)), "only the enrollment verified in time may create a method")
 	})
 }
 
@@ -377,17 +378,17 @@ func expiredSpec(typ string) {
 // a method of the type, deletes the signup passkey (204: another primary is left),
 // and the method, now the last, cannot be deleted. 2 reads, 4 writes.
 func lastPrimarySpec(typ string) {
-	It("refuses to delete the user's last primary method (409), and keeps it", Reqs(typ, "MA-MTH-017"), func(ctx SpecContext) {
-		d := DriverFor(ctx, typ)
-		u := NewUser(ctx)
-		c := Me(ctx, u)
-		signup := MethodsOf(ctx, c, methods.Passkey)
+	It("refuses to delete the user's last primary method (409), and keeps it", framework.Reqs(typ, "MA-MTH-017"), func(ctx SpecContext) {
+		d := framework.DriverFor(ctx, typ)
+		u := framework.NewUser(ctx)
+		c := framework.Me(ctx, u)
+		signup := framework.MethodsOf(ctx, c, methods.Passkey)
 		Expect(signup).To(HaveLen(1), "a user signed up with a passkey has that one passkey")
-		e := VerifyMethod(ctx, c, d, u, StartMethod(ctx, c, d, u))
+		e := framework.VerifyMethod(ctx, c, d, u, framework.StartMethod(ctx, c, d, u))
 		expectDeleted(ctx, c, signup[0])
-		resp := Deliver(c.Delete(ctx, e.ID))
-		ExpectNoFailures(RefusalProblems("DELETE of the user's last primary method", resp, http.StatusConflict))
-		Expect(Call(c.Method(ctx, e.ID))).To(HaveStatus(http.StatusOK), "the refused DELETE removed the method")
+		resp := framework.Deliver(c.Delete(ctx, e.ID))
+		framework.ExpectNoFailures(framework.RefusalProblems("DELETE of the user's last primary method", resp, http.StatusConflict))
+		Expect(framework.Call(c.Method(ctx, e.ID))).To(framework.HaveStatus(http.StatusOK), "the refused DELETE removed the method")
 		// The method is the user's only one and stays with the user (listed in the report).
 		c.Forget(myaccount.KindMethod, e.ID)
 	})
@@ -395,18 +396,18 @@ func lastPrimarySpec(typ string) {
 
 // A type the target does not enable is refused by POST. 1 write.
 func notEnabledSpec(typ string) {
-	It("refuses to start an enrollment of the type when the target does not enable it", Reqs(typ, "MA-MTH-020"), func(ctx SpecContext) {
-		RequireCustomDomain()
-		d := StaticDriver(typ)
+	It("refuses to start an enrollment of the type when the target does not enable it", framework.Reqs(typ, "MA-MTH-020"), func(ctx SpecContext) {
+		framework.RequireCustomDomain()
+		d := framework.StaticDriver(typ)
 		if !d.Enrollable() {
 			Skip("the API does not enroll " + typ + " methods at all (MA-MTH-021)")
 		}
-		if enabled := EnabledTypes(ctx); slices.Contains(enabled, typ) {
+		if enabled := framework.EnabledTypes(ctx); slices.Contains(enabled, typ) {
 			Skip(fmt.Sprintf("the target enables %s (GET /factors lists it)", typ))
 		}
-		u := NewUser(ctx)
-		c := Me(ctx, u)
-		ExpectBadRequest(Deliver(c.Start(ctx, d.StartBody(AsEnrolling(u)))), "POST /authentication-methods of a type GET /factors does not list")
+		u := framework.NewUser(ctx)
+		c := framework.Me(ctx, u)
+		framework.ExpectBadRequest(framework.Deliver(c.Start(ctx, d.StartBody(framework.AsEnrolling(u)))), "POST /authentication-methods of a type GET /factors does not list")
 	})
 }
 
@@ -415,24 +416,24 @@ func notEnabledSpec(typ string) {
 // expectListedAndGot: the method is listed, listed with ?type= of its type (with
 // only methods of that type), and got by id; none of secrets shows. 2 reads, 1
 // filtered read.
-func expectListedAndGot(ctx context.Context, c *myaccount.Client, d methods.Driver, e Enrolled, secrets []string) {
+func expectListedAndGot(ctx context.Context, c *myaccount.Client, d methods.Driver, e framework.Enrolled, secrets []string) {
 	GinkgoHelper()
-	resp := Call(c.Methods(ctx, ""))
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
-	Expect(MethodIDs(methodList(resp))).To(ContainElement(e.ID), "GET /authentication-methods must list the new method")
+	resp := framework.Call(c.Methods(ctx, ""))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "GET /authentication-methods")
+	Expect(framework.MethodIDs(methodList(resp))).To(ContainElement(e.ID), "GET /authentication-methods must list the new method")
 	bodies := []*harness.Response{resp}
 
-	resp = Call(c.Methods(ctx, d.Type()))
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods?type=%s", d.Type())
+	resp = framework.Call(c.Methods(ctx, d.Type()))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "GET /authentication-methods?type=%s", d.Type())
 	typed := methodList(resp)
-	Expect(MethodIDs(typed)).To(ContainElement(e.ID), "GET /authentication-methods?type=%s must list the new method", d.Type())
+	Expect(framework.MethodIDs(typed)).To(ContainElement(e.ID), "GET /authentication-methods?type=%s must list the new method", d.Type())
 	for _, m := range typed {
 		Expect(m["type"]).To(Equal(d.Type()), "GET /authentication-methods?type=%s lists a method of type %v", d.Type(), m["type"])
 	}
 	bodies = append(bodies, resp)
 
-	resp = Call(c.Method(ctx, e.ID))
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods/{id}")
+	resp = framework.Call(c.Method(ctx, e.ID))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "GET /authentication-methods/{id}")
 	Expect(resp.Object()).To(HaveKeyWithValue("id", e.ID))
 	Expect(d.CheckMethod(e.Started, e.Proof, resp.Object())).To(Succeed(), "the method GET answers")
 	bodies = append(bodies, resp)
@@ -458,8 +459,8 @@ func methodList(resp *harness.Response) []map[string]any {
 // expectPatched: PATCH answers 200 with the method changed as asked. 1 write.
 func expectPatched(ctx context.Context, c *myaccount.Client, id string, change map[string]any) {
 	GinkgoHelper()
-	resp := Call(c.Update(ctx, id, change))
-	Expect(resp).To(HaveStatus(http.StatusOK), "PATCH /authentication-methods/{id} %v", change)
+	resp := framework.Call(c.Update(ctx, id, change))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "PATCH /authentication-methods/{id} %v", change)
 	m := resp.Object()
 	Expect(m).To(HaveKeyWithValue("id", id))
 	for k, v := range change {
@@ -471,31 +472,31 @@ func expectPatched(ctx context.Context, c *myaccount.Client, id string, change m
 // the problem body. 1 write.
 func expectPatchRefused(ctx context.Context, c *myaccount.Client, id string, foreign map[string]any) {
 	GinkgoHelper()
-	resp := Deliver(c.Update(ctx, id, foreign))
-	ExpectBadRequest(resp, fmt.Sprintf("PATCH %v of a method without that field", foreign))
+	resp := framework.Deliver(c.Update(ctx, id, foreign))
+	framework.ExpectBadRequest(resp, fmt.Sprintf("PATCH %v of a method without that field", foreign))
 }
 
 // expectDeleted: DELETE answers 204 without a body. 1 write.
 func expectDeleted(ctx context.Context, c *myaccount.Client, id string) {
 	GinkgoHelper()
 	Expect(id).NotTo(BeEmpty(), "no method to delete")
-	resp := Call(c.Delete(ctx, id))
-	Expect(resp).To(HaveStatus(http.StatusNoContent), "DELETE /authentication-methods/{id}")
+	resp := framework.Call(c.Delete(ctx, id))
+	Expect(resp).To(framework.HaveStatus(http.StatusNoContent), "DELETE /authentication-methods/{id}")
 	Expect(resp.Body).To(BeEmpty(), "204 has no body")
 }
 
 // expectGone: a deleted method is not listed and GET answers 404. 2 reads.
 func expectGone(ctx context.Context, c *myaccount.Client, id string) {
 	GinkgoHelper()
-	Expect(MethodsOf(ctx, c, "")).NotTo(ContainElement(id), "GET /authentication-methods lists a deleted method")
-	resp := Deliver(c.Method(ctx, id))
-	ExpectNoFailures(RefusalProblems("GET of a deleted method", resp, http.StatusNotFound))
+	Expect(framework.MethodsOf(ctx, c, "")).NotTo(ContainElement(id), "GET /authentication-methods lists a deleted method")
+	resp := framework.Deliver(c.Method(ctx, id))
+	framework.ExpectNoFailures(framework.RefusalProblems("GET of a deleted method", resp, http.StatusNotFound))
 }
 
 // requirePasswordLogin skips without a client for Universal Login.
 func requirePasswordLogin() {
 	GinkgoHelper()
-	if len(F.Target.LoginClients()) == 0 {
+	if len(framework.F.Target.LoginClients()) == 0 {
 		Skip("the target config has no clients.spa or clients.web: a password logs in through Universal Login, which needs one")
 	}
 }
@@ -504,44 +505,44 @@ func requirePasswordLogin() {
 // with password, and returns the callback URL or the driver's error.
 func passwordLogin(ctx context.Context, d login.Driver, email, password string) (login.Request, string, error) {
 	GinkgoHelper()
-	F.Redactor.Add(password, "PASSWORD")
-	a := NewAuth(LoginHost(), F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
+	framework.F.Redactor.Add(password, "PASSWORD")
+	a := framework.NewAuth(framework.LoginHost(), framework.F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
 	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, login.As{Username: email, Password: password})
 	var ue *harness.UnreachableError
 	if errors.As(err, &ue) {
-		Undecided(ue.Error())
+		framework.Undecided(ue.Error())
 	}
 	return a, u, err
 }
 
 // expectLogsIn: the method logs its user in, where the type has a flow.
-func expectLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *User, e Enrolled) {
+func expectLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *framework.User, e framework.Enrolled) {
 	GinkgoHelper()
 	switch d.Flow() {
 	case methods.FlowPasskey:
 		Expect(e.Proof.Passkey).NotTo(BeNil(), "no passkey was enrolled")
-		t := SignIn(ctx, u, e.Proof.Passkey, RequireCustomDomain())
-		Expect(Claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the new passkey must log in the same user")
+		t := framework.SignIn(ctx, u, e.Proof.Passkey, framework.RequireCustomDomain())
+		Expect(framework.Claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the new passkey must log in the same user")
 	case methods.FlowPassword:
 		a, callback, err := passwordLogin(ctx, driver, u.Email, e.Proof.Password)
 		Expect(err).NotTo(HaveOccurred(), "logging in through the %s driver with the enrolled password", driver.Name())
-		cb := CheckCallback(callback, a)
-		t := TokensOf(Redeem(ctx, a, cb.Code, false, nil))
-		Expect(Claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the password must log in the user who enrolled it")
+		cb := framework.CheckCallback(callback, a)
+		t := framework.TokensOf(framework.Redeem(ctx, a, cb.Code, false, nil))
+		Expect(framework.Claims(t.AccessToken)["sub"]).To(Equal(u.Subject), "the password must log in the user who enrolled it")
 	default:
-		Skip(An(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
+		Skip(framework.An(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
 	}
 }
 
 // expectNoLongerLogsIn: a deleted method no longer logs its user in, while the
 // user's other passkey still does (the refusal is about the deleted method).
-func expectNoLongerLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *User, e Enrolled) {
+func expectNoLongerLogsIn(ctx context.Context, d methods.Driver, driver login.Driver, u *framework.User, e framework.Enrolled) {
 	GinkgoHelper()
-	host := RequireCustomDomain()
+	host := framework.RequireCustomDomain()
 	switch d.Flow() {
 	case methods.FlowPasskey:
-		resp := PasskeyLogin(ctx, u, e.Proof.Passkey, host, harness.MeAudience(host), harness.ScopeReadMethods)
-		ExpectGrantRefused(resp, "a login with a deleted passkey")
+		resp := framework.PasskeyLogin(ctx, u, e.Proof.Passkey, host, harness.MeAudience(host), harness.ScopeReadMethods)
+		framework.ExpectGrantRefused(resp, "a login with a deleted passkey")
 	case methods.FlowPassword:
 		_, callback, err := passwordLogin(ctx, driver, u.Email, e.Proof.Password)
 		if err == nil {
@@ -550,7 +551,7 @@ func expectNoLongerLogsIn(ctx context.Context, d methods.Driver, driver login.Dr
 			Expect(cb.Code).To(BeEmpty(), "the deleted password still logged the user in")
 		}
 	default:
-		Skip(An(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
+		Skip(framework.An(d.Type()) + " method is a second factor: the API's documents give no login flow the suite can drive with it alone")
 	}
-	SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+	framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 }

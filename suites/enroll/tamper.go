@@ -1,4 +1,4 @@
-package suites
+package enroll
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
@@ -28,7 +29,7 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 	register := func(mods authenticator.Mods) func(json.RawMessage) []byte {
 		return func(options json.RawMessage) []byte {
 			GinkgoHelper()
-			att, _, err := authenticator.New().RegisterWith(options, F.Target.WebAuthn.Origin, authenticator.ES256, mods)
+			att, _, err := authenticator.New().RegisterWith(options, framework.F.Target.WebAuthn.Origin, authenticator.ES256, mods)
 			Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
 			return att
 		}
@@ -48,47 +49,47 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 		{"a garbage attestationObject", "MA-ENR-018",
 			authenticator.Mods{Edit: editResponse("attestationObject", func(b []byte) []byte { return randomBytes(len(b)) })}},
 	} {
-		It("refuses an enrollment verified with "+tc.name+", and creates nothing", Req(tc.req), func(ctx SpecContext) {
+		It("refuses an enrollment verified with "+tc.name+", and creates nothing", framework.Req(tc.req), func(ctx SpecContext) {
 			expectTamperedEnrollmentRefused(ctx, tc.name, register(tc.mods))
 		})
 	}
 
-	It("refuses an enrollment verified without user verification when the options require it", Req("MA-ENR-015"), func(ctx SpecContext) {
+	It("refuses an enrollment verified without user verification when the options require it", framework.Req("MA-ENR-015"), func(ctx SpecContext) {
 		expectTamperedEnrollmentRefused(ctx, "an attestation without user verification", func(options json.RawMessage) []byte {
 			requireUserVerification(options)
 			return register(authenticator.Mods{NoUV: true})(options)
 		})
 	})
 
-	It("refuses an enrollment with a credential of an algorithm the options did not offer", Req("MA-ENR-017"), func(ctx SpecContext) {
+	It("refuses an enrollment with a credential of an algorithm the options did not offer", framework.Req("MA-ENR-017"), func(ctx SpecContext) {
 		expectTamperedEnrollmentRefused(ctx, "a credential of an algorithm not offered", func(options json.RawMessage) []byte {
 			att, _ := unofferedAlgAttestation(options)
 			return att
 		})
 	})
 
-	It("issues creation options with fresh 16-byte challenges, the documented algorithms and residentKey required", Req("MA-ENR-021", "MA-ENR-022", "MA-ENR-023"), func(ctx SpecContext) {
+	It("issues creation options with fresh 16-byte challenges, the documented algorithms and residentKey required", framework.Req("MA-ENR-021", "MA-ENR-022", "MA-ENR-023"), func(ctx SpecContext) {
 		d := passkeys()
-		u := NewUser(ctx)
-		c := Me(ctx, u)
+		u := framework.NewUser(ctx)
+		c := framework.Me(ctx, u)
 		for range 3 {
-			s := StartMethod(ctx, c, d, u) // checks the algorithms and residentKey
+			s := framework.StartMethod(ctx, c, d, u) // checks the algorithms and residentKey
 			o, err := methods.ParseCreationOptions(s.Options())
 			Expect(err).NotTo(HaveOccurred())
 			expectNewChallenge(o.Challenge)
 		}
 	})
 
-	It("refuses a passkey signup with a credential of an algorithm the options did not offer", Req("AUTH-PK-016"), func(ctx SpecContext) {
-		host := RequireCustomDomain()
-		resp := Call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
-		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
-		c := DecodeCeremony(resp)
+	It("refuses a passkey signup with a credential of an algorithm the options did not offer", framework.Req("AUTH-PK-016"), func(ctx SpecContext) {
+		host := framework.RequireCustomDomain()
+		resp := framework.Call(framework.F.PasskeyRegister(ctx, host, harness.NewEmail()))
+		Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /passkey/register")
+		c := framework.DecodeCeremony(resp)
 		att, alg := unofferedAlgAttestation(c.Options)
-		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)),
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)),
 			"a signup with a credential of "+alg.String()+", which the options did not offer")
 		// The control: a signup answered with an offered algorithm.
-		NewUser(ctx)
+		framework.NewUser(ctx)
 	})
 })
 
@@ -97,18 +98,18 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered, func() {
 	var (
 		host string
-		u    *User
+		u    *framework.User
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		host = RequireCustomDomain()
-		u = NewUser(ctx)
+		host = framework.RequireCustomDomain()
+		u = framework.NewUser(ctx)
 	})
 
 	login := func(mods authenticator.Mods) func(json.RawMessage) []byte {
 		return func(options json.RawMessage) []byte {
 			GinkgoHelper()
-			assertion, err := u.Authn.LoginWith(options, F.Target.WebAuthn.Origin, u.Passkeys[0], mods)
+			assertion, err := u.Authn.LoginWith(options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0], mods)
 			Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
 			return assertion
 		}
@@ -135,53 +136,53 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 			return authenticator.Mods{Counter: &last}
 		}},
 	} {
-		It("refuses a login assertion "+tc.name, Req(tc.req), func(ctx SpecContext) {
-			SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods) // the target has seen a counter
+		It("refuses a login assertion "+tc.name, framework.Req(tc.req), func(ctx SpecContext) {
+			framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods) // the target has seen a counter
 			expectTamperedLoginRefused(ctx, u, tc.name, login(tc.mods()))
 		})
 	}
 
-	It("refuses a login assertion without user verification when the options require it", Req("AUTH-PK-011"), func(ctx SpecContext) {
+	It("refuses a login assertion without user verification when the options require it", framework.Req("AUTH-PK-011"), func(ctx SpecContext) {
 		expectTamperedLoginRefused(ctx, u, "without user verification", func(options json.RawMessage) []byte {
 			requireUserVerification(options)
 			return login(authenticator.Mods{NoUV: true})(options)
 		})
 	})
 
-	It("refuses a login auth_session used a second time", Req("AUTH-PK-006"), func(ctx SpecContext) {
-		c := DecodeCeremony(Call(F.PasskeyChallenge(ctx, host)))
-		first, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
+	It("refuses a login auth_session used a second time", framework.Req("AUTH-PK-006"), func(ctx SpecContext) {
+		c := framework.DecodeCeremony(framework.Call(framework.F.PasskeyChallenge(ctx, host)))
+		first, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
 		// The control is the first use: the untampered ceremony logs in.
-		Expect(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, first, harness.MeAudience(host), harness.ScopeReadMethods))).To(HaveStatus(http.StatusOK))
+		Expect(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, first, harness.MeAudience(host), harness.ScopeReadMethods))).To(framework.HaveStatus(http.StatusOK))
 		// A fresh, valid assertion (the counter goes up) for the same challenge and session.
-		second, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
+		second, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, second, harness.MeAudience(host), harness.ScopeReadMethods)), "an auth_session used a second time")
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, second, harness.MeAudience(host), harness.ScopeReadMethods)), "an auth_session used a second time")
 	})
 
-	It("refuses a login that presents an enrollment's auth_session", Req("AUTH-PK-014"), func(ctx SpecContext) {
-		c := Me(ctx, u, harness.ScopeCreateMethods)
-		s := StartMethod(ctx, c, passkeys(), u)
+	It("refuses a login that presents an enrollment's auth_session", framework.Req("AUTH-PK-014"), func(ctx SpecContext) {
+		c := framework.Me(ctx, u, harness.ScopeCreateMethods)
+		s := framework.StartMethod(ctx, c, passkeys(), u)
 		o, err := methods.ParseCreationOptions(s.Options())
 		Expect(err).NotTo(HaveOccurred())
 		challenge, err := base64.RawURLEncoding.DecodeString(o.Challenge)
 		Expect(err).NotTo(HaveOccurred())
 		// A valid assertion over the enrollment's challenge, presented with its session.
-		lc := DecodeCeremony(Call(F.PasskeyChallenge(ctx, host)))
+		lc := framework.DecodeCeremony(framework.Call(framework.F.PasskeyChallenge(ctx, host)))
 		assertion := login(authenticator.Mods{Challenge: challenge})(lc.Options)
-		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, s.AuthSession(), assertion, harness.MeAudience(host), harness.ScopeReadMethods)),
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, s.AuthSession(), assertion, harness.MeAudience(host), harness.ScopeReadMethods)),
 			"a login with an enrollment's auth_session")
 		// The control: a login ceremony of its own logs in.
-		SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+		framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 	})
 
-	It("issues login challenges of at least 16 bytes that are never repeated", Req("AUTH-PK-013"), func(ctx SpecContext) {
+	It("issues login challenges of at least 16 bytes that are never repeated", framework.Req("AUTH-PK-013"), func(ctx SpecContext) {
 		for range 3 {
 			var o struct {
 				Challenge string `json:"challenge"`
 			}
-			Expect(json.Unmarshal(DecodeCeremony(Call(F.PasskeyChallenge(ctx, host))).Options, &o)).To(Succeed())
+			Expect(json.Unmarshal(framework.DecodeCeremony(framework.Call(framework.F.PasskeyChallenge(ctx, host))).Options, &o)).To(Succeed())
 			expectNewChallenge(o.Challenge)
 		}
 	})
@@ -191,19 +192,19 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 // request options' timeout (its stated lifetime) has passed.
 var expiredLoginLabels = Label("tamper", "passkey", "AUTH-PK-015")
 
-var expiredLogin = IssueAtStart("a passkey login's auth_session", expiredLoginLabels, func(ctx context.Context) (any, time.Duration, error) {
-	host := F.Target.CustomDomain
+var expiredLogin = framework.IssueAtStart("a passkey login's auth_session", expiredLoginLabels, func(ctx context.Context) (any, time.Duration, error) {
+	host := framework.F.Target.CustomDomain
 	if host == "" {
 		return nil, 0, fmt.Errorf("the target config has no custom_domain")
 	}
-	resp, err := F.PasskeyChallenge(ctx, host)
+	resp, err := framework.F.PasskeyChallenge(ctx, host)
 	if err != nil {
 		return nil, 0, err
 	}
 	if resp.Status != http.StatusOK {
 		return nil, 0, fmt.Errorf("POST /passkey/challenge answered %d: %.300s", resp.Status, resp.Body)
 	}
-	var c Ceremony
+	var c framework.Ceremony
 	if err := resp.JSON(&c); err != nil {
 		return nil, 0, err
 	}
@@ -212,14 +213,14 @@ var expiredLogin = IssueAtStart("a passkey login's auth_session", expiredLoginLa
 })
 
 var _ = Describe("Expired passkey logins", func() {
-	It("refuses a login with an expired auth_session", expiredLoginLabels, SpecPriority(ExpiryPriority), func(ctx SpecContext) {
-		host := RequireCustomDomain()
-		c := expiredLogin.Await(ctx).(Ceremony)
-		u := NewUser(ctx)
-		assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
+	It("refuses a login with an expired auth_session", expiredLoginLabels, SpecPriority(framework.ExpiryPriority), func(ctx SpecContext) {
+		host := framework.RequireCustomDomain()
+		c := expiredLogin.Await(ctx).(framework.Ceremony)
+		u := framework.NewUser(ctx)
+		assertion, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		ExpectGrantRefused(Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login with an expired auth_session")
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login with an expired auth_session")
 		// The control: a ceremony answered before it expires logs in.
-		SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
+		framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 	})
 })

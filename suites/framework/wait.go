@@ -1,4 +1,4 @@
-package suites
+package framework
 
 // Waiting for something to expire.
 

@@ -1,4 +1,4 @@
-package suites
+package contract
 
 // Steps of the contract suite (contract.go): users handed out by what is left of
 // their rate-limit budget, valid requests of every operation built for a user, and
@@ -24,6 +24,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
@@ -39,7 +40,7 @@ const budgetRate = 0.8
 // contractUser is a user of the contract suite with what it holds and what is left
 // of its per-user buckets.
 type contractUser struct {
-	*User
+	*framework.User
 	c        *myaccount.Client // every scope of the served operations
 	methodID string            // the passkey it signed up with
 	identity string            // that passkey's identity_user_id
@@ -78,7 +79,7 @@ func newUserPool(host string) *userPool {
 // userBucketOf is the documented per-user bucket of kind k (unlimited when the model
 // has none).
 func userBucketOf(k spec.Kind) spec.Bucket {
-	l := F.Client.Pacer.Limits()
+	l := framework.F.Client.Pacer.Limits()
 	if l.User.Unlimited() {
 		return spec.Bucket{}
 	}
@@ -97,7 +98,7 @@ func capacity(k spec.Kind, fixed int) int {
 // take hands out a user with need left, other than those avoid rejects, spending
 // need from its budget. A new user has spent one read on its signup (its methods):
 // groups of requests are sized to fit what is left.
-func (p *userPool) take(ctx context.Context, need Budget, avoid func(*contractUser) bool) *contractUser {
+func (p *userPool) take(ctx context.Context, need framework.Budget, avoid func(*contractUser) bool) *contractUser {
 	GinkgoHelper()
 	p.mu.Lock()
 	for _, u := range p.users {
@@ -113,7 +114,7 @@ func (p *userPool) take(ctx context.Context, need Budget, avoid func(*contractUs
 }
 
 // spend takes need from u's budget if it is there.
-func (u *contractUser) spend(need Budget) bool {
+func (u *contractUser) spend(need framework.Budget) bool {
 	now := time.Now()
 	for k, n := range need {
 		if l := u.budget[k]; l != nil && n > 0 && l.TokensAt(now) < float64(n) {
@@ -132,14 +133,14 @@ func (u *contractUser) spend(need Budget) bool {
 // of its methods (its passkey's id and the first state).
 func (p *userPool) signUp(ctx context.Context) *contractUser {
 	GinkgoHelper()
-	u := &contractUser{User: NewUser(ctx), enrolled: map[string]bool{}, budget: map[spec.Kind]*rate.Limiter{}, sessions: map[string]*harness.Session{}}
+	u := &contractUser{User: framework.NewUser(ctx), enrolled: map[string]bool{}, budget: map[spec.Kind]*rate.Limiter{}, sessions: map[string]*harness.Session{}}
 	for _, k := range spec.Kinds {
 		if b := userBucketOf(k); !b.Unlimited() {
 			u.budget[k] = rate.NewLimiter(rate.Limit(b.Rate*budgetRate), b.Burst)
 		}
 	}
-	u.c = myaccount.New(F.Client, p.host, u.Session(ctx, p.host, p.scopes...))
-	u.spend(Budget{spec.Read: 1})
+	u.c = myaccount.New(framework.F.Client, p.host, u.Session(ctx, p.host, p.scopes...))
+	u.spend(framework.Budget{spec.Read: 1})
 	ms := u.readMethods(ctx)
 	Expect(ms).NotTo(BeEmpty(), "a new user lists no authentication method")
 	u.methodID, _ = ms[0]["id"].(string)
@@ -157,7 +158,7 @@ func (p *userPool) cleanup(ctx context.Context) {
 	p.mu.Unlock()
 	for _, u := range users {
 		for _, err := range u.c.Cleanup(ctx) {
-			F.Leftovers.Add(u.Email + ": " + err.Error())
+			framework.F.Leftovers.Add(u.Email + ": " + err.Error())
 		}
 	}
 }
@@ -177,8 +178,8 @@ func (u *contractUser) without(ctx context.Context, p *userPool, scope string) *
 // readMethods lists u's methods and notes the state.
 func (u *contractUser) readMethods(ctx context.Context) []map[string]any {
 	GinkgoHelper()
-	resp := Call(u.c.Methods(ctx, ""))
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /authentication-methods")
+	resp := framework.Call(u.c.Methods(ctx, ""))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "GET /authentication-methods")
 	var body struct {
 		Methods []map[string]any `json:"authentication_methods"`
 	}
@@ -195,8 +196,8 @@ func (u *contractUser) readMethods(ctx context.Context) []map[string]any {
 // readAccounts lists u's connected accounts (first page) and notes the state.
 func (u *contractUser) readAccounts(ctx context.Context) {
 	GinkgoHelper()
-	resp := Call(u.c.Do(ctx, myaccount.ListConnectedAccounts, myaccount.Call{}))
-	Expect(resp).To(HaveStatus(http.StatusOK), "GET /connected-accounts/accounts")
+	resp := framework.Call(u.c.Do(ctx, myaccount.ListConnectedAccounts, myaccount.Call{}))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "GET /connected-accounts/accounts")
 	var body struct {
 		Accounts []map[string]any `json:"accounts"`
 	}
@@ -304,11 +305,11 @@ type valid struct {
 }
 
 // validCost is what preparing a valid request of op costs u (a start or connect).
-func validCost(op spec.Operation, base catalogue.Base) Budget {
+func validCost(op spec.Operation, base catalogue.Base) framework.Budget {
 	if base.Connect || op.ID == myaccount.VerifyEnrollment {
-		return Budget{spec.Write: 1}
+		return framework.Budget{spec.Write: 1}
 	}
-	return Budget{}
+	return framework.Budget{}
 }
 
 // prepare builds a valid request of op for u from base (the zero Base for
@@ -322,8 +323,8 @@ func (k *contract) prepare(ctx context.Context, u *contractUser, op spec.Operati
 		catalogue.Name:        "contract-" + randomHex(4),
 		catalogue.Email:       harness.NewEmail(),
 		catalogue.PhoneNumber: "+1415555" + fmt.Sprintf("%04d", randomInt(10000)),
-		catalogue.Connection:  F.Target.ConnectedAccounts.Connection,
-		catalogue.RedirectURI: F.Target.ConnectedAccounts.RedirectURI,
+		catalogue.Connection:  framework.F.Target.ConnectedAccounts.Connection,
+		catalogue.RedirectURI: framework.F.Target.ConnectedAccounts.RedirectURI,
 	}
 	v := valid{call: myaccount.Call{Path: map[string]string{}}}
 	for _, p := range op.PathParams {
@@ -361,8 +362,8 @@ func (k *contract) pending(ctx context.Context, u *contractUser, typ string, val
 	case "phone":
 		start["phone_number"] = values[catalogue.PhoneNumber]
 	}
-	resp := Call(u.c.Start(ctx, start))
-	Expect(resp).To(HaveStatus(http.StatusAccepted), "POST /authentication-methods {type: %s}", typ)
+	resp := framework.Call(u.c.Start(ctx, start))
+	Expect(resp).To(framework.HaveStatus(http.StatusAccepted), "POST /authentication-methods {type: %s}", typ)
 	Expect(resp.Location()).NotTo(BeEmpty(), "the enrollment answered without a Location")
 	var body struct {
 		AuthSession string          `json:"auth_session"`
@@ -375,7 +376,7 @@ func (k *contract) pending(ctx context.Context, u *contractUser, typ string, val
 	switch typ {
 	case "passkey":
 		// Another authenticator: the user's own holds the passkey the options exclude.
-		att, _, err := authenticator.New().Register(body.Options, F.Target.WebAuthn.Origin, authenticator.ES256)
+		att, _, err := authenticator.New().Register(body.Options, framework.F.Target.WebAuthn.Origin, authenticator.ES256)
 		Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
 		var a any
 		Expect(json.Unmarshal(att, &a)).To(Succeed())
@@ -396,9 +397,9 @@ func (k *contract) pending(ctx context.Context, u *contractUser, typ string, val
 // connect_code, putting both into values.
 func (k *contract) connected(ctx context.Context, u *contractUser, values map[string]any) {
 	GinkgoHelper()
-	resp := Call(u.c.Do(ctx, myaccount.Connect, myaccount.Call{Body: map[string]any{
+	resp := framework.Call(u.c.Do(ctx, myaccount.Connect, myaccount.Call{Body: map[string]any{
 		"connection": values[catalogue.Connection], "redirect_uri": values[catalogue.RedirectURI]}}))
-	Expect(resp).To(HaveStatus(http.StatusCreated), "POST /connected-accounts/connect")
+	Expect(resp).To(framework.HaveStatus(http.StatusCreated), "POST /connected-accounts/connect")
 	var c struct {
 		ConnectURI    string `json:"connect_uri"`
 		AuthSession   string `json:"auth_session"`
@@ -408,7 +409,7 @@ func (k *contract) connected(ctx context.Context, u *contractUser, values map[st
 	}
 	Expect(resp.JSON(&c)).To(Succeed())
 	redirect, _ := values[catalogue.RedirectURI].(string)
-	cn := FollowConnect(ctx, Connecting{AuthSession: c.AuthSession, RedirectURI: redirect}, c.ConnectURI+"?ticket="+url.QueryEscape(c.ConnectParams.Ticket))
+	cn := framework.FollowConnect(ctx, framework.Connecting{AuthSession: c.AuthSession, RedirectURI: redirect}, c.ConnectURI+"?ticket="+url.QueryEscape(c.ConnectParams.Ticket))
 	values[catalogue.AuthSession] = cn.AuthSession
 	values[catalogue.ConnectCode] = cn.Code
 }

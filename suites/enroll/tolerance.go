@@ -1,4 +1,4 @@
-package suites
+package enroll
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
@@ -23,24 +24,24 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 	// the URL path makes of the verify URL, and expects 201.
 	enrollShaped := func(ctx context.Context, shape func(map[string]any), path func(verifyURL string) string) {
 		GinkgoHelper()
-		RequireCustomDomain()
-		u := NewUser(ctx)
-		c := Me(ctx, u)
-		s := StartMethod(ctx, c, passkeys(), u)
-		att, _, err := authenticator.New().RegisterWith(s.Options(), F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: shape})
+		framework.RequireCustomDomain()
+		u := framework.NewUser(ctx)
+		c := framework.Me(ctx, u)
+		s := framework.StartMethod(ctx, c, passkeys(), u)
+		att, _, err := authenticator.New().RegisterWith(s.Options(), framework.F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: shape})
 		Expect(err).NotTo(HaveOccurred())
 		u2, err := c.VerifyURL(s.Location)
 		Expect(err).NotTo(HaveOccurred())
 		if path != nil {
 			u2 = path(u2)
 		}
-		resp := Call(c.Do(ctx, myaccount.VerifyEnrollment, myaccount.Call{URL: u2,
+		resp := framework.Call(c.Do(ctx, myaccount.VerifyEnrollment, myaccount.Call{URL: u2,
 			Body: map[string]any{"auth_session": s.AuthSession(), "authn_response": json.RawMessage(att)}}))
-		Expect(resp).To(HaveStatus(http.StatusCreated), "verify at %s", u2)
+		Expect(resp).To(framework.HaveStatus(http.StatusCreated), "verify at %s", u2)
 		Expect(resp.Object()).To(HaveKeyWithValue("type", methods.Passkey))
 	}
 
-	It("accepts an attestation without clientExtensionResults, transports or authenticatorAttachment (Swift)", Req("MA-ENR-024"), func(ctx SpecContext) {
+	It("accepts an attestation without clientExtensionResults, transports or authenticatorAttachment (Swift)", framework.Req("MA-ENR-024"), func(ctx SpecContext) {
 		enrollShaped(ctx, func(m map[string]any) {
 			delete(m, "clientExtensionResults")
 			delete(m, "authenticatorAttachment")
@@ -50,7 +51,7 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 		}, nil)
 	})
 
-	It("accepts clientExtensionResults with credProps, transports and authenticatorAttachment \"platform\" (Android)", Req("MA-ENR-025", "MA-ENR-026"), func(ctx SpecContext) {
+	It("accepts clientExtensionResults with credProps, transports and authenticatorAttachment \"platform\" (Android)", framework.Req("MA-ENR-025", "MA-ENR-026"), func(ctx SpecContext) {
 		enrollShaped(ctx, func(m map[string]any) {
 			m["authenticatorAttachment"] = "platform"
 			m["clientExtensionResults"] = map[string]any{"credProps": map[string]any{"rk": true}}
@@ -60,7 +61,7 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 		}, nil)
 	})
 
-	It("accepts authenticatorAttachment \"cross-platform\" with usb transports (a security key)", Req("MA-ENR-026"), func(ctx SpecContext) {
+	It("accepts authenticatorAttachment \"cross-platform\" with usb transports (a security key)", framework.Req("MA-ENR-026"), func(ctx SpecContext) {
 		enrollShaped(ctx, func(m map[string]any) {
 			m["authenticatorAttachment"] = "cross-platform"
 			m["clientExtensionResults"] = map[string]any{}
@@ -70,25 +71,25 @@ var _ = Describe("Tolerance of what real clients send", Label("tolerance", "pass
 		}, nil)
 	})
 
-	It("accepts the method id in the verify path percent-encoded", Req("MA-ENR-027"), func(ctx SpecContext) {
+	It("accepts the method id in the verify path percent-encoded", framework.Req("MA-ENR-027"), func(ctx SpecContext) {
 		enrollShaped(ctx, nil, func(u string) string { return strings.ReplaceAll(u, "|", "%7C") })
 	})
 
-	It("accepts the method id in the verify path with a literal |", Req("MA-ENR-027"), func(ctx SpecContext) {
+	It("accepts the method id in the verify path with a literal |", framework.Req("MA-ENR-027"), func(ctx SpecContext) {
 		// The harness sends a literal "|" in a path as is, as some SDKs do.
 		enrollShaped(ctx, nil, func(u string) string { return strings.NewReplacer("%7C", "|", "%7c", "|").Replace(u) })
 	})
 
-	It("signs a user up with clientExtensionResults carrying credProps (Android)", Req("MA-ENR-025"), func(ctx SpecContext) {
-		host := RequireCustomDomain()
-		resp := Call(F.PasskeyRegister(ctx, host, harness.NewEmail()))
-		Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
-		c := DecodeCeremony(resp)
-		att, _, err := authenticator.New().RegisterWith(c.Options, F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: func(m map[string]any) {
+	It("signs a user up with clientExtensionResults carrying credProps (Android)", framework.Req("MA-ENR-025"), func(ctx SpecContext) {
+		host := framework.RequireCustomDomain()
+		resp := framework.Call(framework.F.PasskeyRegister(ctx, host, harness.NewEmail()))
+		Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /passkey/register")
+		c := framework.DecodeCeremony(resp)
+		att, _, err := authenticator.New().RegisterWith(c.Options, framework.F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: func(m map[string]any) {
 			m["clientExtensionResults"] = map[string]any{"credProps": map[string]any{"rk": true}}
 		}})
 		Expect(err).NotTo(HaveOccurred())
-		resp = Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods))
-		Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, signup with credProps)")
+		resp = framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods))
+		Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, signup with credProps)")
 	})
 })

@@ -1,6 +1,6 @@
 // Package suites holds the conformance specs, one file per area. The runner (or a
 // test) hands them a harness.Framework with Use and then runs Ginkgo.
-package suites
+package framework
 
 import (
 	"context"

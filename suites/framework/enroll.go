@@ -1,4 +1,4 @@
-package suites
+package framework
 
 // Passkey enrollment through the My Account API, step by step.
 

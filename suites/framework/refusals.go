@@ -1,4 +1,4 @@
-package suites
+package framework
 
 // How refusals are judged.
 

@@ -1,4 +1,4 @@
-package suites
+package framework
 
 // Universal Login: authorization requests through the configured driver, and the token requests after them.
 

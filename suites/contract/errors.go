@@ -1,4 +1,4 @@
-package suites
+package contract
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
@@ -29,7 +30,7 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 	)
 
 	BeforeAll(func(ctx SpecContext) {
-		host = RequireCustomDomain()
+		host = framework.RequireCustomDomain()
 		pool = newUserPool(host)
 		DeferCleanup(func(ctx SpecContext) { pool.cleanup(ctx) })
 	})
@@ -38,14 +39,14 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 	// operations (or every served one), from the credential of a user with the budget.
 	for _, g := range catalogue.AuthGroups {
 		cases := slices.DeleteFunc(slices.Clone(catalogue.AuthCases), func(c catalogue.AuthCase) bool { return c.Req != g.Req })
-		It("refuses "+g.What+" with 401", Req(g.Req, "MA-ERR-001"), func(ctx SpecContext) {
+		It("refuses "+g.What+" with 401", framework.Req(g.Req, "MA-ERR-001"), func(ctx SpecContext) {
 			var failures []string
 			for _, ac := range cases {
 				// One request per operation, each on a user with the budget for it; the
 				// credential is that user's.
 				tokens := map[*contractUser]string{}
 				for _, op := range representativeOps(ac.AllOperations) {
-					u := pool.take(ctx, Budget{kindOf(op, nil): 1}, nil)
+					u := pool.take(ctx, framework.Budget{kindOf(op, nil): 1}, nil)
 					if _, ok := tokens[u]; !ok {
 						tokens[u] = credential(ctx, u, host, ac.From, pool.scopes)
 					}
@@ -54,35 +55,35 @@ var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors
 						in.Header = http.Header{"Authorization": {v}}
 					}
 					in.NoAuth = true
-					failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+", "+ac.Name, false, http.StatusUnauthorized)...)
+					failures = append(failures, framework.Refused(ctx, u.c, op.ID, in, op.Name()+", "+ac.Name, false, http.StatusUnauthorized)...)
 				}
 			}
-			ExpectNoFailures(failures)
+			framework.ExpectNoFailures(failures)
 		})
 	}
 
-	It("refuses a token issued on the tenant's other domain (another issuer) with 401", Req("MA-AUTHZ-010"), func(ctx SpecContext) {
+	It("refuses a token issued on the tenant's other domain (another issuer) with 401", framework.Req("MA-AUTHZ-010"), func(ctx SpecContext) {
 		// A validly signed token with another issuer: the only real source is the
 		// tenant's other domain, reached through Universal Login there.
-		if F.Target.Domain == host {
+		if framework.F.Target.Domain == host {
 			Skip("the target has one domain")
 		}
-		other, why := CanonicalMeToken(ctx)
+		other, why := framework.CanonicalMeToken(ctx)
 		if other == "" {
 			Skip(why)
 		}
-		Expect(Claims(other)["iss"]).NotTo(Equal("https://"+host+"/"), "%s issued a token in the name of %s", F.Target.Domain, host)
+		Expect(framework.Claims(other)["iss"]).NotTo(Equal("https://"+host+"/"), "%s issued a token in the name of %s", framework.F.Target.Domain, host)
 		// It is valid where it was issued, so its issuer is the only reason to refuse it
 		// here. The login user's reads are scarce: a read while they last, else a
 		// filtered read (probePath).
-		path := ProbePath(other)
-		resp := Call(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(F.Target.Domain, path), Bearer: other, Deliberate: true}))
+		path := framework.ProbePath(other)
+		resp := framework.Call(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(framework.F.Target.Domain, path), Bearer: other, Deliberate: true}))
 		if resp.Status != http.StatusOK {
-			Fail(fmt.Sprintf("%sthe token of %s was refused by its own domain (GET %s answered %d)", verdict.InconclusivePrefix, F.Target.Domain, path, resp.Status))
+			Fail(fmt.Sprintf("%sthe token of %s was refused by its own domain (GET %s answered %d)", verdict.InconclusivePrefix, framework.F.Target.Domain, path, resp.Status))
 		}
-		path = ProbePath(other)
-		resp = Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, path), Bearer: other, Deliberate: true}))
-		ExpectNoFailures(RefusalProblems("GET "+path+" with a token of "+F.Target.Domain, resp, http.StatusUnauthorized))
+		path = framework.ProbePath(other)
+		resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, path), Bearer: other, Deliberate: true}))
+		framework.ExpectNoFailures(framework.RefusalProblems("GET "+path+" with a token of "+framework.F.Target.Domain, resp, http.StatusUnauthorized))
 	})
 
 })
@@ -111,7 +112,7 @@ func credential(ctx SpecContext, u *contractUser, host, from string, scopes []st
 		if from == catalogue.FromOtherAudience {
 			audience = ""
 		}
-		t, err := F.PasskeyLogin(ctx, host, u.Authn, u.Passkeys[0], audience, append([]string{"openid"}, scopes...)...)
+		t, err := framework.F.PasskeyLogin(ctx, host, u.Authn, u.Passkeys[0], audience, append([]string{"openid"}, scopes...)...)
 		Expect(err).NotTo(HaveOccurred(), "a login with scope openid")
 		if from == catalogue.FromIDToken {
 			if t.IDToken == "" {
@@ -131,15 +132,15 @@ func credential(ctx SpecContext, u *contractUser, host, from string, scopes []st
 // after every parallel spec too), while the token it waits for runs out during the
 // other specs.
 var _ = Describe("Error catalogue: an expired token", Label("errors"), Serial, func() {
-	It("refuses an expired token with 401", Req("MA-AUTHZ-009"), SpecPriority(ExpiryPriority), func(ctx SpecContext) {
+	It("refuses an expired token with 401", framework.Req("MA-AUTHZ-009"), SpecPriority(framework.ExpiryPriority), func(ctx SpecContext) {
 		// The suite cannot mint a token the target would sign: it waits out one issued
 		// when the run started, for as long as its expires_in says.
 		t := expiredToken.Await(ctx).(freshToken)
 		if t.status != http.StatusOK {
 			Fail(fmt.Sprintf("%sthe token, fresh, was refused (GET /authentication-methods answered %d when it was issued), so its refusal after expiry would prove nothing", verdict.InconclusivePrefix, t.status))
 		}
-		resp := Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(RequireCustomDomain(), "/authentication-methods"), Bearer: t.token, Deliberate: true}))
-		ExpectNoFailures(RefusalProblems("GET /authentication-methods with a token past its expires_in", resp, http.StatusUnauthorized))
+		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(framework.RequireCustomDomain(), "/authentication-methods"), Bearer: t.token, Deliberate: true}))
+		framework.ExpectNoFailures(framework.RefusalProblems("GET /authentication-methods with a token past its expires_in", resp, http.StatusUnauthorized))
 	})
 })
 
@@ -151,12 +152,12 @@ type freshToken struct {
 	status int
 }
 
-var expiredToken = IssueAtStart("a My Account access token", Labels{"errors", "MA-AUTHZ-009"}, func(ctx context.Context) (any, time.Duration, error) {
-	u, _, err := SignUpQuietly(ctx)
+var expiredToken = framework.IssueAtStart("a My Account access token", Labels{"errors", "MA-AUTHZ-009"}, func(ctx context.Context) (any, time.Duration, error) {
+	u, _, err := framework.SignUpQuietly(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(F.Target.CustomDomain, "/authentication-methods"),
+	resp, err := framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(framework.F.Target.CustomDomain, "/authentication-methods"),
 		Bearer: u.Signup.AccessToken, Deliberate: true})
 	if err != nil {
 		return nil, 0, err

@@ -1,4 +1,4 @@
-package suites
+package dpop
 
 import (
 	"context"
@@ -13,9 +13,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
+	proofs "github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
 // DPoP (RFC 9449) at the token endpoint: every grant the suite uses binds its tokens
@@ -31,19 +32,19 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 		rt   string    // u's refresh token, as the last refresh left it
 		// Code-flow clients' refresh tokens and the keys they were obtained with.
 		codeRTs = map[string]string{}
-		keys    = map[string]*dpop.Key{}
+		keys    = map[string]*proofs.Key{}
 		clients []harness.NamedClient
 	)
 
 	// Checked before each spec, so that every skipped spec says why.
 	BeforeEach(func() {
 		requireDPoP()
-		host = RequireCustomDomain()
+		host = framework.RequireCustomDomain()
 	})
 
-	It("binds the webauthn grant's tokens to the proof's key at signup and at login, with an ES256 and an RS256 key", Req("AUTH-DPOP-001"), func(ctx SpecContext) {
-		for _, alg := range []dpop.Alg{dpop.ES256, dpop.RS256} {
-			key := dpop.MustKey(alg)
+	It("binds the webauthn grant's tokens to the proof's key at signup and at login, with an ES256 and an RS256 key", framework.Req("AUTH-DPOP-001"), func(ctx SpecContext) {
+		for _, alg := range []proofs.Alg{proofs.ES256, proofs.RS256} {
+			key := proofs.MustKey(alg)
 			bu := signUpBound(ctx, authenticator.ES256, key)
 			if u == nil {
 				u, rt = bu, bu.Signup.RefreshToken // the specs below use it whatever this one finds
@@ -55,40 +56,40 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 		Expect(rt).NotTo(BeEmpty(), "the signup asked for offline_access but got no refresh token")
 	})
 
-	It("binds the authorization code grant's tokens to the proof's key, for every configured client", Req("AUTH-DPOP-002"), func(ctx SpecContext) {
-		RequireLoginConfig()
-		for _, c := range F.Target.LoginClients() {
-			if F.Target.DPoPFor(c.Name) != harness.DPoPOff {
+	It("binds the authorization code grant's tokens to the proof's key, for every configured client", framework.Req("AUTH-DPOP-002"), func(ctx SpecContext) {
+		framework.RequireLoginConfig()
+		for _, c := range framework.F.Target.LoginClients() {
+			if framework.F.Target.DPoPFor(c.Name) != harness.DPoPOff {
 				clients = append(clients, c)
 			}
 		}
 		if len(clients) == 0 {
 			Skip("every code-flow client's dpop is off")
 		}
-		d := LoginDriver(ctx, F.Target.Login.Driver)
+		d := framework.LoginDriver(ctx, framework.F.Target.Login.Driver)
 		for _, c := range clients {
-			key := dpop.MustKey(dpop.ES256)
-			a := NewAuth(LoginHost(), c, "openid", "offline_access", harness.ScopeReadMethods)
-			t := expectBound(Redeem(ctx, a, CodeLogin(ctx, d, a).Code, false, nil, withKey(key)), key, "the authorization_code grant of the "+c.Name+" client")
+			key := proofs.MustKey(proofs.ES256)
+			a := framework.NewAuth(framework.LoginHost(), c, "openid", "offline_access", harness.ScopeReadMethods)
+			t := expectBound(framework.Redeem(ctx, a, framework.CodeLogin(ctx, d, a).Code, false, nil, withKey(key)), key, "the authorization_code grant of the "+c.Name+" client")
 			Expect(t.RefreshToken).NotTo(BeEmpty(), "the %s client asked for offline_access but got no refresh token", c.Name)
 			codeRTs[c.Name], keys[c.Name] = t.RefreshToken, key
 		}
 	})
 
-	It("keeps the binding when a refresh token is redeemed with a proof of its key", Req("AUTH-DPOP-003"), func(ctx SpecContext) {
+	It("keeps the binding when a refresh token is redeemed with a proof of its key", framework.Req("AUTH-DPOP-003"), func(ctx SpecContext) {
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
-		t := expectBound(Refresh(ctx, host, nativeClient(), rt, withKey(u.Key)), u.Key, "the refresh_token grant of the native client")
+		t := expectBound(framework.Refresh(ctx, host, nativeClient(), rt, withKey(u.Key)), u.Key, "the refresh_token grant of the native client")
 		rt = cmpOr(t.RefreshToken, rt)
 		for _, c := range clients {
 			if codeRTs[c.Name] == "" {
 				continue // the code-flow spec failed for it
 			}
-			t := expectBound(Refresh(ctx, LoginHost(), c, codeRTs[c.Name], withKey(keys[c.Name])), keys[c.Name], "the refresh_token grant of the "+c.Name+" client")
+			t := expectBound(framework.Refresh(ctx, framework.LoginHost(), c, codeRTs[c.Name], withKey(keys[c.Name])), keys[c.Name], "the refresh_token grant of the "+c.Name+" client")
 			codeRTs[c.Name] = cmpOr(t.RefreshToken, codeRTs[c.Name])
 		}
 	})
 
-	It("refuses a public client's bound refresh token with another key's proof or without a proof", Req("AUTH-DPOP-004"), func(ctx SpecContext) {
+	It("refuses a public client's bound refresh token with another key's proof or without a proof", framework.Req("AUTH-DPOP-004"), func(ctx SpecContext) {
 		// RFC 9449 §5 binds the refresh tokens of public clients only: a confidential
 		// client's are bound by its authentication, so either answer is right there.
 		i := slices.IndexFunc(clients, func(c harness.NamedClient) bool { return c.Public })
@@ -100,10 +101,10 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 			Skip("the code-flow spec obtained no refresh token of the " + c.Name + " client with a proof (see AUTH-DPOP-002)")
 		}
 		for what, mod := range map[string]func(*harness.Request){
-			"another key's proof": withKey(dpop.MustKey(dpop.ES256)),
+			"another key's proof": withKey(proofs.MustKey(proofs.ES256)),
 			"no proof":            func(r *harness.Request) { r.NoProof = true },
 		} {
-			resp := Refresh(ctx, LoginHost(), c, codeRTs[c.Name], mod)
+			resp := framework.Refresh(ctx, framework.LoginHost(), c, codeRTs[c.Name], mod)
 			expectRefreshBindingRefused(resp, "the "+c.Name+" client's bound refresh token redeemed with "+what)
 		}
 	})
@@ -113,69 +114,69 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 	// defect is wrong.
 	for _, c := range []struct {
 		req, what string
-		mods      func() [][]dpop.Option // one proof per entry
-		nonceSafe bool                   // meaningful when the target demands nonces
+		mods      func() [][]proofs.Option // one proof per entry
+		nonceSafe bool                     // meaningful when the target demands nonces
 	}{
-		{"AUTH-DPOP-005", "a proof for another HTTP method (htm)", func() [][]dpop.Option { return [][]dpop.Option{{dpop.WithClaim("htm", http.MethodGet)}} }, true},
-		{"AUTH-DPOP-006", "a proof for another URI (htu)", func() [][]dpop.Option {
-			return [][]dpop.Option{{dpop.WithClaim("htu", F.Target.BaseURL(RequireCustomDomain())+"/userinfo")}}
+		{"AUTH-DPOP-005", "a proof for another HTTP method (htm)", func() [][]proofs.Option { return [][]proofs.Option{{proofs.WithClaim("htm", http.MethodGet)}} }, true},
+		{"AUTH-DPOP-006", "a proof for another URI (htu)", func() [][]proofs.Option {
+			return [][]proofs.Option{{proofs.WithClaim("htu", framework.F.Target.BaseURL(framework.RequireCustomDomain())+"/userinfo")}}
 		}, true},
-		{"AUTH-DPOP-007", "a proof made an hour ago or an hour ahead (iat)", func() [][]dpop.Option {
-			return [][]dpop.Option{{dpop.WithClaim("iat", time.Now().Add(-time.Hour).Unix())}, {dpop.WithClaim("iat", time.Now().Add(time.Hour).Unix())}}
+		{"AUTH-DPOP-007", "a proof made an hour ago or an hour ahead (iat)", func() [][]proofs.Option {
+			return [][]proofs.Option{{proofs.WithClaim("iat", time.Now().Add(-time.Hour).Unix())}, {proofs.WithClaim("iat", time.Now().Add(time.Hour).Unix())}}
 		}, false},
-		{"AUTH-DPOP-009", "a proof whose signature does not verify with its jwk", func() [][]dpop.Option { return [][]dpop.Option{{dpop.BadSignature()}} }, true},
-		{"AUTH-DPOP-010", "an unsigned proof (alg none)", func() [][]dpop.Option { return [][]dpop.Option{{dpop.AlgNone()}} }, true},
-		{"AUTH-DPOP-011", "a proof carrying a private key in its jwk", func() [][]dpop.Option { return [][]dpop.Option{{dpop.PrivateJWK()}} }, true},
-		{"AUTH-DPOP-012", "a proof typed JWT, not dpop+jwt", func() [][]dpop.Option { return [][]dpop.Option{{dpop.WithHeader("typ", "JWT")}} }, true},
+		{"AUTH-DPOP-009", "a proof whose signature does not verify with its jwk", func() [][]proofs.Option { return [][]proofs.Option{{proofs.BadSignature()}} }, true},
+		{"AUTH-DPOP-010", "an unsigned proof (alg none)", func() [][]proofs.Option { return [][]proofs.Option{{proofs.AlgNone()}} }, true},
+		{"AUTH-DPOP-011", "a proof carrying a private key in its jwk", func() [][]proofs.Option { return [][]proofs.Option{{proofs.PrivateJWK()}} }, true},
+		{"AUTH-DPOP-012", "a proof typed JWT, not dpop+jwt", func() [][]proofs.Option { return [][]proofs.Option{{proofs.WithHeader("typ", "JWT")}} }, true},
 	} {
-		It("refuses "+c.what+" with invalid_dpop_proof, at the webauthn and the refresh_token grant", Req(c.req), func(ctx SpecContext) {
+		It("refuses "+c.what+" with invalid_dpop_proof, at the webauthn and the refresh_token grant", framework.Req(c.req), func(ctx SpecContext) {
 			Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
-			if !c.nonceSafe && F.Target.DPoPNonce {
+			if !c.nonceSafe && framework.F.Target.DPoPNonce {
 				Skip("the target demands nonces, and RFC 9449 §4.3 (step 11) lets a server judge a proof's age by its nonce instead of its iat")
 			}
 			for _, opts := range c.mods() {
 				resp := webauthnGrant(ctx, u.User, host, withKey(u.Key, opts...))
 				expectProofRefused(resp, "the webauthn grant with "+c.what)
-				resp = Refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opts...))
+				resp = framework.Refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opts...))
 				expectProofRefused(resp, "the refresh_token grant with "+c.what)
 			}
 		})
 	}
 
-	It("refuses a proof used before (the same jti) with invalid_dpop_proof, at the webauthn and the refresh_token grant", Req("AUTH-DPOP-008"), func(ctx SpecContext) {
+	It("refuses a proof used before (the same jti) with invalid_dpop_proof, at the webauthn and the refresh_token grant", framework.Req("AUTH-DPOP-008"), func(ctx SpecContext) {
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
 		// The binding is AUTH-DPOP-001's: here the first use only has to be accepted.
 		first := webauthnGrant(ctx, u.User, host, withKey(u.Key))
-		Expect(first).To(HaveStatus(http.StatusOK), "the webauthn grant (login) with a valid proof")
+		Expect(first).To(framework.HaveStatus(http.StatusOK), "the webauthn grant (login) with a valid proof")
 		// Another ceremony, the same proof: only the proof is used twice.
 		expectProofRefused(webauthnGrant(ctx, u.User, host, func(r *harness.Request) { r.RawProof = first.Proof }), "the webauthn grant with a proof already used")
-		first = Refresh(ctx, host, nativeClient(), rt, withKey(u.Key))
-		Expect(first).To(HaveStatus(http.StatusOK), "the refresh_token grant with a valid proof")
+		first = framework.Refresh(ctx, host, nativeClient(), rt, withKey(u.Key))
+		Expect(first).To(framework.HaveStatus(http.StatusOK), "the refresh_token grant with a valid proof")
 		rt = cmpOr(tokensIn(first).RefreshToken, rt)
-		expectProofRefused(Refresh(ctx, host, nativeClient(), rt, func(r *harness.Request) { r.RawProof = first.Proof }), "the refresh_token grant with a proof already used")
+		expectProofRefused(framework.Refresh(ctx, host, nativeClient(), rt, func(r *harness.Request) { r.RawProof = first.Proof }), "the refresh_token grant with a proof already used")
 	})
 
-	It("demands a nonce it issued, with use_dpop_nonce, and accepts the request made again with it", Req("AUTH-DPOP-013"), func(ctx SpecContext) {
+	It("demands a nonce it issued, with use_dpop_nonce, and accepts the request made again with it", framework.Req("AUTH-DPOP-013"), func(ctx SpecContext) {
 		requireNonces()
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
-		for what, opt := range map[string]dpop.Option{"no nonce": dpop.WithoutNonce(), "a nonce the target never issued": dpop.WithClaim("nonce", "conformance-not-a-nonce")} {
+		for what, opt := range map[string]proofs.Option{"no nonce": proofs.WithoutNonce(), "a nonce the target never issued": proofs.WithClaim("nonce", "conformance-not-a-nonce")} {
 			expectNonceDemand(webauthnGrant(ctx, u.User, host, withKey(u.Key, opt)), "the webauthn grant with "+what)
-			expectNonceDemand(Refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opt)), "the refresh_token grant with "+what)
+			expectNonceDemand(framework.Refresh(ctx, host, nativeClient(), rt, withKey(u.Key, opt)), "the refresh_token grant with "+what)
 		}
 		// The client made the request again with the nonce it was given.
 		resp := webauthnGrant(ctx, u.User, host, withKey(u.Key))
 		expectBound(resp, u.Key, "the webauthn grant with the target's nonce")
-		Expect(dpop.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the target did not demand one")
+		Expect(proofs.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the target did not demand one")
 	})
 
-	It("issues no token for the My Account API to a request without a proof when DPoP is required", Req("AUTH-DPOP-014"), func(ctx SpecContext) {
-		if F.Target.DPoPFor("native") != harness.DPoPRequired {
+	It("issues no token for the My Account API to a request without a proof when DPoP is required", framework.Req("AUTH-DPOP-014"), func(ctx SpecContext) {
+		if framework.F.Target.DPoPFor("native") != harness.DPoPRequired {
 			Skip("the target config does not say dpop: required (for the native client)")
 		}
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
 		resp := webauthnGrant(ctx, u.User, host, func(r *harness.Request) { r.NoProof = true })
 		Expect(resp.Status).To(BeNumerically(">=", 400), "with DPoP required the target issued a token without a proof (token_type %q): the vendor issues none (Configure Sender Constraining, How it works)", resp.Object()["token_type"])
-		ExpectGrantRefused(resp, "a webauthn grant without a DPoP proof")
+		framework.ExpectGrantRefused(resp, "a webauthn grant without a DPoP proof")
 	})
 })
 
@@ -193,7 +194,7 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 	for _, op := range ops {
 		Context(op.Name(), Ordered, ContinueOnFailure, func() {
 			if op.Planned() {
-				It("takes DPoP-bound tokens (the operation is planned, not served yet)", Req("MA-DPOP-001"), Pending, func() {})
+				It("takes DPoP-bound tokens (the operation is planned, not served yet)", framework.Req("MA-DPOP-001"), Pending, func() {})
 				return
 			}
 			fx, ok := fixtures[op.ID]
@@ -206,19 +207,19 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 				sent      *harness.Response // the valid call's answer, once it passed
 				readBack  = &readBacks{}    // what the refusals' read-backs found
 			)
-			BeforeEach(func() { requireDPoP(); RequireCustomDomain() })
+			BeforeEach(func() { requireDPoP(); framework.RequireCustomDomain() })
 
-			It("accepts a DPoP-bound token with a valid proof", Req("MA-DPOP-001"), func(ctx SpecContext) {
+			It("accepts a DPoP-bound token with a valid proof", framework.Req("MA-DPOP-001"), func(ctx SpecContext) {
 				// The next spec sends this proof again, at once (before the proof is
 				// too old to tell a replay from a stale proof): budget for both.
 				worksUser = dpopPool.borrow(ctx, op, fx.works.Plus(fx.refused).Plus(fx.readBack(2)))
 				works = fx.call(ctx, worksUser, true)
-				resp := Deliver(F.Client.Do(ctx, works.req))
+				resp := framework.Deliver(framework.F.Client.Do(ctx, works.req))
 				expectWorks(op, fx, works, resp)
 				sent = resp
 			})
 
-			It("refuses that proof sent again", Req("MA-DPOP-008"), func(ctx SpecContext) {
+			It("refuses that proof sent again", framework.Req("MA-DPOP-008"), func(ctx SpecContext) {
 				if sent == nil || sent.Proof == "" {
 					Skip("the valid request was not accepted (see the spec before): there is no accepted proof to send again")
 				}
@@ -228,7 +229,7 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 			})
 
 			for _, c := range refusalCases(op) {
-				It("refuses "+c.what, Req(c.req), func(ctx SpecContext) {
+				It("refuses "+c.what, framework.Req(c.req), func(ctx SpecContext) {
 					du := dpopPool.borrow(ctx, op, fx.refused.Plus(fx.readBack(2)))
 					call := fx.call(ctx, du, false)
 					c.mod(call.req)
@@ -237,38 +238,38 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 			}
 
 			if fx.state != nil {
-				It("changes nothing by a request it refused (read back after each)", Req("MA-DPOP-010"), func() {
+				It("changes nothing by a request it refused (read back after each)", framework.Req("MA-DPOP-010"), func() {
 					if readBack.checked == 0 {
 						Skip("no request was refused, so none could be read back")
 					}
-					ExpectNoFailures(readBack.changes)
+					framework.ExpectNoFailures(readBack.changes)
 				})
 			}
 
-			It("demands its nonce with use_dpop_nonce, and accepts the request made again with it", Req("MA-DPOP-011"), func(ctx SpecContext) {
+			It("demands its nonce with use_dpop_nonce, and accepts the request made again with it", framework.Req("MA-DPOP-011"), func(ctx SpecContext) {
 				requireNonces()
-				du := dpopPool.borrow(ctx, op, fx.works.Plus(Budget{spec.KindOf(op.Method, nil): 1}))
+				du := dpopPool.borrow(ctx, op, fx.works.Plus(framework.Budget{spec.KindOf(op.Method, nil): 1}))
 				call := fx.call(ctx, du, true)
-				call.req.Proof = append(call.req.Proof, dpop.WithoutNonce())
-				expectNonceDemand(Deliver(F.Client.Do(ctx, call.req)), op.Name()+" with a proof without the API's nonce")
+				call.req.Proof = append(call.req.Proof, proofs.WithoutNonce())
+				expectNonceDemand(framework.Deliver(framework.F.Client.Do(ctx, call.req)), op.Name()+" with a proof without the API's nonce")
 				call.req.Proof = nil
-				resp := Deliver(F.Client.Do(ctx, call.req))
+				resp := framework.Deliver(framework.F.Client.Do(ctx, call.req))
 				expectWorks(op, fx, call, resp)
-				Expect(dpop.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the API did not demand one")
+				Expect(proofs.Decode(resp.Proof).Claims).To(HaveKey("nonce"), "the accepted proof carried no nonce: the API did not demand one")
 			})
 		})
 	}
 
-	It("refuses every token sent as Bearer when DPoP is required, with a DPoP challenge", Req("MA-DPOP-009"), func(ctx SpecContext) {
+	It("refuses every token sent as Bearer when DPoP is required, with a DPoP challenge", framework.Req("MA-DPOP-009"), func(ctx SpecContext) {
 		requireDPoP()
-		host := RequireCustomDomain()
-		if F.Target.DPoP != harness.DPoPRequired {
+		host := framework.RequireCustomDomain()
+		if framework.F.Target.DPoP != harness.DPoPRequired {
 			Skip("the target config does not say dpop: required")
 		}
 		op := spec.MustOperation("listFactors")
-		du := dpopPool.borrow(ctx, op, Budget{spec.Read: 2})
+		du := dpopPool.borrow(ctx, op, framework.Budget{spec.Read: 2})
 		var failures []string
-		resp := Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
+		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
 		failures = append(failures, requiredRefusalProblems("GET /factors with the bound token as Bearer", resp)...)
 		// A bearer token, if the target issues one without a proof (AUTH-DPOP-014 says
 		// it must not), is refused too.
@@ -276,10 +277,10 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 		if login.Status == http.StatusOK {
 			var t harness.Tokens
 			Expect(login.JSON(&t)).To(Succeed())
-			resp = Deliver(F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
+			resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
 			failures = append(failures, requiredRefusalProblems("GET /factors with a token issued without a proof, as Bearer", resp)...)
 		}
-		ExpectNoFailures(failures)
+		framework.ExpectNoFailures(failures)
 	})
 })
 
@@ -292,7 +293,7 @@ type refusalCase struct {
 }
 
 // otherKey signs the proofs of "another key" (the suite's RS256 variant), made once.
-var otherKey = sync.OnceValue(func() *dpop.Key { return dpop.MustKey(dpop.RS256) })
+var otherKey = sync.OnceValue(func() *proofs.Key { return proofs.MustKey(proofs.RS256) })
 
 // refusalCases are the wrong presentations of a bound token for op.
 func refusalCases(op spec.Operation) []refusalCase {
@@ -309,14 +310,14 @@ func refusalCases(op spec.Operation) []refusalCase {
 		{"MA-DPOP-003", "the DPoP scheme without a proof", func(r *harness.Request) { r.NoProof = true }, false, missingErrors},
 		{"MA-DPOP-004", "a valid proof of another key", func(r *harness.Request) { r.DPoP = otherKey() }, false, proofErrors},
 		{"MA-DPOP-005", "a proof for another access token (ath)", func(r *harness.Request) {
-			r.Proof = append(r.Proof, dpop.WithClaim("ath", dpop.ATH("an access token other than the one sent")))
+			r.Proof = append(r.Proof, proofs.WithClaim("ath", proofs.ATH("an access token other than the one sent")))
 		}, false, proofErrors},
 		{"MA-DPOP-006", "a proof for another method (htm " + otherMethod + ")", func(r *harness.Request) {
-			r.Proof = append(r.Proof, dpop.WithClaim("htm", otherMethod))
+			r.Proof = append(r.Proof, proofs.WithClaim("htm", otherMethod))
 		}, false, proofErrors},
 		{"MA-DPOP-007", "a proof for another URI (htu …/me/v1" + otherPath + ")", func(r *harness.Request) {
 			u, _ := url.Parse(r.URL)
-			r.Proof = append(r.Proof, dpop.WithClaim("htu", harness.MeURL(u.Host, otherPath)))
+			r.Proof = append(r.Proof, proofs.WithClaim("htu", harness.MeURL(u.Host, otherPath)))
 		}, false, proofErrors},
 	}
 }
@@ -327,7 +328,7 @@ func refusalCases(op spec.Operation) []refusalCase {
 func expectWorks(op spec.Operation, fx fixture, c opCall, resp *harness.Response) {
 	GinkgoHelper()
 	if c.ok != nil {
-		resp = Call(resp, nil)
+		resp = framework.Call(resp, nil)
 		Expect(c.ok).To(ContainElement(resp.Status), "%s with a DPoP-bound token and a valid proof: %d %s", op.Name(), resp.Status, resp.Body)
 	} else {
 		Expect(resp.Status).NotTo(BeElementOf(http.StatusUnauthorized, http.StatusForbidden), "%s with a DPoP-bound token and a valid proof was refused: %s", op.Name(), resp.Body)
@@ -353,7 +354,7 @@ func expectRefused(ctx context.Context, op spec.Operation, fx fixture, du *dpopU
 	if fx.state != nil {
 		before = fx.state(ctx, du)
 	}
-	resp := Deliver(F.Client.Do(ctx, c.req))
+	resp := framework.Deliver(framework.F.Client.Do(ctx, c.req))
 	if resp.Status < 300 && c.after != nil {
 		c.after(resp) // accepted after all: clean up what it made
 	}
@@ -364,14 +365,14 @@ func expectRefused(ctx context.Context, op spec.Operation, fx fixture, du *dpopU
 				op.Name(), CurrentSpecReport().LeafNodeText, before, after))
 		}
 	}
-	ExpectNoFailures(dpopRefusalProblems(op.Name(), resp, bearer, errs))
+	framework.ExpectNoFailures(dpopRefusalProblems(op.Name(), resp, bearer, errs))
 }
 
 // requiredRefusalProblems checks a Bearer request was refused as DPoP-required: 401
 // with a DPoP challenge (the API only takes DPoP).
 func requiredRefusalProblems(what string, resp *harness.Response) []string {
 	out := dpopRefusalProblems(what, resp, true, bearerErrors)
-	if _, ok := dpop.Find(resp.Header, "DPoP"); !ok && resp.Status == http.StatusUnauthorized {
+	if _, ok := proofs.Find(resp.Header, "DPoP"); !ok && resp.Status == http.StatusUnauthorized {
 		out = append(out, fmt.Sprintf("%s: with DPoP required the 401 must challenge with DPoP: WWW-Authenticate %q", what, resp.Header.Values("WWW-Authenticate")))
 	}
 	return out
@@ -379,22 +380,22 @@ func requiredRefusalProblems(what string, resp *harness.Response) []string {
 
 // webauthnGrant logs u in with its first passkey on host through the webauthn grant,
 // for every scope the DPoP users get, with mods applied to the token request.
-func webauthnGrant(ctx context.Context, u *User, host string, mods ...func(*harness.Request)) *harness.Response {
+func webauthnGrant(ctx context.Context, u *framework.User, host string, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
-	resp := Call(F.PasskeyChallenge(ctx, host))
-	Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/challenge")
-	c := DecodeCeremony(resp)
-	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, u.Passkeys[0])
+	resp := framework.Call(framework.F.PasskeyChallenge(ctx, host))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /passkey/challenge")
+	c := framework.DecodeCeremony(resp)
+	assertion, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
-	r := F.WebAuthnTokenRequest(host, c.AuthSession, assertion, harness.MeAudience(host), append([]string{"openid", "offline_access"}, opScopes()...)...)
+	r := framework.F.WebAuthnTokenRequest(host, c.AuthSession, assertion, harness.MeAudience(host), append([]string{"openid", "offline_access"}, opScopes()...)...)
 	for _, m := range mods {
 		m(r)
 	}
-	return Call(F.Client.Do(ctx, r))
+	return framework.Call(framework.F.Client.Do(ctx, r))
 }
 
 // withKey makes a token request prove possession of key, with opts applied to the proof.
-func withKey(key *dpop.Key, opts ...dpop.Option) func(*harness.Request) {
+func withKey(key *proofs.Key, opts ...proofs.Option) func(*harness.Request) {
 	return func(r *harness.Request) { r.DPoP, r.Proof = key, opts }
 }
 
@@ -407,7 +408,7 @@ func tokensIn(resp *harness.Response) harness.Tokens {
 
 // nativeClient is the native client as a code-flow client, for refresh.
 func nativeClient() harness.NamedClient {
-	return harness.NamedClient{Name: "native", OAuthClient: F.Target.Clients.Native}
+	return harness.NamedClient{Name: "native", OAuthClient: framework.F.Target.Clients.Native}
 }
 
 // expectRefreshBindingRefused checks a bound refresh token was refused: invalid_dpop_proof,
@@ -415,9 +416,9 @@ func nativeClient() harness.NamedClient {
 func expectRefreshBindingRefused(resp *harness.Response, what string) {
 	GinkgoHelper()
 	Expect(resp.Status).NotTo(BeNumerically("<", 400), "%s was accepted: %s", what, resp.Body)
-	switch e := dpop.OAuthError(resp.Body); e {
+	switch e := proofs.OAuthError(resp.Body); e {
 	case "invalid_dpop_proof":
-		Expect(TokenRefusalStatuses).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
+		Expect(framework.TokenRefusalStatuses).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
 	case "invalid_grant":
 		Expect([]int{400, 403}).To(ContainElement(resp.Status), "%s: %d %s", what, resp.Status, resp.Body)
 	default:

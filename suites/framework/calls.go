@@ -1,4 +1,4 @@
-package suites
+package framework
 
 // Steps every spec uses to send requests and judge the answers.
 

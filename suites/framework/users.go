@@ -1,4 +1,4 @@
-package suites
+package framework
 
 // Users the suite signs up with a passkey, and their logins.
 

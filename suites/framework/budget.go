@@ -1,4 +1,4 @@
-package suites
+package framework
 
 import "github.com/myaccount-conformance/myaccount-conformance/spec"
 

@@ -1,4 +1,4 @@
-package suites
+package contract
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 )
 
@@ -36,15 +37,15 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 		if k.types != nil {
 			return
 		}
-		k.host = RequireCustomDomain()
+		k.host = framework.RequireCustomDomain()
 		if k.pool == nil {
 			k.pool = newUserPool(k.host)
-			AfterRun(func(ctx context.Context) { k.pool.cleanup(ctx) })
+			framework.AfterRun(func(ctx context.Context) { k.pool.cleanup(ctx) })
 		}
 		// GET /factors is the capability list: a type it does not list is not checked.
-		u := k.pool.take(ctx, Budget{spec.Read: 1}, nil)
-		resp := Call(u.c.Factors(ctx))
-		Expect(resp).To(HaveStatus(http.StatusOK), "GET /factors")
+		u := k.pool.take(ctx, framework.Budget{spec.Read: 1}, nil)
+		resp := framework.Call(u.c.Factors(ctx))
+		Expect(resp).To(framework.HaveStatus(http.StatusOK), "GET /factors")
 		var f struct {
 			Factors []struct {
 				Type string `json:"type"`
@@ -66,33 +67,33 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 	for _, op := range ops {
 		Describe(op.Name(), Ordered, ContinueOnFailure, func() {
 			if op.Planned() {
-				PIt("is planned (x-status: planned): the vendor announced it but does not serve it, so nothing is checked yet", Req("MA-CON-001"))
+				PIt("is planned (x-status: planned): the vendor announced it but does not serve it, so nothing is checked yet", framework.Req("MA-CON-001"))
 				return
 			}
 			BeforeAll(setup)
-			It("answers a valid request as described", Req("MA-CON-001", "MA-API-001"), func(ctx SpecContext) {
+			It("answers a valid request as described", framework.Req("MA-CON-001", "MA-API-001"), func(ctx SpecContext) {
 				k.control(ctx, op)
 			})
-			It("refuses a request without a token with 401", Req("MA-AUTHZ-003", "MA-ERR-001"), func(ctx SpecContext) {
-				u := k.pool.take(ctx, Budget{}, nil)
+			It("refuses a request without a token with 401", framework.Req("MA-AUTHZ-003", "MA-ERR-001"), func(ctx SpecContext) {
+				u := k.pool.take(ctx, framework.Budget{}, nil)
 				in := staticCall(op, "")
 				in.NoAuth = true
-				ExpectNoFailures(Refused(ctx, u.c, op.ID, in, op.Name()+" without Authorization", false, http.StatusUnauthorized))
+				framework.ExpectNoFailures(framework.Refused(ctx, u.c, op.ID, in, op.Name()+" without Authorization", false, http.StatusUnauthorized))
 			})
-			It("refuses a token for another audience with 401", Req("MA-AUTHZ-001", "MA-AUTHZ-008", "MA-ERR-001"), func(ctx SpecContext) {
-				u := k.pool.take(ctx, Budget{kindOf(op, nil): 1}, nil)
-				t, err := F.PasskeyLogin(ctx, k.host, u.Authn, u.Passkeys[0], "", append([]string{"openid"}, k.pool.scopes...)...)
+			It("refuses a token for another audience with 401", framework.Req("MA-AUTHZ-001", "MA-AUTHZ-008", "MA-ERR-001"), func(ctx SpecContext) {
+				u := k.pool.take(ctx, framework.Budget{kindOf(op, nil): 1}, nil)
+				t, err := framework.F.PasskeyLogin(ctx, k.host, u.Authn, u.Passkeys[0], "", append([]string{"openid"}, k.pool.scopes...)...)
 				Expect(err).NotTo(HaveOccurred(), "a login without an audience (a token for /userinfo)")
 				in := staticCall(op, "")
 				in.Bearer = t.AccessToken
-				ExpectNoFailures(Refused(ctx, u.c, op.ID, in, op.Name()+" with a token for another audience", false, http.StatusUnauthorized))
+				framework.ExpectNoFailures(framework.Refused(ctx, u.c, op.ID, in, op.Name()+" with a token for another audience", false, http.StatusUnauthorized))
 			})
-			It("refuses a token with every scope but "+op.Scope()+" with 403, and changes nothing", Req("MA-AUTHZ-002", "MA-ERR-001", "MA-ERR-010"), func(ctx SpecContext) {
+			It("refuses a token with every scope but "+op.Scope()+" with 403, and changes nothing", framework.Req("MA-AUTHZ-002", "MA-ERR-001", "MA-ERR-010"), func(ctx SpecContext) {
 				// A real method where the operation names one, so that a refusal that
 				// came too late would show in the read-back.
 				realID := op.Method != http.MethodGet && slices.ContainsFunc(op.PathParams, func(p spec.Param) bool { return p.Name == "authentication_method_id" }) &&
 					!strings.HasSuffix(op.Path, "/verify")
-				need := Budget{kindOf(op, nil): 1}
+				need := framework.Budget{kindOf(op, nil): 1}
 				if realID {
 					need = need.Add(spec.Read, 2)
 				}
@@ -102,18 +103,18 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 					u.known(ctx, "methods")
 					in = staticCall(op, u.methodID)
 				}
-				c := myaccount.New(F.Client, k.host, u.without(ctx, k.pool, op.Scope()))
-				failures := Refused(ctx, c, op.ID, in, op.Name()+" without "+op.Scope(), false, http.StatusForbidden)
+				c := myaccount.New(framework.F.Client, k.host, u.without(ctx, k.pool, op.Scope()))
+				failures := framework.Refused(ctx, c, op.ID, in, op.Name()+" without "+op.Scope(), false, http.StatusForbidden)
 				if realID {
 					failures = append(failures, u.unchanged(ctx, "methods", "a refused "+op.Name())...)
 				}
-				ExpectNoFailures(failures)
+				framework.ExpectNoFailures(failures)
 			})
 			if op.Body != nil {
 				for _, g := range bodyChecks(op) {
-					It(g.what, Req(g.reqs...), func(ctx SpecContext) { k.badBodies(ctx, op, g) })
+					It(g.what, framework.Req(g.reqs...), func(ctx SpecContext) { k.badBodies(ctx, op, g) })
 				}
-				It("refuses a body of another media type, or none, with 415, and changes nothing", Req("MA-ERR-009", "MA-ERR-001", "MA-ERR-010"), func(ctx SpecContext) {
+				It("refuses a body of another media type, or none, with 415, and changes nothing", framework.Req("MA-ERR-009", "MA-ERR-001", "MA-ERR-010"), func(ctx SpecContext) {
 					k.mediaTypes(ctx, op)
 				})
 			}
@@ -122,23 +123,23 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 				if strings.HasPrefix(op.Path, "/authentication-methods/{authentication_method_id}") && !strings.HasSuffix(op.Path, "/verify") {
 					reqs = []string{"MA-ERR-011", "MA-ERR-012", "MA-ERR-001"}
 				}
-				It("refuses an id the user does not have, and leaves another user's alone", Req(reqs...), func(ctx SpecContext) {
+				It("refuses an id the user does not have, and leaves another user's alone", framework.Req(reqs...), func(ctx SpecContext) {
 					k.unknownIDs(ctx, op)
 				})
 			}
 			// A SHOULD: the vendor does not document what an unknown parameter does.
-			It("refuses an unknown query parameter with 400", Req(spec.ReqQueryUnknown), func(ctx SpecContext) {
+			It("refuses an unknown query parameter with 400", framework.Req(spec.ReqQueryUnknown), func(ctx SpecContext) {
 				k.unknownQuery(ctx, op)
 			})
 			if len(op.QueryParams) > 0 {
-				It("refuses values its query parameters do not allow with 400", Req(spec.ReqQueryValue, "MA-ERR-001"), func(ctx SpecContext) {
+				It("refuses values its query parameters do not allow with 400", framework.Req(spec.ReqQueryValue, "MA-ERR-001"), func(ctx SpecContext) {
 					k.badQueries(ctx, op)
 				})
 			}
 		})
 	}
 
-	It("does not serve the API without its version in the path", Req("MA-API-002"), func(ctx SpecContext) {
+	It("does not serve the API without its version in the path", framework.Req("MA-API-002"), func(ctx SpecContext) {
 		setup(ctx)
 		var reads []spec.Operation
 		for _, op := range ops {
@@ -148,17 +149,17 @@ var _ = Describe("Contract: every operation of the description", Label("contract
 		}
 		var failures []string
 		for _, op := range reads {
-			u := k.pool.take(ctx, Budget{spec.Read: 1}, nil)
+			u := k.pool.take(ctx, framework.Budget{spec.Read: 1}, nil)
 			in := staticCall(op, u.methodID)
 			r, err := u.c.Request(op.ID, in)
 			Expect(err).NotTo(HaveOccurred())
 			r.URL = strings.Replace(r.URL, "/me/v1/", "/me/", 1)
-			resp := Deliver(F.Client.Do(ctx, r))
+			resp := framework.Deliver(framework.F.Client.Do(ctx, r))
 			if resp.Status != http.StatusNotFound {
 				failures = append(failures, fmt.Sprintf("GET %s answered %d, want 404: %.200s", r.URL, resp.Status, resp.Body))
 			}
 		}
-		ExpectNoFailures(failures)
+		framework.ExpectNoFailures(failures)
 	})
 })
 
@@ -181,7 +182,7 @@ func (k *contract) usable(op spec.Operation, base catalogue.Base) string {
 	switch {
 	case base.Type != "" && !k.types[base.Type]:
 		return fmt.Sprintf("%s: GET /factors does not list %s", branchName(base), base.Type)
-	case strings.HasPrefix(op.Path, "/connected-accounts") && F.Target.ConnectedAccounts.Connection == "":
+	case strings.HasPrefix(op.Path, "/connected-accounts") && framework.F.Target.ConnectedAccounts.Connection == "":
 		return "the target config names no connected_accounts connection (connected_accounts.connection and redirect_uri)"
 	}
 	if why, ok := k.accepted[op.ID+" "+base.Branch]; ok && why != "" {
@@ -240,7 +241,7 @@ func success(op spec.Operation) int {
 // control sends a valid request of op (of each usable branch) and expects its
 // documented success: what every other check of the operation builds on.
 func (k *contract) control(ctx SpecContext, op spec.Operation) {
-	if strings.HasPrefix(op.Path, "/connected-accounts") && op.Method != http.MethodGet && F.Target.ConnectedAccounts.Connection == "" {
+	if strings.HasPrefix(op.Path, "/connected-accounts") && op.Method != http.MethodGet && framework.F.Target.ConnectedAccounts.Connection == "" {
 		Skip("the target config names no connected_accounts connection (connected_accounts.connection and redirect_uri)")
 	}
 	var failures []string
@@ -249,9 +250,9 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 		extra := 0 // requests after the valid one: the cleanup of what it creates
 		switch op.ID {
 		case myaccount.DeleteMethod:
-			prep = Budget{spec.Write: 2} // a passkey to delete
+			prep = framework.Budget{spec.Write: 2} // a passkey to delete
 		case myaccount.DeleteConnectedAccount:
-			prep = Budget{spec.Write: 2} // an account to delete
+			prep = framework.Budget{spec.Write: 2} // an account to delete
 		case myaccount.VerifyEnrollment, myaccount.Complete:
 			extra = 1
 		}
@@ -268,7 +269,7 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 		if op.ID == myaccount.DeleteMethod {
 			v.call.Path["authentication_method_id"] = k.enrollPasskey(ctx, u)
 		}
-		resp := Call(u.c.Do(ctx, op.ID, v.call))
+		resp := framework.Call(u.c.Do(ctx, op.ID, v.call))
 		key := op.ID + " " + base.Branch
 		if want := success(op); resp.Status != want {
 			why := fmt.Sprintf("%s answered %d", op.Name(), resp.Status)
@@ -289,7 +290,7 @@ func (k *contract) control(ctx SpecContext, op spec.Operation) {
 			u.linked = false
 		}
 	}
-	ExpectNoFailures(failures)
+	framework.ExpectNoFailures(failures)
 }
 
 // fresh rejects the users that cannot take base: a method type other than passkey
@@ -305,8 +306,8 @@ func fresh(base catalogue.Base) func(*contractUser) bool {
 func (k *contract) enrollPasskey(ctx SpecContext, u *contractUser) string {
 	GinkgoHelper()
 	v := k.prepare(ctx, u, spec.MustOperation(myaccount.VerifyEnrollment), catalogue.BasesOf(myaccount.VerifyEnrollment)[0], "")
-	resp := Call(u.c.Do(ctx, myaccount.VerifyEnrollment, v.call))
-	Expect(resp).To(HaveStatus(http.StatusCreated), "enrolling a passkey to delete")
+	resp := framework.Call(u.c.Do(ctx, myaccount.VerifyEnrollment, v.call))
+	Expect(resp).To(framework.HaveStatus(http.StatusCreated), "enrolling a passkey to delete")
 	id, _ := resp.Object()["id"].(string)
 	Expect(id).NotTo(BeEmpty(), "the enrolled passkey's id")
 	u.stale()
@@ -318,8 +319,8 @@ func (k *contract) linkAccount(ctx SpecContext, u *contractUser) string {
 	GinkgoHelper()
 	op := spec.MustOperation(myaccount.Complete)
 	v := k.prepare(ctx, u, op, catalogue.BasesOf(myaccount.Complete)[0], "")
-	resp := Call(u.c.Do(ctx, myaccount.Complete, v.call))
-	Expect(resp).To(HaveStatus(http.StatusCreated), "linking an account")
+	resp := framework.Call(u.c.Do(ctx, myaccount.Complete, v.call))
+	Expect(resp).To(framework.HaveStatus(http.StatusCreated), "linking an account")
 	id, _ := resp.Object()["id"].(string)
 	Expect(id).NotTo(BeEmpty(), "the linked account's id")
 	u.stale()
@@ -412,7 +413,7 @@ func (k *contract) badBodies(ctx SpecContext, op spec.Operation, g bodyCheck) {
 		}
 		failures = append(failures, k.runCases(ctx, op, base, derive)...)
 	}
-	ExpectNoFailures(failures)
+	framework.ExpectNoFailures(failures)
 }
 
 // mediaTypes sends the valid body of op with another Content-Type, and none.
@@ -430,7 +431,7 @@ func (k *contract) mediaTypes(ctx SpecContext, op spec.Operation) {
 			{name: "Content-Type application/x-www-form-urlencoded", body: []byte(form.Encode()), ctype: "application/x-www-form-urlencoded", want: []int{http.StatusUnsupportedMediaType}},
 		}
 	}
-	ExpectNoFailures(k.runCases(ctx, op, base, derive))
+	framework.ExpectNoFailures(k.runCases(ctx, op, base, derive))
 }
 
 // runCases prepares a valid request of op from base for a user, derives the cases
@@ -468,7 +469,7 @@ func (k *contract) runCases(ctx SpecContext, op spec.Operation, base catalogue.B
 			default:
 				in.ContentType = c.ctype
 			}
-			failures = append(failures, Refused(ctx, u.c, op.ID, in, branchName(base)+": "+c.name, c.big, c.want...)...)
+			failures = append(failures, framework.Refused(ctx, u.c, op.ID, in, branchName(base)+": "+c.name, c.big, c.want...)...)
 		}
 		failures = append(failures, u.unchanged(ctx, state, "refused "+op.Name()+" requests")...)
 	}
@@ -496,28 +497,28 @@ func (k *contract) unknownIDs(ctx SpecContext, op spec.Operation) {
 	case strings.HasSuffix(op.Path, "/verify"):
 		// A valid verify body, sent to an enrollment that does not exist.
 		base := k.firstBase(op)
-		u := k.pool.take(ctx, Budget{spec.Write: 2, spec.Read: 2}, fresh(base))
+		u := k.pool.take(ctx, framework.Budget{spec.Write: 2, spec.Read: 2}, fresh(base))
 		u.known(ctx, "methods")
 		v := k.prepare(ctx, u, op, base, "")
 		in := v.call
 		in.URL = ""
 		in.Path = map[string]string{"authentication_method_id": dummyMethodID}
-		failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+" with an enrollment id that does not exist", false, want...)...)
+		failures = append(failures, framework.Refused(ctx, u.c, op.ID, in, op.Name()+" with an enrollment id that does not exist", false, want...)...)
 		failures = append(failures, u.unchanged(ctx, "methods", "a verify of an unknown enrollment")...)
 	case op.ID == myaccount.DeleteConnectedAccount:
-		u := k.pool.take(ctx, Budget{spec.Write: 1}, nil)
+		u := k.pool.take(ctx, framework.Budget{spec.Write: 1}, nil)
 		in := staticCall(op, "")
-		failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+" with an account id that does not exist", false, want...)...)
+		failures = append(failures, framework.Refused(ctx, u.c, op.ID, in, op.Name()+" with an account id that does not exist", false, want...)...)
 	default:
-		me := k.pool.take(ctx, Budget{kindOf(op, nil): 2}, nil)
-		other := k.pool.take(ctx, Budget{spec.Read: 2}, func(u *contractUser) bool { return u == me })
+		me := k.pool.take(ctx, framework.Budget{kindOf(op, nil): 2}, nil)
+		other := k.pool.take(ctx, framework.Budget{spec.Read: 2}, func(u *contractUser) bool { return u == me })
 		other.known(ctx, "methods")
 		for _, c := range []struct{ whose, id string }{{"an id that belongs to no one", dummyMethodID}, {"another user's id", other.methodID}} {
-			failures = append(failures, Refused(ctx, me.c, op.ID, staticCall(op, c.id), op.Name()+" with "+c.whose, false, want...)...)
+			failures = append(failures, framework.Refused(ctx, me.c, op.ID, staticCall(op, c.id), op.Name()+" with "+c.whose, false, want...)...)
 		}
 		failures = append(failures, other.unchanged(ctx, "methods", op.Name()+" of its method by another user")...)
 	}
-	ExpectNoFailures(failures)
+	framework.ExpectNoFailures(failures)
 }
 
 // unknownQuery sends a valid request of op with a query parameter it does not
@@ -527,10 +528,10 @@ func (k *contract) unknownQuery(ctx SpecContext, op spec.Operation) {
 	q := url.Values{spec.UnknownQueryName: {"1"}}
 	prep := validCost(op, base)
 	if op.ID == myaccount.DeleteConnectedAccount {
-		if F.Target.ConnectedAccounts.Connection == "" {
+		if framework.F.Target.ConnectedAccounts.Connection == "" {
 			Skip("the target config names no connected_accounts connection: no account to name")
 		}
-		prep = Budget{spec.Write: 3} // an account to name, and its cleanup
+		prep = framework.Budget{spec.Write: 3} // an account to name, and its cleanup
 	}
 	avoid := fresh(base)
 	if op.ID == myaccount.DeleteConnectedAccount {
@@ -544,11 +545,11 @@ func (k *contract) unknownQuery(ctx SpecContext, op spec.Operation) {
 	v := k.prepare(ctx, u, op, base, accountID)
 	in := v.call
 	in.Query = q
-	failures := Refused(ctx, u.c, op.ID, in, op.Name()+"?"+q.Encode(), false, http.StatusBadRequest)
+	failures := framework.Refused(ctx, u.c, op.ID, in, op.Name()+"?"+q.Encode(), false, http.StatusBadRequest)
 	if len(failures) > 0 {
 		u.stale() // an accepted request may have changed something
 	}
-	ExpectNoFailures(failures)
+	framework.ExpectNoFailures(failures)
 }
 
 // badQueries sends op with each value its documented query parameters forbid.
@@ -561,7 +562,7 @@ func (k *contract) badQueries(ctx SpecContext, op spec.Operation) {
 	}
 	var failures []string
 	for len(cases) > 0 {
-		need := Budget{}
+		need := framework.Budget{}
 		n := 0
 		for _, q := range cases {
 			kk := kindOf(op, q.Query)
@@ -576,9 +577,9 @@ func (k *contract) badQueries(ctx SpecContext, op spec.Operation) {
 		for _, q := range cases[:n] {
 			in := staticCall(op, u.methodID)
 			in.Query = q.Query
-			failures = append(failures, Refused(ctx, u.c, op.ID, in, op.Name()+" with "+q.Name, false, http.StatusBadRequest)...)
+			failures = append(failures, framework.Refused(ctx, u.c, op.ID, in, op.Name()+" with "+q.Name, false, http.StatusBadRequest)...)
 		}
 		cases = cases[n:]
 	}
-	ExpectNoFailures(failures)
+	framework.ExpectNoFailures(failures)
 }
