@@ -16,11 +16,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pquerna/otp/totp"
-	"golang.org/x/time/rate"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
@@ -32,13 +30,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// budgetRate is the fraction of the documented per-user refill the pool counts on:
-// less than the pacer's (0.9), so that a user the pool hands out never makes the
-// pacer wait.
-const budgetRate = 0.8
-
-// contractUser is a user of the contract suite with what it holds and what is left
-// of its per-user buckets.
+// contractUser is a user of the contract suite with what it holds.
 type contractUser struct {
 	*framework.User
 	c        *myaccount.Client // every scope of the served operations
@@ -52,17 +44,15 @@ type contractUser struct {
 	linked bool
 	// methods and accounts are the last states read ("" = unknown).
 	methods, accounts string
-	budget            map[spec.Kind]*rate.Limiter
 	sessions          map[string]*harness.Session
 }
 
 // userPool hands out users with enough of their budget left for a group of
 // requests, signing new ones up when none has (users are cheap: a passkey signup).
 type userPool struct {
+	*framework.Pool[*contractUser]
 	host   string
 	scopes []string // every scope of the served operations
-	mu     sync.Mutex
-	users  []*contractUser
 }
 
 func newUserPool(host string) *userPool {
@@ -73,22 +63,13 @@ func newUserPool(host string) *userPool {
 			p.scopes = append(p.scopes, o.Scope())
 		}
 	}
+	p.Pool = framework.NewPool(p.signUp)
 	return p
-}
-
-// userBucketOf is the documented per-user bucket of kind k (unlimited when the model
-// has none).
-func userBucketOf(k spec.Kind) spec.Bucket {
-	l := framework.F.Client.Pacer.Limits()
-	if l.User.Unlimited() {
-		return spec.Bucket{}
-	}
-	return l.User.Bucket(k)
 }
 
 // capacity is how many requests of kind k one user can take at once, less fixed.
 func capacity(k spec.Kind, fixed int) int {
-	b := userBucketOf(k)
+	b := framework.UserBucket(k)
 	if b.Unlimited() {
 		return 1 << 20
 	}
@@ -96,67 +77,28 @@ func capacity(k spec.Kind, fixed int) int {
 }
 
 // take hands out a user with need left, other than those avoid rejects, spending
-// need from its budget. A new user has spent one read on its signup (its methods):
-// groups of requests are sized to fit what is left.
+// need from its budget.
 func (p *userPool) take(ctx context.Context, need framework.Budget, avoid func(*contractUser) bool) *contractUser {
 	GinkgoHelper()
-	p.mu.Lock()
-	for _, u := range p.users {
-		if (avoid == nil || !avoid(u)) && u.spend(need) {
-			p.mu.Unlock()
-			return u
-		}
-	}
-	p.mu.Unlock()
-	u := p.signUp(ctx)
-	u.spend(need) // a new user has a full budget; beyond its burst the pacer waits
-	return u
+	return p.Take(ctx, need, avoid)
 }
 
-// spend takes need from u's budget if it is there.
-func (u *contractUser) spend(need framework.Budget) bool {
-	now := time.Now()
-	for k, n := range need {
-		if l := u.budget[k]; l != nil && n > 0 && l.TokensAt(now) < float64(n) {
-			return false
-		}
-	}
-	for k, n := range need {
-		if l := u.budget[k]; l != nil && n > 0 {
-			l.AllowN(now, n)
-		}
-	}
-	return true
-}
-
-// signUp adds a user: a passkey signup, a session with every scope, and one read
+// signUp makes a user: a passkey signup, a session with every scope, and one read
 // of its methods (its passkey's id and the first state).
-func (p *userPool) signUp(ctx context.Context) *contractUser {
+func (p *userPool) signUp(ctx context.Context) (*contractUser, framework.Budget) {
 	GinkgoHelper()
-	u := &contractUser{User: framework.NewUser(ctx), enrolled: map[string]bool{}, budget: map[spec.Kind]*rate.Limiter{}, sessions: map[string]*harness.Session{}}
-	for _, k := range spec.Kinds {
-		if b := userBucketOf(k); !b.Unlimited() {
-			u.budget[k] = rate.NewLimiter(rate.Limit(b.Rate*budgetRate), b.Burst)
-		}
-	}
+	u := &contractUser{User: framework.NewUser(ctx), enrolled: map[string]bool{}, sessions: map[string]*harness.Session{}}
 	u.c = myaccount.New(framework.F.Client, p.host, u.Session(ctx, p.host, p.scopes...))
-	u.spend(framework.Budget{spec.Read: 1})
 	ms := u.readMethods(ctx)
 	Expect(ms).NotTo(BeEmpty(), "a new user lists no authentication method")
 	u.methodID, _ = ms[0]["id"].(string)
 	u.identity, _ = ms[0]["identity_user_id"].(string)
-	p.mu.Lock()
-	p.users = append(p.users, u)
-	p.mu.Unlock()
-	return u
+	return u, framework.Budget{spec.Read: 1}
 }
 
 // cleanup removes what the pool's users created, newest first; run it at the end.
 func (p *userPool) cleanup(ctx context.Context) {
-	p.mu.Lock()
-	users := slices.Clone(p.users)
-	p.mu.Unlock()
-	for _, u := range users {
+	for _, u := range p.Users() {
 		for _, err := range u.c.Cleanup(ctx) {
 			framework.F.Leftovers.Add(u.Email + ": " + err.Error())
 		}

@@ -187,6 +187,7 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 // error; a refused write changes nothing. The cases are spread over users so that
 // none makes more requests of a kind than its per-user bucket holds (dpopPool).
 var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
+	pool := newDPoPPool()
 	ops, err := spec.Operations()
 	if err != nil {
 		panic(err)
@@ -212,7 +213,7 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 			It("accepts a DPoP-bound token with a valid proof", framework.Req("MA-DPOP-001"), func(ctx SpecContext) {
 				// The next spec sends this proof again, at once (before the proof is
 				// too old to tell a replay from a stale proof): budget for both.
-				worksUser = dpopPool.borrow(ctx, op, fx.works.Plus(fx.refused).Plus(fx.readBack(2)))
+				worksUser = pool.borrow(ctx, op, fx.works.Plus(fx.refused).Plus(fx.readBack(2)))
 				works = fx.call(ctx, worksUser, true)
 				resp := framework.Deliver(framework.F.Client.Do(ctx, works.req))
 				expectWorks(op, fx, works, resp)
@@ -230,7 +231,7 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 
 			for _, c := range refusalCases(op) {
 				It("refuses "+c.what, framework.Req(c.req), func(ctx SpecContext) {
-					du := dpopPool.borrow(ctx, op, fx.refused.Plus(fx.readBack(2)))
+					du := pool.borrow(ctx, op, fx.refused.Plus(fx.readBack(2)))
 					call := fx.call(ctx, du, false)
 					c.mod(call.req)
 					expectRefused(ctx, op, fx, du, call, c.bearer, c.errs, readBack)
@@ -248,7 +249,7 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 
 			It("demands its nonce with use_dpop_nonce, and accepts the request made again with it", framework.Req("MA-DPOP-011"), func(ctx SpecContext) {
 				requireNonces()
-				du := dpopPool.borrow(ctx, op, fx.works.Plus(framework.Budget{spec.KindOf(op.Method, nil): 1}))
+				du := pool.borrow(ctx, op, fx.works.Plus(framework.Budget{spec.KindOf(op.Method, nil): 1}))
 				call := fx.call(ctx, du, true)
 				call.req.Proof = append(call.req.Proof, proofs.WithoutNonce())
 				expectNonceDemand(framework.Deliver(framework.F.Client.Do(ctx, call.req)), op.Name()+" with a proof without the API's nonce")
@@ -267,7 +268,7 @@ var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
 			Skip("the target config does not say dpop: required")
 		}
 		op := spec.MustOperation("listFactors")
-		du := dpopPool.borrow(ctx, op, framework.Budget{spec.Read: 2})
+		du := pool.borrow(ctx, op, framework.Budget{spec.Read: 2})
 		var failures []string
 		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
 		failures = append(failures, requiredRefusalProblems("GET /factors with the bound token as Bearer", resp)...)

@@ -221,58 +221,28 @@ func dpopRefusalProblems(what string, resp *harness.Response, bearerSent bool, e
 }
 
 // dpopPool lends the DPoP specs users with enough of their per-user budget left
-// (PROTOCOL §6: Auth0 lets a user make 5 reads and 5 writes a minute), so that no
-// request waits for a user's bucket: a user is signed up when none has enough left.
-// What a user used is what the pacer counted for it. Buckets refill, but a lent
-// budget does not count on it.
-var dpopPool = &dpopUserPool{}
+// (framework.Pool): a DPoP-bound user is signed up when none has enough left.
+type dpopPool struct{ *framework.Pool[*dpopUser] }
 
-type dpopUserPool struct{ users []*dpopUser }
-
-// borrow returns a user who may still make need of op's scope, after skipping
-// when the target does not grant the scope.
-func (p *dpopUserPool) borrow(ctx context.Context, op spec.Operation, need framework.Budget) *dpopUser {
-	GinkgoHelper()
-	var u *dpopUser
-	for _, c := range p.users {
-		if fits(c, need) {
-			u = c
-			break
-		}
-	}
-	if u == nil {
-		u = signUpBound(ctx, authenticator.ES256, proofs.MustKey(proofs.ES256))
+func newDPoPPool() dpopPool {
+	return dpopPool{framework.NewPool(func(ctx context.Context) (*dpopUser, framework.Budget) {
+		u := signUpBound(ctx, authenticator.ES256, proofs.MustKey(proofs.ES256))
 		if why := unbound(u.Signup, u.Key); why != "" {
 			Skip("the target's answer to a signup with a DPoP proof " + why + ": there is no DPoP-bound token to present (AUTH-DPOP-001 fails for it)")
 		}
-		p.users = append(p.users, u)
-	}
+		return u, nil
+	})}
+}
+
+// borrow returns a user who may still make need of op's scope, after skipping
+// when the target does not grant the scope.
+func (p dpopPool) borrow(ctx context.Context, op spec.Operation, need framework.Budget) *dpopUser {
+	GinkgoHelper()
+	u := p.Take(ctx, need, nil)
 	if s := op.Scope(); s != "" && !slices.Contains(u.Granted, s) {
 		Skip(fmt.Sprintf("the target did not grant %s to the native client (it granted %q), so %s cannot be called", s, u.Granted, op.Name()))
 	}
 	return u
-}
-
-// fits says u has need left in its per-user buckets.
-func fits(u *dpopUser, need framework.Budget) bool {
-	l := framework.F.Client.Pacer.Limits().User
-	if l.Unlimited() {
-		return true
-	}
-	used := framework.F.Client.Pacer.Traffic().Users[u.Subject]
-	if l.Shared {
-		total := 0
-		for k, n := range need {
-			total += n + used[k]
-		}
-		return total <= l.Read.Burst
-	}
-	for k, n := range need {
-		if b := l.Bucket(k); !b.Unlimited() && used[k]+n > b.Burst {
-			return false
-		}
-	}
-	return true
 }
 
 // opCall is one call of an operation, its credentials from a DPoP user's session.

@@ -12,7 +12,7 @@ func (b Budget) Add(k spec.Kind, n int) Budget {
 	return b.Plus(Budget{k: n})
 }
 
-// Times is b n Times over.
+// Times is b n times over.
 func (b Budget) Times(n int) Budget {
 	out := Budget{}
 	for k, v := range b {

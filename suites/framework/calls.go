@@ -78,7 +78,7 @@ type statusAndBody struct {
 	Body   string
 }
 
-// inconclusive ends the spec as Undecided: neither pass nor fail.
+// Undecided ends the spec as INCONCLUSIVE: neither pass nor fail.
 func Undecided(msg string) {
 	GinkgoHelper()
 	AddReportEntry(verdict.Inconclusive, msg)

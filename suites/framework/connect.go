@@ -136,7 +136,7 @@ func Connect(ctx context.Context, c *myaccount.Client) Connecting {
 	return FollowConnect(ctx, cn, start)
 }
 
-// Complete posts Complete with cn, changed by set (a nil value drops a member), and
+// Complete posts complete with cn, changed by set (a nil value drops a member), and
 // returns the answer as it is. 1 write.
 func Complete(ctx context.Context, c *myaccount.Client, cn Connecting, set map[string]any) *harness.Response {
 	GinkgoHelper()

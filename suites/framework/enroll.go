@@ -245,7 +245,7 @@ func StartMethod(ctx context.Context, c *myaccount.Client, d methods.Driver, u *
 	return s
 }
 
-// Enrolled is a method the suite Enrolled (or seeded) and the proof that made it.
+// Enrolled is a method the suite enrolled (or seeded) and the proof that made it.
 type Enrolled struct {
 	ID      string
 	Method  map[string]any

@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 )
 
-// An is typ with its article ("a totp", "An email").
+// An is typ with its article ("a totp", "an email").
 func An(typ string) string {
 	if strings.ContainsRune("aeiou", rune(typ[0])) {
 		return "an " + typ

@@ -16,7 +16,7 @@ import (
 )
 
 // User is someone the suite signed up, with the passkeys it holds. Specs that
-// write get users of their own: against Auth0 one User may make 5 reads and 5 writes
+// write get users of their own: against Auth0 one user may make 5 reads and 5 writes
 // a minute (PROTOCOL §6), and passkey signups are cheap.
 type User struct {
 	Email    string
