@@ -78,19 +78,6 @@ func editClientData(f func(map[string]any)) func(map[string]any) {
 	})
 }
 
-// issuedChallenges are the challenges the target issued in this run, to prove each
-// is new.
-var issuedChallenges = map[string]bool{}
-
-// expectNewChallenge checks a challenge is base64url of at least 16 bytes that the
-// target never issued before in this run.
-func expectNewChallenge(ch string) {
-	GinkgoHelper()
-	Expect(methods.CheckChallenge(ch)).To(Succeed())
-	Expect(issuedChallenges).NotTo(HaveKey(ch), "challenge was issued twice")
-	issuedChallenges[ch] = true
-}
-
 // passkeys is the passkey driver for the target (ES256 credentials).
 func passkeys() *methods.PasskeyDriver {
 	GinkgoHelper()

@@ -74,9 +74,7 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 		c := framework.Me(ctx, u)
 		for range 3 {
 			s := framework.StartMethod(ctx, c, d, u) // checks the algorithms and residentKey
-			o, err := methods.ParseCreationOptions(s.Options())
-			Expect(err).NotTo(HaveOccurred())
-			expectNewChallenge(o.Challenge)
+			framework.ExpectFreshChallenge(framework.CreationOptions(s.Options()).Challenge)
 		}
 	})
 
@@ -183,7 +181,7 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 				Challenge string `json:"challenge"`
 			}
 			Expect(json.Unmarshal(framework.DecodeCeremony(framework.Call(framework.F.PasskeyChallenge(ctx, host))).Options, &o)).To(Succeed())
-			expectNewChallenge(o.Challenge)
+			framework.ExpectFreshChallenge(o.Challenge)
 		}
 	})
 })

@@ -124,41 +124,22 @@ func expectSameCOSEKey(got any, want []byte) {
 	Expect(g).To(Equal(w), "public_key must be the credential's public key")
 }
 
-func CreationOptions(raw json.RawMessage) webauthnOptions {
+// CreationOptions reads WebAuthn creation options (authn_params_public_key).
+func CreationOptions(raw json.RawMessage) methods.CreationOptions {
 	GinkgoHelper()
-	var o webauthnOptions
-	Expect(json.Unmarshal(raw, &o)).To(Succeed(), "authn_params_public_key")
+	o, err := methods.ParseCreationOptions(raw)
+	Expect(err).NotTo(HaveOccurred())
 	return o
 }
 
 // ExpectFreshChallenge checks a challenge is base64url of at least 16 bytes and was
-// never issued before in this run.
+// never issued before in this run (one set for every ceremony: signup, login and
+// enrollment).
 func ExpectFreshChallenge(ch string) {
 	GinkgoHelper()
-	b, err := base64.RawURLEncoding.DecodeString(ch)
-	Expect(err).NotTo(HaveOccurred(), "challenge %q is not base64url without padding", ch)
-	Expect(len(b)).To(BeNumerically(">=", 16), "challenge must carry at least 16 random bytes")
+	Expect(methods.CheckChallenge(ch)).To(Succeed())
 	Expect(seenChallenges).NotTo(HaveKey(ch), "challenge was issued twice")
 	seenChallenges[ch] = true
-}
-
-// webauthnOptions is what the suite reads of creation options.
-type webauthnOptions struct {
-	Challenge string `json:"challenge"`
-	RP        struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	} `json:"rp"`
-	User struct {
-		ID string `json:"id"`
-	} `json:"user"`
-	PubKeyCredParams []struct {
-		Type string `json:"type"`
-		Alg  int    `json:"alg"`
-	} `json:"pubKeyCredParams"`
-	AuthenticatorSelection struct {
-		ResidentKey string `json:"residentKey"`
-	} `json:"authenticatorSelection"`
 }
 
 // Enrollment through a method driver (suites/harness/methods), for every type.

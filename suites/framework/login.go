@@ -17,6 +17,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -260,7 +261,7 @@ func Redeem(ctx context.Context, a login.Request, code string, asJSON bool, set 
 	if resp.Status == http.StatusOK {
 		var t harness.Tokens
 		if resp.JSON(&t) == nil {
-			F.Client.Pacer.Shared(tokenSubject(t.AccessToken))
+			F.Client.Pacer.Shared(claims.Subject(t.AccessToken))
 		}
 	}
 	return resp

@@ -3,11 +3,10 @@ package framework
 // Reading what a target issued.
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"strings"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -16,12 +15,8 @@ import (
 // the suite only reads what was issued.
 func Claims(jwt string) map[string]any {
 	GinkgoHelper()
-	parts := strings.Split(jwt, ".")
-	Expect(parts).To(HaveLen(3), "the access token is not a JWS in compact form")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	Expect(err).NotTo(HaveOccurred(), "the access token's payload is not base64url")
-	var m map[string]any
-	Expect(json.Unmarshal(raw, &m)).To(Succeed(), "the access token's payload is not JSON")
+	m, err := claims.Of(jwt)
+	Expect(err).NotTo(HaveOccurred(), "the access token")
 	return m
 }
 

@@ -4,16 +4,14 @@ package framework
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	. "github.com/onsi/ginkgo/v2"
 )
@@ -157,7 +155,7 @@ func SignUpQuietly(ctx context.Context) (*User, *myaccount.Client, error) {
 		return nil, nil, err
 	}
 	u.Passkeys = append(u.Passkeys, pk)
-	u.Subject = tokenSubject(u.Signup.AccessToken)
+	u.Subject = claims.Subject(u.Signup.AccessToken)
 	F.Users.Add(u.Subject + " " + u.Email)
 	renew := func(ctx context.Context) (harness.Tokens, error) {
 		return F.PasskeyLogin(ctx, host, u.Authn, pk, harness.MeAudience(host), harness.MethodScopes...)
@@ -167,21 +165,4 @@ func SignUpQuietly(ctx context.Context) (*User, *myaccount.Client, error) {
 		return nil, nil, err
 	}
 	return u, myaccount.New(F.Client, host, harness.NewSession(host, t, renew)), nil
-}
-
-// tokenSubject is a JWT's sub, read without verifying it ("" if it has none).
-func tokenSubject(jwt string) string {
-	parts := strings.Split(jwt, ".")
-	if len(parts) != 3 {
-		return ""
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var c struct {
-		Sub string `json:"sub"`
-	}
-	_ = json.Unmarshal(raw, &c)
-	return c.Sub
 }

@@ -2,21 +2,19 @@ package harness
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
 )
 
 // The suite's own traffic must never trip a limit of a correct target (PROTOCOL §6):
@@ -341,16 +339,8 @@ func tokenSubject(token string) string {
 	if token == "" {
 		return ""
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) == 3 {
-		if raw, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
-			var c struct {
-				Sub string `json:"sub"`
-			}
-			if json.Unmarshal(raw, &c) == nil && c.Sub != "" {
-				return c.Sub
-			}
-		}
+	if sub := claims.Subject(token); sub != "" {
+		return sub
 	}
 	return "token:" + token[:min(len(token), 16)]
 }
