@@ -57,7 +57,7 @@ func connectionsPage(ctx context.Context, c *myaccount.Client, query url.Values)
 
 // The lifecycle. One user: 5 writes (connect, complete, connect, complete refused,
 // DELETE), 5 reads and 2 filtered reads.
-var _ = Describe("Connected accounts", Label("connected"), Ordered, func() {
+var _ = framework.AreaOf("connected").Describe("Connected accounts", Ordered, func() {
 	var (
 		c    *myaccount.Client
 		cn   framework.Connecting
@@ -124,7 +124,7 @@ var _ = Describe("Connected accounts", Label("connected"), Ordered, func() {
 // unchanged, succeeds (the last specs). The owner: 5 writes (connect, redirect_uri,
 // code_verifier, complete, DELETE); the other user: 5 writes (connect, the owner's
 // session, the owner's code, complete, DELETE).
-var _ = Describe("Connected accounts: refused completions", Label("connected"), Ordered, func() {
+var _ = framework.AreaOf("connected").Describe("Connected accounts: refused completions", Ordered, func() {
 	var (
 		owner, other *myaccount.Client
 		mine, theirs framework.Connecting
@@ -160,7 +160,7 @@ var _ = Describe("Connected accounts: refused completions", Label("connected"), 
 
 // A connect_code is used once: replayed after its account was deleted (so no
 // conflict can answer instead), it is refused. 4 writes, 1 read.
-var _ = Describe("Connected accounts: a replayed connect_code", Label("connected"), func() {
+var _ = framework.AreaOf("connected").Describe("Connected accounts: a replayed connect_code", func() {
 	It("refuses a connect_code that already completed a connection", framework.Req("MA-CA-009"), func(ctx SpecContext) {
 		framework.RequireConnectedAccounts()
 		c := framework.Me(ctx, framework.NewUser(ctx), framework.AccountScopes...)

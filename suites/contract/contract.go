@@ -30,7 +30,7 @@ import (
 // Each operation's specs are an Ordered container of their own (its control runs
 // first), so that parallel workers share the operations out; the pool and the
 // capability list are set up once per process, by the first container that runs.
-var _ = Describe("Contract: every operation of the description", Label("contract"), func() {
+var _ = framework.AreaOf("contract").Describe("Contract: every operation of the description", func() {
 	k := &contract{accepted: map[string]string{}}
 
 	setup := func(ctx SpecContext) {

@@ -22,7 +22,7 @@ import (
 // audience, a missing scope, bad bodies and query strings, unknown ids) is the
 // contract suite's (contract.go). Cases are spread over users by their per-user
 // budget, as there.
-var _ = Describe("Error catalogue: wrong credentials are refused", Label("errors"), Ordered, ContinueOnFailure, func() {
+var _ = framework.AreaOf("errors").Describe("Error catalogue: wrong credentials are refused", Ordered, ContinueOnFailure, func() {
 	var (
 		host string
 		pool *userPool
@@ -130,7 +130,7 @@ func credential(ctx SpecContext, u *contractUser, host, from string, scopes []st
 // can run last (SpecPriority applies to whole Ordered containers; Serial puts it
 // after every parallel spec too), while the token it waits for runs out during the
 // other specs.
-var _ = Describe("Error catalogue: an expired token", Label("errors"), Serial, func() {
+var _ = framework.AreaOf("errors").Describe("Error catalogue: an expired token", Serial, func() {
 	It("refuses an expired token with 401", framework.Req("MA-AUTHZ-009"), SpecPriority(framework.ExpiryPriority), func(ctx SpecContext) {
 		// The suite cannot mint a token the target would sign: it waits out one issued
 		// when the run started, for as long as its expires_in says.
@@ -151,7 +151,7 @@ type freshToken struct {
 	status int
 }
 
-var expiredToken = framework.IssueAtStart("a My Account access token", Labels{"errors", "MA-AUTHZ-009"}, func(ctx context.Context) (any, time.Duration, error) {
+var expiredToken = framework.IssueAtStart("a My Account access token", append(framework.AreaOf("errors").Labels(), framework.Req("MA-AUTHZ-009")...), func(ctx context.Context) (any, time.Duration, error) {
 	u, _, err := framework.SignUpQuietly(ctx)
 	if err != nil {
 		return nil, 0, err

@@ -23,7 +23,7 @@ import (
 // Domain consistency: a tenant with a canonical and a custom domain never mixes them.
 // Whatever is obtained on one domain works on that domain only, and every URL, issuer
 // and Location names the domain that was called.
-var _ = Describe("Domain consistency", Label("domains"), Ordered, ContinueOnFailure, func() {
+var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, ContinueOnFailure, func() {
 	var d login.Driver
 
 	BeforeAll(func() {

@@ -25,7 +25,7 @@ import (
 // ceremony each) and to the refresh_token grant; the authorization code grant gets
 // the binding checks only, since every wrong proof there would cost a login through
 // the login page, whose posts the vendor limits to 5 a minute per IP.
-var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, ContinueOnFailure, func() {
+var _ = framework.AreaOf("dpop", "login").Describe("DPoP at the token endpoint", Ordered, ContinueOnFailure, func() {
 	var (
 		host string
 		u    *dpopUser // signed up with a proof of u.Key; its refresh token is bound to it
@@ -186,7 +186,7 @@ var _ = Describe("DPoP at the token endpoint", Label("dpop", "login"), Ordered, 
 // (htu), or a proof sent twice, it is refused with 401 and a challenge naming the
 // error; a refused write changes nothing. The cases are spread over users so that
 // none makes more requests of a kind than its per-user bucket holds (dpopPool).
-var _ = Describe("DPoP at the My Account API", Label("dpop", "access"), func() {
+var _ = framework.AreaOf("dpop", "access").Describe("DPoP at the My Account API", func() {
 	pool := newDPoPPool()
 	ops, err := spec.Operations()
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // (methods.go) enrolls and logs in with ES256; here a user whose first passkey is
 // RS256 enrolls an RS256 passkey and logs in with it, so RS256 is exercised in both
 // roles. One user: 3 writes (start, verify, DELETE).
-var _ = Describe("Passkey enrollment with RS256", Label("enroll", "passkey", "method", "type:passkey"), func() {
+var _ = framework.AreaOf("enroll", "passkey", "method", "type:passkey").Describe("Passkey enrollment with RS256", func() {
 	It("enrolls an RS256 passkey for a user whose first passkey is RS256, and logs in with it", framework.Req("MA-ENR-001", "MA-ENR-004", "MA-ENR-008"), func(ctx SpecContext) {
 		host := framework.RequireCustomDomain()
 		d := passkeys()

@@ -25,7 +25,7 @@ import (
 // passkey driver's proofs in methods.go.
 
 // Enrollment: one user each, as every spec writes to the My Account API.
-var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "type:passkey"), func() {
+var _ = framework.AreaOf("tamper", "passkey", "type:passkey").Describe("Tampered passkey enrollments", func() {
 	register := func(mods authenticator.Mods) func(json.RawMessage) []byte {
 		return func(options json.RawMessage) []byte {
 			GinkgoHelper()
@@ -93,7 +93,7 @@ var _ = Describe("Tampered passkey enrollments", Label("tamper", "passkey", "typ
 
 // Login: the Authentication API has no per-user limit on the webauthn grant, so one
 // user answers them all.
-var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered, func() {
+var _ = framework.AreaOf("tamper", "passkey").Describe("Tampered passkey logins", Ordered, func() {
 	var (
 		host string
 		u    *framework.User
@@ -188,7 +188,7 @@ var _ = Describe("Tampered passkey logins", Label("tamper", "passkey"), Ordered,
 
 // An expired login auth_session: issued when the run starts, answered once the
 // request options' timeout (its stated lifetime) has passed.
-var expiredLoginLabels = Label("tamper", "passkey", "AUTH-PK-015")
+var expiredLoginLabels = append(framework.AreaOf("tamper", "passkey").Labels(), framework.Req("AUTH-PK-015")...)
 
 var expiredLogin = framework.IssueAtStart("a passkey login's auth_session", expiredLoginLabels, func(ctx context.Context) (any, time.Duration, error) {
 	host := framework.F.Target.CustomDomain

@@ -19,7 +19,7 @@ import (
 // What real clients send, which a conforming server accepts (PROTOCOL §7): each
 // spec enrolls a passkey the way one SDK shapes it, for a user of its own (3 writes:
 // start, verify, DELETE), and the method is removed again.
-var _ = Describe("Tolerance of what real clients send", Label("tolerance", "passkey", "type:passkey"), func() {
+var _ = framework.AreaOf("tolerance", "passkey", "type:passkey").Describe("Tolerance of what real clients send", func() {
 	// enrollShaped enrolls a passkey with the attestation edited by shape, verifying at
 	// the URL path makes of the verify URL, and expects 201.
 	enrollShaped := func(ctx context.Context, shape func(map[string]any), path func(verifyURL string) string) {

@@ -16,7 +16,7 @@ import (
 
 // Embedded login with native passkeys: signup through /passkey/register and login
 // through /passkey/challenge, both finished by the webauthn grant on /oauth/token.
-var _ = Describe("Native passkey signup and login", Label("login", "passkey"), func() {
+var _ = framework.AreaOf("login", "passkey").Describe("Native passkey signup and login", func() {
 	for _, alg := range []authenticator.Alg{authenticator.ES256, authenticator.RS256} {
 		Context("with an "+alg.String()+" passkey", Ordered, func() {
 			var u *framework.User

@@ -20,7 +20,7 @@ import (
 
 // Universal Login: the authorization code flow with PKCE (public client) and with a
 // client secret (confidential client), through the login page, and refresh tokens.
-var _ = Describe("Universal Login (authorization code flow)", Label("login", "universal"), Ordered, ContinueOnFailure, func() {
+var _ = framework.AreaOf("login", "universal").Describe("Universal Login (authorization code flow)", Ordered, ContinueOnFailure, func() {
 	var (
 		host string
 		d    loginpage.Driver
@@ -154,7 +154,7 @@ type issuedCode struct {
 
 // expiredCode is a code issued when the run starts, redeemed by the expired-code
 // spec once login.code_lifetime has passed: the wait overlaps every other spec.
-var expiredCode = framework.IssueAtStart("an authorization code", Labels{"login", "universal", "AUTH-UL-005"}, func(ctx context.Context) (any, time.Duration, error) {
+var expiredCode = framework.IssueAtStart("an authorization code", append(framework.AreaOf("login", "universal").Labels(), framework.Req("AUTH-UL-005")...), func(ctx context.Context) (any, time.Duration, error) {
 	life := time.Duration(framework.F.Target.Login.CodeLifetime)
 	cs := framework.F.Target.LoginClients()
 	if life == 0 || len(cs) == 0 || framework.F.Target.User.Username == "" {
@@ -173,7 +173,7 @@ var expiredCode = framework.IssueAtStart("an authorization code", Labels{"login"
 	return issuedCode{a: a, code: code}, life, nil
 })
 
-var _ = Describe("Universal Login: code expiry", Label("login", "universal"), func() {
+var _ = framework.AreaOf("login", "universal").Describe("Universal Login: code expiry", func() {
 	It("refuses an expired code", framework.Req("AUTH-UL-005"), SpecPriority(framework.ExpiryPriority), func(ctx SpecContext) {
 		framework.RequireLoginConfig()
 		life := time.Duration(framework.F.Target.Login.CodeLifetime)
@@ -187,7 +187,7 @@ var _ = Describe("Universal Login: code expiry", Label("login", "universal"), fu
 
 // The login page in a real browser: headless Chromium fills it (password) and signs in
 // with a passkey held by Chromium's virtual authenticator.
-var _ = Describe("Universal Login in headless Chromium", Label("login", "universal", "browser"), Ordered, ContinueOnFailure, SpecPriority(framework.SlowStartPriority), func() {
+var _ = framework.AreaOf("login", "universal", "browser").Describe("Universal Login in headless Chromium", Ordered, ContinueOnFailure, SpecPriority(framework.SlowStartPriority), func() {
 	var (
 		host string
 		b    loginpage.Driver

@@ -27,9 +27,9 @@ import (
 //
 // Against Auth0 one user may make 5 reads and 5 writes a minute: every container
 // below uses users of its own and stays within that (the counts are in comments).
-var _ = Describe("Authentication methods, one driver per type", Label("method"), func() {
+var _ = framework.AreaOf("method").Describe("Authentication methods, one driver per type", func() {
 	for _, typ := range methods.Types() {
-		Context(typ, Label("type:"+typ), func() {
+		Context(typ, framework.AreaOf("type:"+typ).Labels(), func() {
 			d := framework.StaticDriver(typ)
 			if d.Enrollable() {
 				enrollableLifecycle(typ)
@@ -75,7 +75,7 @@ func patchBodies(d methods.Driver) (change, foreign map[string]any) {
 func enrollableLifecycle(typ string) {
 	var labels Labels
 	if typ == methods.Passkey {
-		labels = Label("enroll") // the passkey enrollment, as --label-filter=enroll always selected
+		labels = framework.AreaOf("enroll").Labels() // the passkey enrollment, as --label-filter=enroll always selected
 	}
 	Context("lifecycle", labels, Ordered, func() {
 		var (
@@ -330,7 +330,7 @@ func sessionSpecs(typ string) {
 // lifetime have the spec (the documents give no other a lifetime).
 // 2 filtered reads, 4 writes.
 func expiredSpec(typ string) {
-	labels := append(Label("method", "type:"+typ), framework.Reqs(typ, "MA-MTH-013")...)
+	labels := append(framework.AreaOf("method", "type:"+typ).Labels(), framework.Reqs(typ, "MA-MTH-013")...)
 	type pending struct {
 		u *framework.User
 		c *myaccount.Client
