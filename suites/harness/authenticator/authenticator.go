@@ -148,87 +148,25 @@ func (a *Authenticator) Register(options []byte, origin string, alg Alg) ([]byte
 // options do not offer, rewrite their pubKeyCredParams first.
 func (a *Authenticator) RegisterWith(options []byte, origin string, alg Alg, mod Mods) (response []byte, pk *Passkey, err error) {
 	defer recoverInto(&err, "register", options)
-	var o struct {
-		Challenge *string `json:"challenge"`
-		RP        *struct {
-			ID   string  `json:"id"`
-			Name *string `json:"name"`
-		} `json:"rp"`
-		User *struct {
-			ID          *string `json:"id"`
-			Name        *string `json:"name"`
-			DisplayName *string `json:"displayName"`
-		} `json:"user"`
-		PubKeyCredParams *[]struct {
-			Type string `json:"type"`
-			Alg  Alg    `json:"alg"`
-		} `json:"pubKeyCredParams"`
-		ExcludeCredentials []credDescriptor `json:"excludeCredentials"`
-	}
-	if err := json.Unmarshal(options, &o); err != nil {
-		return nil, nil, optErr("register", options, "options are not a JSON object: %v", err)
-	}
-	switch {
-	case o.Challenge == nil:
-		return nil, nil, optErr("register", options, "challenge missing")
-	case o.RP == nil || o.RP.Name == nil:
-		return nil, nil, optErr("register", options, "rp.name missing")
-	case o.User == nil || o.User.ID == nil || o.User.Name == nil || o.User.DisplayName == nil:
-		return nil, nil, optErr("register", options, "user.id, user.name or user.displayName missing")
-	case o.PubKeyCredParams == nil:
-		return nil, nil, optErr("register", options, "pubKeyCredParams missing")
-	}
-	challenge, err := unb64(*o.Challenge)
-	if err != nil || len(challenge) == 0 {
-		return nil, nil, optErr("register", options, "challenge %q is not non-empty base64url without padding", *o.Challenge)
-	}
-	userHandle, err := unb64(*o.User.ID)
-	if err != nil || len(userHandle) == 0 || len(userHandle) > 64 {
-		return nil, nil, optErr("register", options, "user.id %q is not 1-64 bytes of base64url without padding", *o.User.ID)
-	}
-	var offered []Alg
-	for _, p := range *o.PubKeyCredParams {
-		if p.Type == "public-key" { // browsers skip unknown types
-			offered = append(offered, p.Alg)
-		}
-	}
-	if len(*o.PubKeyCredParams) == 0 {
-		offered = []Alg{ES256, RS256} // WebAuthn §5.1.3 step 10: the client's default
-	}
-	if !containsAlg(offered, alg) {
-		return nil, nil, optErr("register", options, "%v (%d) not offered; pubKeyCredParams offers %v", alg, int(alg), offered)
-	}
-	rpID, err := effectiveRPID(o.RP.ID, origin, mod.RPID)
+	o, err := a.readCreation(options, origin, alg, mod)
 	if err != nil {
-		return nil, nil, optErr("register", options, "%w", err)
+		return nil, nil, err
 	}
-	for _, c := range o.ExcludeCredentials {
-		id, err := unb64(c.ID)
-		if err != nil {
-			return nil, nil, optErr("register", options, "excludeCredentials id %q is not base64url without padding", c.ID)
-		}
-		for _, held := range a.passkeys {
-			if c.Type == "public-key" && held.RPID == rpID && bytes.Equal(held.ID, id) {
-				return nil, nil, optErr("register", options, "%w: excludeCredentials names passkey %s held by this authenticator", ErrInvalidState, held.IDString())
-			}
-		}
-	}
-
 	cred, ed, err := newCredential(alg)
 	if err != nil {
 		return nil, nil, optErr("register", options, "%v", err)
 	}
-	pk = &Passkey{ID: cred.ID, Alg: alg, UserHandle: userHandle, RPID: rpID, cred: cred, ed: ed}
+	pk = &Passkey{ID: cred.ID, Alg: alg, UserHandle: o.userHandle, RPID: o.rpID, cred: cred, ed: ed}
 	if mod.Counter != nil {
 		cred.Counter = *mod.Counter
 	}
 	if mod.Challenge != nil {
-		challenge = mod.Challenge
+		o.challenge = mod.Challenge
 	}
-	rp := virtualwebauthn.RelyingParty{ID: rpID, Name: *o.RP.Name, Origin: clientOrigin(origin, mod)}
+	rp := virtualwebauthn.RelyingParty{ID: o.rpID, Name: o.rpName, Origin: clientOrigin(origin, mod)}
 	raw := virtualwebauthn.CreateAttestationResponse(rp, a.vwa(pk, mod), cred, virtualwebauthn.AttestationOptions{
-		Challenge: challenge, RelyingPartyID: rp.ID, RelyingPartyName: rp.Name,
-		UserID: string(userHandle), UserName: *o.User.Name, UserDisplayName: *o.User.DisplayName,
+		Challenge: o.challenge, RelyingPartyID: rp.ID, RelyingPartyName: rp.Name,
+		UserID: string(o.userHandle), UserName: o.userName, UserDisplayName: o.displayName,
 	})
 	var res attestationJSON
 	if err := json.Unmarshal([]byte(raw), &res); err != nil {
