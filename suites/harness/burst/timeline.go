@@ -104,174 +104,227 @@ func fileSlug(s string) string {
 // came; the running count of 2xx answers; the limit B + R·t; and where the first
 // 429 came back.
 func WriteTimeline(w io.Writer, r *Result, tl Timeline) error {
-	const (
-		width, height            = 960, 580
-		left, right, top, bottom = 70, 220, 56, 130
-		plotW, plotH             = width - left - right, height - top - bottom
-	)
-	n := len(r.Shots)
-	span := r.Span().Seconds()
-	xMax := axisMax(math.Max(span*1.02, 0.1))
-	yMax := axisMax(math.Max(float64(n), 1) * 1.02)
-	x := func(sec float64) float64 { return left + sec/xMax*plotW }
-	y := func(v float64) float64 { return top + plotH - v/yMax*plotH }
-	secs := func(d time.Duration) float64 { return d.Seconds() }
+	c := newChart(r, tl)
+	c.header()
+	c.axes()
+	c.limit()
+	c.first429()
+	c.shots()
+	c.count()
+	c.marks()
+	c.legend()
+	c.notes()
+	c.p("</svg>\n")
+	_, err := io.WriteString(w, c.b.String())
+	return err
+}
 
-	var b strings.Builder
-	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	esc := html.EscapeString
-	p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n", width, height, width, height)
-	p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
-	title := tl.Title
+// The chart's frame, in pixels.
+const (
+	chartWidth, chartHeight                      = 960, 580
+	chartLeft, chartRight, chartTop, chartBottom = 70, 220, 56, 130
+	plotW, plotH                                 = chartWidth - chartLeft - chartRight, chartHeight - chartTop - chartBottom
+)
+
+// chart is a timeline being drawn: the burst, what to draw besides, its scales.
+type chart struct {
+	r          *Result
+	tl         Timeline
+	b          strings.Builder
+	span       float64 // seconds from the first send to the last answer
+	xMax, yMax float64
+}
+
+func newChart(r *Result, tl Timeline) *chart {
+	c := &chart{r: r, tl: tl, span: r.Span().Seconds()}
+	c.xMax = axisMax(math.Max(c.span*1.02, 0.1))
+	c.yMax = axisMax(math.Max(float64(len(r.Shots)), 1) * 1.02)
+	return c
+}
+
+func (c *chart) p(format string, a ...any)  { fmt.Fprintf(&c.b, format, a...) }
+func (c *chart) x(sec float64) float64      { return chartLeft + sec/c.xMax*plotW }
+func (c *chart) y(v float64) float64        { return chartTop + plotH - v/c.yMax*plotH }
+func (c *chart) clip(v float64) float64     { return math.Min(v, c.yMax) }
+func secs(d time.Duration) float64          { return d.Seconds() }
+func (c *chart) at(d time.Duration) float64 { return c.x(secs(d)) }
+func (c *chart) row(s *Shot) float64        { return c.y(float64(s.Index + 1)) }
+func (c *chart) esc(s string) string        { return html.EscapeString(s) }
+func (c *chart) limitAt(sec, above float64) float64 {
+	return c.y(c.clip(float64(c.tl.Burst) + above + c.tl.Rate*sec))
+}
+
+func (c *chart) header() {
+	c.p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n", chartWidth, chartHeight, chartWidth, chartHeight)
+	c.p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
+	title := c.tl.Title
 	if title == "" {
-		title = r.Name
+		title = c.r.Name
 	}
-	p(`<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", left, esc(title))
-	p(`<text x="%d" y="42" fill="#444">%d requests at %.4g/s requested, %.4g/s achieved, started %s</text>`+"\n",
-		left, n, r.Rate, r.Achieved, esc(r.Started.UTC().Format("2006-01-02 15:04:05.000 UTC")))
+	c.p(`<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", chartLeft, c.esc(title))
+	c.p(`<text x="%d" y="42" fill="#444">%d requests at %.4g/s requested, %.4g/s achieved, started %s</text>`+"\n",
+		chartLeft, len(c.r.Shots), c.r.Rate, c.r.Achieved, c.esc(c.r.Started.UTC().Format("2006-01-02 15:04:05.000 UTC")))
+}
 
-	// Axes and grid.
-	p(`<g stroke="#e5e5e5">`)
-	xStep, yStep := niceStep(xMax), niceStep(yMax)
-	for v := 0.0; v <= xMax+1e-9; v += xStep {
-		p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d"/>`, x(v), top, x(v), top+plotH)
+// axes draws the grid, the scales and their titles.
+func (c *chart) axes() {
+	c.p(`<g stroke="#e5e5e5">`)
+	xStep, yStep := niceStep(c.xMax), niceStep(c.yMax)
+	for v := 0.0; v <= c.xMax+1e-9; v += xStep {
+		c.p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d"/>`, c.x(v), chartTop, c.x(v), chartTop+plotH)
 	}
-	for v := 0.0; v <= yMax+1e-9; v += yStep {
-		p(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, left, y(v), left+plotW, y(v))
+	for v := 0.0; v <= c.yMax+1e-9; v += yStep {
+		c.p(`<line x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, chartLeft, c.y(v), chartLeft+plotW, c.y(v))
 	}
-	p("</g>\n")
-	p(`<g fill="#333">`)
-	for v := 0.0; v <= xMax+1e-9; v += xStep {
-		p(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(v), top+plotH+16, trimFloat(v))
+	c.p("</g>\n")
+	c.p(`<g fill="#333">`)
+	for v := 0.0; v <= c.xMax+1e-9; v += xStep {
+		c.p(`<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, c.x(v), chartTop+plotH+16, trimFloat(v))
 	}
-	for v := 0.0; v <= yMax+1e-9; v += yStep {
-		p(`<text x="%d" y="%.1f" text-anchor="end">%s</text>`, left-6, y(v)+4, trimFloat(v))
+	for v := 0.0; v <= c.yMax+1e-9; v += yStep {
+		c.p(`<text x="%d" y="%.1f" text-anchor="end">%s</text>`, chartLeft-6, c.y(v)+4, trimFloat(v))
 	}
-	p("</g>\n")
-	p(`<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", left, top, plotW, plotH)
-	p(`<text x="%d" y="%d" text-anchor="middle">seconds since the first request was sent</text>`+"\n", left+plotW/2, top+plotH+34)
-	p(`<text transform="translate(18 %d) rotate(-90)" text-anchor="middle">requests, in send order · 2xx so far</text>`+"\n", top+plotH/2)
+	c.p("</g>\n")
+	c.p(`<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", chartLeft, chartTop, plotW, plotH)
+	c.p(`<text x="%d" y="%d" text-anchor="middle">seconds since the first request was sent</text>`+"\n", chartLeft+plotW/2, chartTop+plotH+34)
+	c.p(`<text transform="translate(18 %d) rotate(-90)" text-anchor="middle">requests, in send order · 2xx so far</text>`+"\n", chartTop+plotH/2)
+}
 
-	clip := func(v float64) float64 { return math.Min(v, yMax) }
-	// The limit: B + R·t, and the tolerance above it.
-	if tl.Rate > 0 {
-		x1 := xMax
-		if tl.Rate > 0 && float64(tl.Burst)+tl.Rate*x1 > yMax { // stop at the top edge
-			x1 = (yMax - float64(tl.Burst)) / tl.Rate
+// limit draws B + R·t, and the tolerance above it, stopping at the top edge.
+func (c *chart) limit() {
+	tl := c.tl
+	if tl.Rate <= 0 {
+		return
+	}
+	x1 := c.xMax
+	if float64(tl.Burst)+tl.Rate*x1 > c.yMax {
+		x1 = (c.yMax - float64(tl.Burst)) / tl.Rate
+	}
+	if x1 <= 0 {
+		return
+	}
+	c.p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"/>`+"\n",
+		c.x(0), c.limitAt(0, 0), c.x(x1), c.limitAt(x1, 0))
+	if tl.Tolerance <= 0 {
+		return
+	}
+	if x2 := math.Min(c.xMax, (c.yMax-float64(tl.Burst)-tl.Tolerance)/tl.Rate); x2 > 0 {
+		c.p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-opacity="0.4" stroke-dasharray="2 3"/>`+"\n",
+			c.x(0), c.limitAt(0, tl.Tolerance), c.x(x2), c.limitAt(x2, tl.Tolerance))
+	}
+}
+
+// first429 marks where the first 429 came back.
+func (c *chart) first429() {
+	first := -1.0
+	for _, s := range c.r.Shots {
+		if s.Status == 429 && (first < 0 || secs(s.Received) < first) {
+			first = secs(s.Received)
 		}
-		if x1 > 0 {
-			p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"/>`+"\n",
-				x(0), y(clip(float64(tl.Burst))), x(x1), y(clip(float64(tl.Burst)+tl.Rate*x1)))
-			if tl.Tolerance > 0 {
-				x2 := math.Min(xMax, (yMax-float64(tl.Burst)-tl.Tolerance)/tl.Rate)
-				if x2 > 0 {
-					p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-opacity="0.4" stroke-dasharray="2 3"/>`+"\n",
-						x(0), y(clip(float64(tl.Burst)+tl.Tolerance)), x(x2), y(clip(float64(tl.Burst)+tl.Tolerance+tl.Rate*x2)))
-				}
-			}
-		}
 	}
+	if first < 0 {
+		return
+	}
+	c.p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3"/>`+"\n", c.x(first), chartTop, c.x(first), chartTop+plotH, colorLimited)
+	c.p(`<text x="%.1f" y="%d" fill="%s">first 429 at %.3f s</text>`+"\n", c.x(first)+4, chartTop+14, colorLimited, first)
+}
 
-	// Where the first 429 came back.
-	first429 := -1.0
-	for _, s := range r.Shots {
-		if s.Status == 429 && (first429 < 0 || secs(s.Received) < first429) {
-			first429 = secs(s.Received)
-		}
+// shots draws each request: a line from sent to answered, a mark at sent; one
+// shape per series.
+func (c *chart) shots() {
+	series := seriesOf(c.r)
+	c.p(`<g stroke-width="1">`)
+	for i := range c.r.Shots {
+		s := &c.r.Shots[i]
+		col, yy := statusColor(s), c.row(s)
+		c.p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.6"/>`, c.at(s.Sent), yy, c.at(s.Received), yy, col)
+		c.p(`%s`, mark(slices.Index(series, s.Series), c.at(s.Sent), yy, col))
 	}
-	if first429 >= 0 {
-		p(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s" stroke-dasharray="4 3"/>`+"\n", x(first429), top, x(first429), top+plotH, colorLimited)
-		p(`<text x="%.1f" y="%d" fill="%s">first 429 at %.3f s</text>`+"\n", x(first429)+4, top+14, colorLimited, first429)
-	}
+	c.p("</g>\n")
+}
 
-	// Shots: a line from sent to answered, a mark at sent; one shape per series.
-	series := seriesOf(r)
-	p(`<g stroke-width="1">`)
-	for _, s := range r.Shots {
-		c := statusColor(&s)
-		yy := y(float64(s.Index + 1))
-		p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.6"/>`, x(secs(s.Sent)), yy, x(secs(s.Received)), yy, c)
-		p(`%s`, mark(slices.Index(series, s.Series), x(secs(s.Sent)), yy, c))
-	}
-	p("</g>\n")
-
-	// The running count of the counted 2xx answers, by when they came back.
+// count draws the running count of the counted 2xx answers, by when they came back.
+func (c *chart) count() {
 	var ok []float64
-	for i := range r.Shots {
-		if s := &r.Shots[i]; s.OK() && (tl.Counted == nil || tl.Counted(s)) {
+	for i := range c.r.Shots {
+		if s := &c.r.Shots[i]; s.OK() && (c.tl.Counted == nil || c.tl.Counted(s)) {
 			ok = append(ok, secs(s.Received))
 		}
 	}
 	slices.Sort(ok)
-	if len(ok) > 0 {
-		p(`<path fill="none" stroke="#004D40" stroke-width="2" d="M%.1f %.1f`, x(0), y(0))
-		for i, t := range ok {
-			p(` H%.1f V%.1f`, x(t), y(float64(i+1)))
-		}
-		p(` H%.1f"/>`+"\n", x(math.Min(xMax, span)))
+	if len(ok) == 0 {
+		return
 	}
-
-	for _, m := range tl.Marks {
-		mx, my := x(secs(m.At)), y(math.Min(m.Count, yMax))
-		p(`<circle cx="%.1f" cy="%.1f" r="9" fill="none" stroke="#CC0000" stroke-width="2"/>`, mx, my)
-		p(`<text x="%.1f" y="%.1f" fill="#CC0000" font-weight="bold" stroke="white" stroke-width="3" paint-order="stroke">%s</text>`+"\n", mx+14, my+22, esc(m.Label))
+	c.p(`<path fill="none" stroke="#004D40" stroke-width="2" d="M%.1f %.1f`, c.x(0), c.y(0))
+	for i, t := range ok {
+		c.p(` H%.1f V%.1f`, c.x(t), c.y(float64(i+1)))
 	}
+	c.p(` H%.1f"/>`+"\n", c.x(math.Min(c.xMax, c.span)))
+}
 
-	// Legend.
-	lx, ly := left+plotW+16, top+8
-	legend := func(draw, label string) {
-		p(`%s<text x="%d" y="%d">%s</text>`+"\n", draw, lx+22, ly+4, esc(label))
+func (c *chart) marks() {
+	for _, m := range c.tl.Marks {
+		mx, my := c.at(m.At), c.y(math.Min(m.Count, c.yMax))
+		c.p(`<circle cx="%.1f" cy="%.1f" r="9" fill="none" stroke="#CC0000" stroke-width="2"/>`, mx, my)
+		c.p(`<text x="%.1f" y="%.1f" fill="#CC0000" font-weight="bold" stroke="white" stroke-width="3" paint-order="stroke">%s</text>`+"\n", mx+14, my+22, c.esc(m.Label))
+	}
+}
+
+// legend explains the colours, the lines and the series, right of the plot.
+func (c *chart) legend() {
+	lx, ly := chartLeft+plotW+16, chartTop+8
+	entry := func(draw, label string) {
+		c.p(`%s<text x="%d" y="%d">%s</text>`+"\n", draw, lx+22, ly+4, c.esc(label))
 		ly += 20
 	}
-	st := r.Statuses()
+	dot := func(series int, color string) string { return mark(series, float64(lx+8), float64(ly), color) }
+	line := func(style string) string { return fmt.Sprintf(`<path d="M%d %d H%d" %s/>`, lx, ly, lx+16, style) }
+	st, n := c.r.Statuses(), len(c.r.Shots)
 	count2xx := 0
 	for code, k := range st {
 		if code >= 200 && code < 300 {
 			count2xx += k
 		}
 	}
-	legend(mark(0, float64(lx+8), float64(ly), colorOK), fmt.Sprintf("2xx (%d)", count2xx))
-	legend(mark(0, float64(lx+8), float64(ly), colorLimited), fmt.Sprintf("429 (%d)", st[429]))
+	entry(dot(0, colorOK), fmt.Sprintf("2xx (%d)", count2xx))
+	entry(dot(0, colorLimited), fmt.Sprintf("429 (%d)", st[429]))
 	if other := n - count2xx - st[429] - st[0]; other > 0 {
-		legend(mark(0, float64(lx+8), float64(ly), colorOther), fmt.Sprintf("other status (%d)", other))
+		entry(dot(0, colorOther), fmt.Sprintf("other status (%d)", other))
 	}
 	if st[0] > 0 {
-		legend(mark(0, float64(lx+8), float64(ly), colorError), fmt.Sprintf("no answer (%d)", st[0]))
+		entry(dot(0, colorError), fmt.Sprintf("no answer (%d)", st[0]))
 	}
 	so := "2xx so far"
-	if tl.Counted != nil {
+	if c.tl.Counted != nil {
 		so = "2xx so far (the limit's)"
 	}
-	legend(fmt.Sprintf(`<path d="M%d %d H%d" stroke="#004D40" stroke-width="2"/>`, lx, ly, lx+16), so)
-	if tl.Rate > 0 {
-		legend(fmt.Sprintf(`<path d="M%d %d H%d" stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"/>`, lx, ly, lx+16),
-			fmt.Sprintf("limit %d + %.4g·t", tl.Burst, tl.Rate))
-		if tl.Tolerance > 0 {
-			legend(fmt.Sprintf(`<path d="M%d %d H%d" stroke="#000" stroke-opacity="0.4" stroke-dasharray="2 3"/>`, lx, ly, lx+16),
-				fmt.Sprintf("+ tolerance %.4g", tl.Tolerance))
+	entry(line(`stroke="#004D40" stroke-width="2"`), so)
+	if c.tl.Rate > 0 {
+		entry(line(`stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"`), fmt.Sprintf("limit %d + %.4g·t", c.tl.Burst, c.tl.Rate))
+		if c.tl.Tolerance > 0 {
+			entry(line(`stroke="#000" stroke-opacity="0.4" stroke-dasharray="2 3"`), fmt.Sprintf("+ tolerance %.4g", c.tl.Tolerance))
 		}
 	}
-	if len(series) > 1 {
+	if series := seriesOf(c.r); len(series) > 1 {
 		ly += 6
 		for i, name := range series {
-			legend(mark(i, float64(lx+8), float64(ly), "#333"), name)
+			entry(dot(i, "#333"), name)
 		}
 	}
-	legend("", "a line runs from send to answer")
+	entry("", "a line runs from send to answer")
+}
 
-	// Notes under the chart.
-	ny := top + plotH + 58
+// notes writes the burst's timing and the timeline's notes under the chart.
+func (c *chart) notes() {
+	r, ny := c.r, chartTop+plotH+58
 	lines := append([]string{fmt.Sprintf("send jitter p50 %s, p99 %s, max %s · latency p50 %s, p99 %s",
-		roundDur(r.JitterP50), roundDur(r.JitterP99), roundDur(r.JitterMax), roundDur(r.LatencyP50), roundDur(r.LatencyP99))}, tl.Notes...)
+		roundDur(r.JitterP50), roundDur(r.JitterP99), roundDur(r.JitterMax), roundDur(r.LatencyP50), roundDur(r.LatencyP99))}, c.tl.Notes...)
 	for _, line := range lines {
 		for _, l := range wrap(line, 130) {
-			p(`<text x="%d" y="%d" fill="#333">%s</text>`+"\n", left, ny, esc(l))
+			c.p(`<text x="%d" y="%d" fill="#333">%s</text>`+"\n", chartLeft, ny, c.esc(l))
 			ny += 16
 		}
 	}
-	p("</svg>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // seriesOf lists the burst's series in order of first appearance.
