@@ -136,7 +136,7 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 		}
 	})
 
-	It("answers My Account enrolment Locations on the domain called, with a WebAuthn rp.id of the custom domain", framework.Req("AUTH-DOM-004", "AUTH-DOM-005"), func(ctx SpecContext) {
+	It("answers My Account enrollment Locations on the domain called, with a WebAuthn rp.id of the custom domain", framework.Req("AUTH-DOM-004", "AUTH-DOM-005"), func(ctx SpecContext) {
 		for _, host := range framework.F.Target.Domains() {
 			// On the custom domain a user of its own signs up with a passkey; the
 			// canonical domain has no passkey login: the password user's shared login.
@@ -149,9 +149,9 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 			resp := framework.StartEnrollment(ctx, host, token)
 			Expect(resp).To(framework.HaveStatus(http.StatusAccepted))
 			expectURLsOn(host, "the Location of POST /authentication-methods on "+host, []string{resp.Location()})
-			expectURLsOn(host, "the enrolment response on "+host, urlsInJSON(resp.Body))
+			expectURLsOn(host, "the enrollment response on "+host, urlsInJSON(resp.Body))
 			c := framework.DecodeCeremony(resp)
-			expectRPID(framework.CreationOptions(c.Options).RP.ID, "the enrolment's rp.id on "+host)
+			expectRPID(framework.CreationOptions(c.Options).RP.ID, "the enrollment's rp.id on "+host)
 			// Finish it: the 201's Location and body keep to host too; the passkey is
 			// removed again.
 			att, _, err := authenticator.New().Register(c.Options, framework.F.Target.WebAuthn.Origin, authenticator.ES256)
@@ -159,7 +159,7 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 			resp = framework.Verify(ctx, host, token, resp.Location(), c.AuthSession, att)
 			Expect(resp).To(framework.HaveStatus(http.StatusCreated))
 			DeferCleanup(framework.DeleteMethod, host, token, resp.Object()["id"])
-			expectURLsOn(host, "the Location of the enrolment's verify on "+host, []string{resp.Location()})
+			expectURLsOn(host, "the Location of the enrollment's verify on "+host, []string{resp.Location()})
 			expectURLsOn(host, "the verified method on "+host, urlsInJSON(resp.Body))
 		}
 	})
