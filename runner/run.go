@@ -405,10 +405,7 @@ func (w *reportWriter) write(r Report) {
 		Expected: w.expected,
 	}
 	o := report.Build(in)
-	w.outcome = o
-	w.result = classify(o.Specs, w.expected)
-	w.code = exitCode(w.result, o)
-	o.Certification.Run.ExitCode = w.code
+	w.judge(o)
 	if err := o.WriteYAML(w.dir); err != nil {
 		w.err = err
 		return
@@ -419,6 +416,15 @@ func (w *reportWriter) write(r Report) {
 		return
 	}
 	w.err = o.WriteHTML(w.dir, pictures)
+}
+
+// judge counts the outcome's specs and decides the exit code, which the
+// certification records.
+func (w *reportWriter) judge(o *report.Outcome) {
+	w.outcome = o
+	w.result = classify(o.Specs, w.expected)
+	w.code = exitCode(w.result, o)
+	o.Certification.Run.ExitCode = w.code
 }
 
 // exitCode: failures (including a broken expectation) before inconclusive results.
