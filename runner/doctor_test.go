@@ -70,7 +70,7 @@ func TestDoctorNamesEachMisconfiguration(t *testing.T) {
 func TestDoctorComparesThePlanWithTheHeaders(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	tenant, cfg, err := startReference(dir, "127.0.0.1:0", reference{Plan: spec.PlanEnterprise, Refusals: referenceRefusals, DPoP: referenceDPoP})
+	tenant, cfg, err := startReference(dir, "127.0.0.1:0", reference{report.ReferenceTenant{Plan: spec.PlanEnterprise, Refusals: referenceRefusals, DPoP: referenceDPoP}})
 	if err != nil {
 		t.Fatal(err)
 	}

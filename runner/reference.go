@@ -22,22 +22,10 @@ import (
 // the realistic choices a real tenant makes (its plan's limits, how its token
 // endpoint refuses, the login pages it shows, DPoP). run, serve, replay and selftest
 // share these flags, and the certification records them so replay starts the same.
+// Its fields are the certification's record (report.ReferenceTenant): a new setting
+// is a field there, a flag in register, and a line in args, set and options.
 type reference struct {
-	Faults    []string `yaml:"faults"`
-	Misconfig []string `yaml:"misconfig,omitempty"`
-	Plan      string   `yaml:"plan,omitempty"`
-	Refusals  string   `yaml:"refusals,omitempty"`
-	Prompts   bool     `yaml:"prompts"`
-	DPoP      string   `yaml:"dpop,omitempty"`
-	// Methods are the method types it enables; NoConnectedAccounts turns off the
-	// connections it offers for connected accounts.
-	Methods             []string `yaml:"methods,omitempty"`
-	NoConnectedAccounts bool     `yaml:"no_connected_accounts,omitempty"`
-	DPoPNonce           bool     `yaml:"dpop_nonce,omitempty"`
-	// TokenTTL and SessionTTL are the My Account tokens' and the WebAuthn
-	// ceremonies' lifetimes.
-	TokenTTL   time.Duration `yaml:"token_ttl,omitempty"`
-	SessionTTL time.Duration `yaml:"session_ttl,omitempty"`
+	report.ReferenceTenant
 }
 
 // Defaults of the embedded reference tenant.
@@ -78,15 +66,15 @@ func (r *reference) register(fs *flag.FlagSet) {
 
 // record is what the certification keeps of the tenant t started as r says.
 func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
-	return &report.ReferenceTenant{Faults: append([]string{}, t.Faults()...), Misconfig: t.Misconfigs(), Plan: r.Plan,
-		Refusals: r.Refusals, Prompts: r.Prompts, DPoP: r.DPoP, Methods: r.Methods, NoConnectedAccounts: r.NoConnectedAccounts, DPoPNonce: r.DPoPNonce,
-		TokenTTL: r.TokenTTL, SessionTTL: r.SessionTTL}
+	rt := r.ReferenceTenant
+	rt.Faults = append([]string{}, t.Faults()...)
+	rt.Misconfig = t.Misconfigs()
+	return &rt
 }
 
 // fromRecord is the reference a certification recorded.
 func fromRecord(rt *report.ReferenceTenant) reference {
-	r := reference{Faults: rt.Faults, Misconfig: rt.Misconfig, Plan: rt.Plan, Refusals: rt.Refusals, Prompts: rt.Prompts, DPoP: rt.DPoP,
-		Methods: rt.Methods, NoConnectedAccounts: rt.NoConnectedAccounts, DPoPNonce: rt.DPoPNonce, TokenTTL: rt.TokenTTL, SessionTTL: rt.SessionTTL}
+	r := reference{*rt}
 	// Certifications from before these were recorded started the defaults of then.
 	r.Plan = cmp.Or(r.Plan, spec.PlanEarlyAccess)
 	r.Refusals = cmp.Or(r.Refusals, reftenant.RefusalRFC6749)

@@ -21,6 +21,7 @@ import (
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/all"
@@ -40,183 +41,282 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// cmdRun runs the suite once. Ginkgo registers its flags (--ginkgo.*) on the default
-// flag set, so run parses that set: every Ginkgo flag works as documented by Ginkgo.
+// runOptions are run's flags. Ginkgo registers its own (--ginkgo.*) on the same
+// flag set, which run sets from these and forwards to the workers of a parallel run.
+type runOptions struct {
+	fs          *flag.FlagSet
+	config      string
+	reportDir   string
+	labelFilter string
+	focus       string
+	skip        string
+	verbose     bool
+	showSecrets bool
+	timeout     time.Duration
+	expectedArg string
+	noPreflight bool
+	procs       int
+	workerInfo  string
+	specs       multiFlag
+	ref         reference
+}
+
+// runState is what the phases of a run hand on to each other.
+type runState struct {
+	*runOptions
+	worker   bool   // a worker process of a parallel run
+	dir      string // the absolute report dir
+	info     report.Run
+	expected map[string]string
+	extra    []spec.ExtraDoc
+	cfgPath  string
+	tenant   *reftenant.Tenant // the embedded reference tenant, if this process started it
+	target   *harness.Target
+	fw       *harness.Framework
+}
+
+// cmdRun runs the suite once, in phases: flags, the run's record, the target (a
+// config file, or the embedded reference tenant on loopback), the preflight, the
+// specs (in this process, or in worker processes), then the reports and exit code.
+// Ginkgo registers its flags (--ginkgo.*) on the default flag set, so run parses
+// that set: every Ginkgo flag works as documented by Ginkgo.
 func cmdRun(args []string) (int, error) {
 	started := time.Now()
-	testing.Init() // Ginkgo's reporters read the testing flags
-	fs := flag.CommandLine
-	fs.Init("myaccount-conformance run", flag.ContinueOnError)
-	var (
-		config      = fs.String("config", "", "target config (YAML); without it the embedded reference tenant is started on loopback")
-		reportDir   = fs.String("report-dir", "reports", "directory for the reports: certification.yaml, report.html, junit.xml, report.json")
-		labelFilter = fs.String("label-filter", "", "run only specs whose labels (areas or requirement IDs) match, e.g. 'enroll && !RS256'")
-		focus       = fs.String("focus", "", "run only specs whose text matches this regular expression")
-		skip        = fs.String("skip", "", "skip specs whose text matches this regular expression")
-		verbose     = fs.Bool("v", false, "verbose: print every spec and the exchanges of failures as they happen")
-		showSecrets = fs.Bool("show-secrets", false, "do not redact secrets (client secrets, tokens, codes, auth_session) in reports")
-		timeout     = fs.Duration("timeout", 30*time.Minute, "stop the whole run after this long")
-		expectedArg = fs.String("expected-failures", "", "YAML file of requirement IDs expected to fail, each with a reason: the run passes while they fail, and fails if one passes or goes untested")
-		noPreflight = fs.Bool("no-preflight", false, "skip the quick check of the tenant's set-up (passkey signup and login, one Universal Login) that stops the run INCONCLUSIVE naming a wrong setting")
-		procs       = fs.Int("procs", runtime.NumCPU(), "run the specs in this many worker processes (the rate-limit specs run alone, after the others); the limits of the target are shared among them")
-		workerInfo  = fs.String("worker-info", "", "internal: the run's record, for a worker process of a parallel run")
-		specs       multiFlag
-		ref         reference
-	)
-	fs.Var(&specs, "spec", "also validate responses against this OpenAPI document (repeatable); operations it does not describe are left to ours")
-	ref.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitConformant, nil
-		}
-		return exitUsage, usageError{err}
+	o, err := parseRunFlags(args)
+	if o == nil || err != nil {
+		return exitCodeOf(err), err
 	}
-	if fs.NArg() > 0 {
-		return exitUsage, usagef("run: unexpected argument %q", fs.Arg(0))
-	}
-	if *procs < 1 {
-		return exitUsage, usagef("run: --procs must be at least 1")
-	}
-	worker := *workerInfo != ""
-	if *config != "" && ref.set() {
-		return exitUsage, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts, --dpop and --dpop-nonce apply to the embedded reference tenant, not to --config")
-	}
-	dir, err := filepath.Abs(*reportDir)
-	if err != nil {
-		return exitUsage, usageError{err}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return exitUsage, usagef("report dir: %v", err)
-	}
-
-	// What the certification records about this run: paths, filters and faults,
-	// never a secret; `replay` reads it back to run on the same kind of target.
-	info := report.Run{Started: started.UTC(), Command: append([]string{"myaccount-conformance", "run"}, args...),
-		LabelFilter: *labelFilter, Focus: *focus, Skip: *skip, ShowSecrets: *showSecrets}
-
-	var expected map[string]string
-	if *expectedArg != "" {
-		if expected, err = loadExpected(*expectedArg); err != nil {
-			return exitUsage, err
-		}
-		info.ExpectedFailures, _ = filepath.Abs(*expectedArg)
-	}
-
-	var extra []spec.ExtraDoc
-	for _, s := range specs {
-		data, err := os.ReadFile(s)
-		if err != nil {
-			return exitUsage, usagef("--spec: %v", err)
-		}
-		extra = append(extra, spec.ExtraDoc{Name: filepath.Base(s), Data: data})
-		abs, _ := filepath.Abs(s)
-		info.Specs = append(info.Specs, abs)
-	}
-
-	cfgPath := *config
-	if worker {
-		// The parent started the tenant, probed it and checked its set-up.
-		if info, err = readInfo(*workerInfo); err != nil {
-			return exitUsage, fmt.Errorf("worker: %w", err)
-		}
-	} else if cfgPath == "" {
-		t, cfg, err := startReference(dir, "127.0.0.1:0", ref)
-		if err != nil {
-			return exitUsage, err
-		}
-		defer t.Close()
-		cfgPath = cfg
-		info.ReferenceTenant = ref.record(t)
-	} else {
-		info.Config, _ = filepath.Abs(cfgPath)
-	}
-	target, err := loadTarget(cfgPath)
-	if info.ReferenceTenant != nil && !worker && *procs == 1 {
-		// The embedded tenant's config holds its client secret and is useless once this
-		// process ends: keep it out of the report dir (its CA stays, for curl lines).
-		os.Remove(cfgPath)
-	}
+	r, err := newRunState(o, args, started)
 	if err != nil {
 		return exitUsage, err
 	}
-	fw, err := harness.NewFramework(target, harness.Options{ExtraSpecs: extra, ShowSecrets: *showSecrets, ReportDir: dir})
-	if err != nil {
-		return exitUsage, usagef("%v", err)
+	defer r.close()
+	if err := r.openTarget(); err != nil {
+		return exitUsage, err
 	}
-	if worker {
+	if stop, code, err := r.preflight(); stop {
+		return code, err
+	}
+	if sc, _ := GinkgoConfiguration(); sc.DryRun {
+		r.procs = 1 // Ginkgo walks the specs of a dry run in one process
+	}
+	if !r.worker && r.procs > 1 {
+		return r.runWorkers()
+	}
+	return r.exit(r.runInProcess())
+}
+
+// exitCodeOf is the exit code of an error of the flags phase: none is a success
+// (--help), any other a usage error.
+func exitCodeOf(err error) int {
+	if err == nil {
+		return exitConformant
+	}
+	return exitUsage
+}
+
+// parseRunFlags parses run's command line. It returns nil options and no error
+// for --help.
+func parseRunFlags(args []string) (*runOptions, error) {
+	testing.Init() // Ginkgo's reporters read the testing flags
+	fs := flag.CommandLine
+	fs.Init("myaccount-conformance run", flag.ContinueOnError)
+	o := &runOptions{fs: fs}
+	fs.StringVar(&o.config, "config", "", "target config (YAML); without it the embedded reference tenant is started on loopback")
+	fs.StringVar(&o.reportDir, "report-dir", "reports", "directory for the reports: certification.yaml, report.html, junit.xml, report.json")
+	fs.StringVar(&o.labelFilter, "label-filter", "", "run only specs whose labels (areas or requirement IDs) match, e.g. 'enroll && !RS256'")
+	fs.StringVar(&o.focus, "focus", "", "run only specs whose text matches this regular expression")
+	fs.StringVar(&o.skip, "skip", "", "skip specs whose text matches this regular expression")
+	fs.BoolVar(&o.verbose, "v", false, "verbose: print every spec and the exchanges of failures as they happen")
+	fs.BoolVar(&o.showSecrets, "show-secrets", false, "do not redact secrets (client secrets, tokens, codes, auth_session) in reports")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "stop the whole run after this long")
+	fs.StringVar(&o.expectedArg, "expected-failures", "", "YAML file of requirement IDs expected to fail, each with a reason: the run passes while they fail, and fails if one passes or goes untested")
+	fs.BoolVar(&o.noPreflight, "no-preflight", false, "skip the quick check of the tenant's set-up (passkey signup and login, one Universal Login) that stops the run INCONCLUSIVE naming a wrong setting")
+	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "run the specs in this many worker processes (the rate-limit specs run alone, after the others); the limits of the target are shared among them")
+	fs.StringVar(&o.workerInfo, "worker-info", "", "internal: the run's record, for a worker process of a parallel run")
+	fs.Var(&o.specs, "spec", "also validate responses against this OpenAPI document (repeatable); operations it does not describe are left to ours")
+	o.ref.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil
+		}
+		return nil, usageError{err}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, usagef("run: unexpected argument %q", fs.Arg(0))
+	case o.procs < 1:
+		return nil, usagef("run: --procs must be at least 1")
+	case o.config != "" && o.ref.set():
+		return nil, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts, --dpop and --dpop-nonce apply to the embedded reference tenant, not to --config")
+	}
+	return o, nil
+}
+
+// newRunState makes the report dir and the run's record: what the certification
+// records about this run (paths, filters and faults, never a secret; `replay` reads
+// it back to run on the same kind of target), the expected failures and the extra
+// OpenAPI documents.
+func newRunState(o *runOptions, args []string, started time.Time) (*runState, error) {
+	r := &runState{runOptions: o, worker: o.workerInfo != ""}
+	dir, err := filepath.Abs(o.reportDir)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, usagef("report dir: %v", err)
+	}
+	r.dir = dir
+	r.info = report.Run{Started: started.UTC(), Command: append([]string{"myaccount-conformance", "run"}, args...),
+		LabelFilter: o.labelFilter, Focus: o.focus, Skip: o.skip, ShowSecrets: o.showSecrets}
+	if o.expectedArg != "" {
+		if r.expected, err = loadExpected(o.expectedArg); err != nil {
+			return nil, err
+		}
+		r.info.ExpectedFailures, _ = filepath.Abs(o.expectedArg)
+	}
+	for _, s := range o.specs {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			return nil, usagef("--spec: %v", err)
+		}
+		r.extra = append(r.extra, spec.ExtraDoc{Name: filepath.Base(s), Data: data})
+		abs, _ := filepath.Abs(s)
+		r.info.Specs = append(r.info.Specs, abs)
+	}
+	return r, nil
+}
+
+// close stops the embedded reference tenant, if this process started it.
+func (r *runState) close() {
+	if r.tenant != nil {
+		r.tenant.Close()
+	}
+}
+
+// openTarget finds the target: the config file of --config, the embedded reference
+// tenant started now, or, in a worker, the parent's (which the parent started,
+// probed and checked), and makes the framework the specs use.
+func (r *runState) openTarget() error {
+	r.cfgPath = r.config
+	if r.worker {
+		info, err := readInfo(r.workerInfo)
+		if err != nil {
+			return fmt.Errorf("worker: %w", err)
+		}
+		r.info = info
+	} else if r.cfgPath == "" {
+		t, cfg, err := startReference(r.dir, "127.0.0.1:0", r.ref)
+		if err != nil {
+			return err
+		}
+		r.tenant, r.cfgPath = t, cfg
+		r.info.ReferenceTenant = r.ref.record(t)
+	} else {
+		r.info.Config, _ = filepath.Abs(r.cfgPath)
+	}
+	target, err := loadTarget(r.cfgPath)
+	if r.info.ReferenceTenant != nil && !r.worker && r.procs == 1 {
+		// The embedded tenant's config holds its client secret and is useless once this
+		// process ends: keep it out of the report dir (its CA stays, for curl lines).
+		os.Remove(r.cfgPath)
+	}
+	if err != nil {
+		return err
+	}
+	r.target = target
+	r.fw, err = harness.NewFramework(target, harness.Options{ExtraSpecs: r.extra, ShowSecrets: r.showSecrets, ReportDir: r.dir})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+// preflight probes the target and checks its set-up (a worker instead joins the
+// parent's pacing). stop says the run ends here, INCONCLUSIVE, with code and err.
+func (r *runState) preflight() (stop bool, code int, err error) {
+	if r.worker {
 		// The workers draw on the tenant's buckets, the login prompts', the signups'
 		// and the login user's together, through files in a directory the parent made
 		// beside the run's record (each signed-up user's buckets are its worker's).
-		fw.Client.Pacer = harness.NewPacer(target.RateLimit.Limits())
-		fw.Client.Pacer.ShareBucketsIn(filepath.Join(filepath.Dir(*workerInfo), paceDir))
-	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(target.Timeouts.Connect)*2+time.Duration(target.Timeouts.Request))
-		err = fw.Client.Probe(ctx)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "INCONCLUSIVE: %v\n", err)
-			return writeUndecided(dir, fw, info, expected, extra, "the target could not be reached: "+err.Error())
-		}
+		r.fw.Client.Pacer = harness.NewPacer(r.target.RateLimit.Limits())
+		r.fw.Client.Pacer.ShareBucketsIn(filepath.Join(filepath.Dir(r.workerInfo), paceDir))
+		return false, 0, nil
+	}
+	timeouts := r.target.Timeouts
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeouts.Connect)*2+time.Duration(timeouts.Request))
+	err = r.fw.Client.Probe(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "INCONCLUSIVE: %v\n", err)
+		code, err = writeUndecided(r.dir, r.fw, r.info, r.expected, r.extra, "the target could not be reached: "+err.Error())
+		return true, code, err
 	}
 	// A reference tenant with faults is defective on purpose: the specs judge it.
-	if !worker && !*noPreflight && len(ref.Faults) == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		var why strings.Builder
-		stop := preflight(ctx, fw, io.MultiWriter(os.Stderr, &why))
-		cancel()
-		if stop {
-			return writeUndecided(dir, fw, info, expected, extra, strings.TrimPrefix(why.String(), "INCONCLUSIVE: "))
-		}
+	if r.noPreflight || len(r.ref.Faults) > 0 {
+		return false, 0, nil
 	}
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+	var why strings.Builder
+	stopped := preflight(ctx, r.fw, io.MultiWriter(os.Stderr, &why))
+	cancel()
+	if !stopped {
+		return false, 0, nil
+	}
+	code, err = writeUndecided(r.dir, r.fw, r.info, r.expected, r.extra, strings.TrimPrefix(why.String(), "INCONCLUSIVE: "))
+	return true, code, err
+}
 
-	if sc, _ := GinkgoConfiguration(); sc.DryRun {
-		*procs = 1 // Ginkgo walks the specs of a dry run in one process
-	}
-	if !worker && *procs > 1 {
-		ginkgo := ginkgoArgs(*procs, *labelFilter, *focus, *skip, timeout.String(), *verbose, !isTerminal(os.Stdout))
-		// Ginkgo flags given as --ginkgo.NAME go to the workers as the CLI's --NAME.
-		fs.Visit(func(f *flag.Flag) {
-			if name, ok := strings.CutPrefix(f.Name, "ginkgo."); ok {
-				ginkgo = append(ginkgo, "--"+name+"="+f.Value.String())
-			}
-		})
-		code, err := runParallel(dir, cfgPath, info, *procs, ginkgo, specs, *expectedArg, *showSecrets, *verbose)
-		if info.ReferenceTenant != nil {
-			os.Remove(cfgPath)
+// runWorkers runs the specs in worker processes (see parallel.go).
+func (r *runState) runWorkers() (int, error) {
+	ginkgo := ginkgoArgs(r.procs, r.labelFilter, r.focus, r.skip, r.timeout.String(), r.verbose, !isTerminal(os.Stdout))
+	// Ginkgo flags given as --ginkgo.NAME go to the workers as the CLI's --NAME.
+	r.fs.Visit(func(f *flag.Flag) {
+		if name, ok := strings.CutPrefix(f.Name, "ginkgo."); ok {
+			ginkgo = append(ginkgo, "--"+name+"="+f.Value.String())
 		}
-		return code, err
+	})
+	code, err := runParallel(r.dir, r.cfgPath, r.info, r.procs, ginkgo, r.specs, r.expectedArg, r.showSecrets, r.verbose)
+	if r.info.ReferenceTenant != nil {
+		os.Remove(r.cfgPath)
 	}
+	return code, err
+}
 
+// runInProcess runs the specs in this process; its reportWriter writes the reports
+// once the suite is over (in a worker, only the first worker's does).
+func (r *runState) runInProcess() *reportWriter {
 	set := func(name, value string) {
 		if value != "" {
-			if err := fs.Set(name, value); err != nil {
+			if err := r.fs.Set(name, value); err != nil {
 				panic(fmt.Sprintf("ginkgo flag %s: %v", name, err))
 			}
 		}
 	}
-	set("ginkgo.label-filter", *labelFilter)
-	set("ginkgo.focus", *focus)
-	set("ginkgo.skip", *skip)
-	if !worker {
-		set("ginkgo.timeout", timeout.String())
+	set("ginkgo.label-filter", r.labelFilter)
+	set("ginkgo.focus", r.focus)
+	set("ginkgo.skip", r.skip)
+	if !r.worker {
+		set("ginkgo.timeout", r.timeout.String())
 	}
-	if *verbose {
+	if r.verbose {
 		set("ginkgo.v", "true")
 	}
 	if !isTerminal(os.Stdout) {
 		set("ginkgo.no-color", "true")
 	}
 
-	all.Use(fw)
-	if !worker {
+	all.Use(r.fw)
+	if !r.worker {
 		// A worker's output reaches the terminal only with its spec's (the parent's
 		// Ginkgo prints the progress of a parallel run).
-		newProgress(*verbose).register()
+		newProgress(r.verbose).register()
 	}
-	w := &reportWriter{dir: dir, fw: fw, info: info, expected: expected, extra: extra}
+	w := &reportWriter{dir: r.dir, fw: r.fw, info: r.info, expected: r.expected, extra: r.extra}
 	ReportAfterSuite("reports and exit code", w.write)
 	// Matchers print what they compare, such as a response body holding a token:
 	// failure messages pass through the run's redactor before Ginkgo sees them.
+	fw := r.fw
 	RegisterFailHandler(func(message string, callerSkip ...int) {
 		skip := 0
 		if len(callerSkip) > 0 {
@@ -224,8 +324,14 @@ func cmdRun(args []string) (int, error) {
 		}
 		Fail(fw.Redactor.Text(message), skip+1)
 	})
-	RunSpecs(failRecorder{}, "My Account API conformance: "+target.Name)
-	if worker {
+	RunSpecs(failRecorder{}, "My Account API conformance: "+r.target.Name)
+	return w
+}
+
+// exit prints the summary of an in-process run and gives its exit code; a worker
+// leaves both to the parent instead.
+func (r *runState) exit(w *reportWriter) (int, error) {
+	if r.worker {
 		// Only the first worker ran ReportAfterSuite: it tells the parent.
 		if GinkgoParallelProcess() != 1 {
 			return exitConformant, nil
@@ -238,7 +344,7 @@ func cmdRun(args []string) (int, error) {
 			w.code = exitUsage
 			b.WriteString("writing reports: " + w.err.Error() + "\n")
 		}
-		return w.code, writeOutcome(dir, workerOutcome{Code: w.code, Summary: b.String()})
+		return w.code, writeOutcome(r.dir, workerOutcome{Code: w.code, Summary: b.String()})
 	}
 	if w.err != nil {
 		return exitUsage, fmt.Errorf("writing reports: %w", w.err)
@@ -299,10 +405,7 @@ func (w *reportWriter) write(r Report) {
 		Expected: w.expected,
 	}
 	o := report.Build(in)
-	w.outcome = o
-	w.result = classify(o.Specs, w.expected)
-	w.code = exitCode(w.result, o)
-	o.Certification.Run.ExitCode = w.code
+	w.judge(o)
 	if err := o.WriteYAML(w.dir); err != nil {
 		w.err = err
 		return
@@ -313,6 +416,15 @@ func (w *reportWriter) write(r Report) {
 		return
 	}
 	w.err = o.WriteHTML(w.dir, pictures)
+}
+
+// judge counts the outcome's specs and decides the exit code, which the
+// certification records.
+func (w *reportWriter) judge(o *report.Outcome) {
+	w.outcome = o
+	w.result = classify(o.Specs, w.expected)
+	w.code = exitCode(w.result, o)
+	o.Certification.Run.ExitCode = w.code
 }
 
 // exitCode: failures (including a broken expectation) before inconclusive results.

@@ -56,6 +56,38 @@ const timingLabel = "ratelimit"
 // NOT DETECTED. The self test passes when the clean run passes and every fault is
 // caught.
 func cmdSelftest(args []string) (int, error) {
+	st, err := parseSelftestFlags(args)
+	if st == nil || err != nil {
+		return exitCodeOf(err), err
+	}
+	start := time.Now()
+	if err := st.cleanRun(); err != nil {
+		return exitUsage, err
+	}
+	stale := st.faultRuns()
+	if !st.print(start, stale) {
+		return exitFailures, nil
+	}
+	return exitConformant, nil
+}
+
+// selftest is a self test's settings and, as it goes, its outcomes.
+type selftest struct {
+	self       string // this binary
+	dir        string // the absolute report dir
+	parallel   int
+	runTimeout time.Duration
+	baseline   string
+	full       bool
+	faults     []reftenant.Fault
+
+	clean    selftestOutcome
+	outcomes []selftestOutcome // per fault
+}
+
+// parseSelftestFlags parses selftest's command line. It returns nil and no error
+// for --help.
+func parseSelftestFlags(args []string) (*selftest, error) {
 	fs := flag.NewFlagSet("myaccount-conformance selftest", flag.ContinueOnError)
 	reportDir := fs.String("report-dir", "reports/selftest", "directory for each run's reports")
 	parallel := fs.Int("parallel", 2*runtime.NumCPU(), "fault runs at a time (runs of the timing specs always go alone)")
@@ -66,90 +98,77 @@ func cmdSelftest(args []string) (int, error) {
 	fs.Var(&only, "fault", "check only this fault (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitConformant, nil
+			return nil, nil
 		}
-		return exitUsage, usageError{err}
+		return nil, usageError{err}
 	}
-	faults := reftenant.Faults()
-	if len(only) > 0 {
-		known := map[string]bool{}
-		for _, f := range faults {
-			known[f.Name] = true
-		}
-		for _, o := range only {
-			if !known[o] {
-				return exitUsage, usagef("selftest: unknown fault %q", o)
-			}
-		}
-		faults = faults[:0:0]
-		for _, f := range reftenant.Faults() {
-			for _, o := range only {
-				if f.Name == o {
-					faults = append(faults, f)
-				}
-			}
-		}
+	faults, err := selectFaults(only)
+	if err != nil {
+		return nil, err
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return exitUsage, err
+		return nil, err
 	}
 	dir, err := filepath.Abs(*reportDir)
 	if err != nil {
-		return exitUsage, err
+		return nil, err
 	}
-	start := time.Now()
+	return &selftest{self: self, dir: dir, parallel: *parallel, runTimeout: *runTimeout, baseline: *baseline, full: *full,
+		faults: faults, outcomes: make([]selftestOutcome, len(faults))}, nil
+}
 
-	var clean selftestOutcome
-	if *baseline != "" {
-		var err error
-		if clean, err = readBaseline(*baseline); err != nil {
-			return exitUsage, usagef("selftest --baseline: %v", err)
+// selectFaults is every fault of the reference tenant, or only the named ones.
+func selectFaults(only []string) ([]reftenant.Fault, error) {
+	faults := reftenant.Faults()
+	if len(only) == 0 {
+		return faults, nil
+	}
+	known := map[string]bool{}
+	for _, f := range faults {
+		known[f.Name] = true
+	}
+	for _, o := range only {
+		if !known[o] {
+			return nil, usagef("selftest: unknown fault %q", o)
 		}
-		printRun("(clean, from "+*baseline+")", clean)
-	} else {
-		// The clean run alone, in as many processes as a user's run.
-		clean = runOnce(self, dir, "", "clean", "", []string{"--procs", strconv.Itoa(runtime.NumCPU())}, *runTimeout)
-		printRun("(clean)", clean)
 	}
-
-	stop := []string{"--ginkgo.fail-fast"}
-	if *full {
-		stop = nil
-	}
-	outcomes := make([]selftestOutcome, len(faults))
-	runAll := func(idx []int, filter func(int) string, suffix string, parallel int) {
-		sem := make(chan struct{}, max(1, parallel))
-		var wg sync.WaitGroup
-		for _, i := range idx {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				name := faults[i].Name
-				o := runOnce(self, dir, name, name+suffix, filter(i), append(faultSetup[name], stop...), *runTimeout)
-				printRun(name+suffix, o)
-				outcomes[i] = o
-			}()
-		}
-		wg.Wait()
-	}
-	missed := func(idx []int) []int {
-		var out []int
-		for _, i := range idx {
-			// exit 2 with nothing failed: the filter selected no spec that could run
-			// (a shortcut naming a spec that needs the specs before it).
-			if o := outcomes[i]; o.Err == nil && (o.Code == exitFailures || o.Code == exitConformant || o.Code == exitUsage) && len(o.Failed) == 0 {
-				out = append(out, i)
+	faults = faults[:0:0]
+	for _, f := range reftenant.Faults() {
+		for _, o := range only {
+			if f.Name == o {
+				faults = append(faults, f)
 			}
 		}
-		return out
 	}
+	return faults, nil
+}
+
+// cleanRun runs the whole suite against the clean tenant, or reads that run from
+// --baseline.
+func (st *selftest) cleanRun() error {
+	if st.baseline != "" {
+		clean, err := readBaseline(st.baseline)
+		if err != nil {
+			return usagef("selftest --baseline: %v", err)
+		}
+		st.clean = clean
+		printRun("(clean, from "+st.baseline+")", clean)
+		return nil
+	}
+	// The clean run alone, in as many processes as a user's run.
+	st.clean = runOnce(st.self, st.dir, "", "clean", "", []string{"--procs", strconv.Itoa(runtime.NumCPU())}, st.runTimeout)
+	printRun("(clean)", st.clean)
+	return nil
+}
+
+// faultRuns runs the suite against each fault in the steps cmdSelftest describes.
+// stale are the faults whose known detectors (step 1) missed them.
+func (st *selftest) faultRuns() (stale []int) {
 	var shortcut, timing, rest []int
-	for i, f := range faults {
+	for i, f := range st.faults {
 		switch ids := faultDetectors[f.Name]; {
-		case *full || len(ids) == 0:
+		case st.full || len(ids) == 0:
 			rest = append(rest, i)
 		case timingOnly(ids):
 			timing = append(timing, i)
@@ -157,19 +176,66 @@ func cmdSelftest(args []string) (int, error) {
 			shortcut = append(shortcut, i)
 		}
 	}
-	detectors := func(i int) string { return strings.Join(faultDetectors[faults[i].Name], " || ") }
 	untimed := func(int) string { return "!" + timingLabel }
 	timed := func(int) string { return timingLabel }
 	// Step 1: the known detectors (the timing ones alone).
-	runAll(shortcut, detectors, "", *parallel)
-	runAll(timing, detectors, "", 1)
-	stale := append(missed(shortcut), missed(timing)...)
+	st.runAll(shortcut, st.detectors, "", st.parallel)
+	st.runAll(timing, st.detectors, "", 1)
+	stale = append(st.missed(shortcut), st.missed(timing)...)
 	// Steps 2 and 3: the whole suite for what is left.
-	runAll(append(slices.Clone(rest), stale...), untimed, "-untimed", *parallel)
-	runAll(missed(append(slices.Clone(rest), stale...)), timed, "-"+timingLabel, 1)
+	st.runAll(append(slices.Clone(rest), stale...), untimed, "-untimed", st.parallel)
+	st.runAll(st.missed(append(slices.Clone(rest), stale...)), timed, "-"+timingLabel, 1)
+	return stale
+}
 
+// detectors is the label filter of the specs known to catch fault i.
+func (st *selftest) detectors(i int) string {
+	return strings.Join(faultDetectors[st.faults[i].Name], " || ")
+}
+
+// runAll runs the suite against the faults idx, parallel at a time, each with the
+// label filter filter gives it; suffix names the runs' report dirs.
+func (st *selftest) runAll(idx []int, filter func(int) string, suffix string, parallel int) {
+	stop := []string{"--ginkgo.fail-fast"}
+	if st.full {
+		stop = nil
+	}
+	sem := make(chan struct{}, max(1, parallel))
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			name := st.faults[i].Name
+			o := runOnce(st.self, st.dir, name, name+suffix, filter(i), append(faultSetup[name], stop...), st.runTimeout)
+			printRun(name+suffix, o)
+			st.outcomes[i] = o
+		}()
+	}
+	wg.Wait()
+}
+
+// missed are the faults of idx whose last run failed no spec.
+func (st *selftest) missed(idx []int) []int {
+	var out []int
+	for _, i := range idx {
+		// exit 2 with nothing failed: the filter selected no spec that could run
+		// (a shortcut naming a spec that needs the specs before it).
+		if o := st.outcomes[i]; o.Err == nil && (o.Code == exitFailures || o.Code == exitConformant || o.Code == exitUsage) && len(o.Failed) == 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// print prints what caught each fault and says whether the self test passed: the
+// clean run passed and every fault was caught.
+func (st *selftest) print(start time.Time, stale []int) bool {
 	fmt.Printf("\nfault → specs that caught it (%s)\n", time.Since(start).Round(time.Second))
 	ok := true
+	clean := st.clean
 	if clean.Err != nil || clean.Code != exitConformant {
 		ok = false
 		fmt.Printf("  CLEAN RUN FAILED (exit %d): %v\n", clean.Code, clean.Err)
@@ -180,8 +246,8 @@ func cmdSelftest(args []string) (int, error) {
 		fmt.Printf("  (clean)                      passed\n")
 	}
 	caught := 0
-	for i, f := range faults {
-		o := outcomes[i]
+	for i, f := range st.faults {
+		o := st.outcomes[i]
 		switch {
 		case o.Err != nil || (o.Code != exitFailures && o.Code != exitConformant):
 			ok = false
@@ -198,13 +264,10 @@ func cmdSelftest(args []string) (int, error) {
 		}
 	}
 	for _, i := range stale {
-		fmt.Printf("note: faultDetectors[%q] (%s) did not catch it; update runner/selftest_plan.go\n", faults[i].Name, detectors(i))
+		fmt.Printf("note: faultDetectors[%q] (%s) did not catch it; update runner/selftest_plan.go\n", st.faults[i].Name, st.detectors(i))
 	}
-	fmt.Printf("\n%d of %d faults detected; clean run %s\n", caught, len(faults), map[bool]string{true: "passed", false: "FAILED"}[clean.Err == nil && clean.Code == 0])
-	if !ok {
-		return exitFailures, nil
-	}
-	return exitConformant, nil
+	fmt.Printf("\n%d of %d faults detected; clean run %s\n", caught, len(st.faults), map[bool]string{true: "passed", false: "FAILED"}[clean.Err == nil && clean.Code == 0])
+	return ok
 }
 
 // timingOnly says whether every one of the filters selects rate-limit specs only.

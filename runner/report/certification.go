@@ -123,7 +123,10 @@ type Run struct {
 	Traffic *TrafficSummary `yaml:"traffic,omitempty"`
 }
 
-// ReferenceTenant describes the embedded reference tenant a run started.
+// ReferenceTenant describes the embedded reference tenant a run started: its faults
+// and misconfigurations, and the settings of its flags (run, serve, doctor and
+// selftest set it from them; replay starts the same tenant again from it). The
+// runner keeps its flags in this very type, so a new setting is added here once.
 type ReferenceTenant struct {
 	Faults    []string `yaml:"faults"`
 	Misconfig []string `yaml:"misconfig,omitempty"`
