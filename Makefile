@@ -58,7 +58,8 @@ selftest: build
 ## (start, spec tree, dry walk of every spec, reports) in one process and in two.
 bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkPacer$$' -benchtime 3x ./suites/harness/burst/
-	$(GO) test -run '^$$' -bench '^(BenchmarkPacerMyAccount|BenchmarkRedactorText)$$' -benchmem ./suites/harness/
+	$(GO) test -run '^$$' -bench '^BenchmarkPacerMyAccount$$' -benchmem ./suites/harness/pace/
+	$(GO) test -run '^$$' -bench '^BenchmarkRedactorText$$' -benchmem ./suites/harness/evidence/
 	$(GO) test -run '^$$' -bench '^BenchmarkValidateResponse$$' -benchmem ./spec/
 	$(GO) test -run '^$$' -bench '^BenchmarkTenantFactors$$' -benchtime 3s ./fixtures/reftenant/
 	$(GO) test -run '^$$' -bench '^BenchmarkSpecScheduling$$' -benchtime 3x ./runner/

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
@@ -63,7 +65,7 @@ func (c check) line() string {
 // doctor runs the checks against one target.
 type doctor struct {
 	fw    *harness.Framework
-	t     *harness.Target
+	t     *config.Target
 	quick bool // run's preflight: signup, login and one Universal Login
 	out   []check
 }
@@ -71,7 +73,7 @@ type doctor struct {
 func (d *doctor) add(c check) { d.out = append(d.out, c) }
 
 // neededScopes are the My Account scopes the suite asks for.
-func neededScopes(t *harness.Target) []string {
+func neededScopes(t *config.Target) []string {
 	s := slices.Clone(harness.MethodScopes)
 	if t.ConnectedAccounts.Connection != "" {
 		s = append(s, "create:me:connected_accounts", "read:me:connected_accounts", "delete:me:connected_accounts")
@@ -93,7 +95,7 @@ func diagnose(ctx context.Context, fw *harness.Framework, quick bool) []check {
 	var meResp *harness.Response
 	if t.CustomDomain == "" {
 		d.add(check{Name: "native passkey signup and login", Skip: "no custom_domain in the config: native passkeys work only on a custom domain"})
-	} else if t.DPoPFor("native") == harness.DPoPRequired {
+	} else if t.DPoPFor("native") == config.DPoPRequired {
 		d.add(check{Name: "native passkey signup and login", Skip: "the native client must use DPoP, which the doctor does not send"})
 	} else {
 		meResp = d.passkeys(ctx)
@@ -127,7 +129,7 @@ func (d *doctor) answered(what string, resp *harness.Response) string {
 }
 
 // Settings the checks name (Auth0 dashboard paths).
-func settingPasskeyGrant(t *harness.Target) string {
+func settingPasskeyGrant(t *config.Target) string {
 	return fmt.Sprintf("the native application (clients.native %s) lacks the Passkey grant: Applications > it > Advanced Settings > Grant Types > Passkey", t.Clients.Native.ClientID)
 }
 
@@ -139,11 +141,11 @@ const settingMyAccountActive = "the My Account API is not active on this tenant:
 
 const settingMFA = "a second factor is required at login: Security > Multi-factor Auth (tenant MFA, or an Action that demands MFA), or the My Account API's default policy \"Require 2FA\" (APIs > My Account API > Policies): turn them off for the test tenant, or give the suite's users no MFA requirement"
 
-func settingWebOrigin(t *harness.Target) string {
+func settingWebOrigin(t *config.Target) string {
 	return fmt.Sprintf("the native application's Allowed Web Origins lack %s (the WebAuthn origin, webauthn.origin): Applications > it > Settings > Allowed Web Origins", t.WebAuthn.Origin)
 }
 
-func settingPasskeysOff(t *harness.Target) string {
+func settingPasskeysOff(t *config.Target) string {
 	return fmt.Sprintf("passkeys are off on the connection: Authentication > Database > %s > Authentication Methods > Passkey (enable it, with signup allowed, and the connection for the native application)", t.Connection)
 }
 
@@ -235,7 +237,7 @@ func (d *doctor) passkeys(ctx context.Context) *harness.Response {
 		return nil
 	}
 	scopes := append([]string{"openid", "offline_access"}, neededScopes(d.t)...)
-	resp, err = d.fw.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), scopes...)
+	resp, err = d.fw.TokenByWebAuthn(ctx, host, c.AuthSession, att, config.MeAudience(host), scopes...)
 	if err != nil {
 		d.add(check{Name: name, Detail: err.Error()})
 		return nil
@@ -290,7 +292,7 @@ func (d *doctor) passkeyLogin(ctx context.Context, host string, authn *authentic
 		d.add(check{Name: name, Detail: "the virtual authenticator could not answer the request options: " + err.Error()})
 		return
 	}
-	resp, err = d.fw.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), scopes...)
+	resp, err = d.fw.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, config.MeAudience(host), scopes...)
 	switch {
 	case err != nil:
 		d.add(check{Name: name, Detail: err.Error()})
@@ -317,7 +319,7 @@ func (d *doctor) tokenCheck(client, host string, tok harness.Tokens) {
 			}
 		}
 	}
-	if want := harness.MeAudience(host); !slices.Contains(auds, want) {
+	if want := config.MeAudience(host); !slices.Contains(auds, want) {
 		d.add(check{Name: name, Detail: fmt.Sprintf("aud %v lacks %s", auds, want), Setting: settingMyAccountActive})
 		return
 	}
@@ -335,7 +337,7 @@ func (d *doctor) tokenCheck(client, host string, tok harness.Tokens) {
 		d.add(check{Name: name, Detail: fmt.Sprintf("granted %q, lacking %s", strings.Join(granted, " "), strings.Join(missing, ", ")), Setting: settingScopes(client, missing)})
 		return
 	}
-	d.add(check{Name: name, OK: true, Detail: "audience " + harness.MeAudience(host) + ", every My Account scope the suite needs"})
+	d.add(check{Name: name, OK: true, Detail: "audience " + config.MeAudience(host) + ", every My Account scope the suite needs"})
 }
 
 // universalLogins logs the password user in through the configured driver, once per
@@ -373,9 +375,9 @@ func (d *doctor) universalLogins(ctx context.Context) {
 	}
 }
 
-func (d *doctor) universalLogin(ctx context.Context, drv login.Driver, host string, c harness.NamedClient) {
+func (d *doctor) universalLogin(ctx context.Context, drv login.Driver, host string, c config.NamedClient) {
 	name := fmt.Sprintf("Universal Login (%s) on %s", c.Name, host)
-	if d.t.DPoPFor(c.Name) == harness.DPoPRequired {
+	if d.t.DPoPFor(c.Name) == config.DPoPRequired {
 		d.add(check{Name: name, Skip: "the client must use DPoP, which the doctor does not send"})
 		return
 	}
@@ -425,7 +427,7 @@ func (d *doctor) universalLogin(ctx context.Context, drv login.Driver, host stri
 			notes = append(notes, "accepted the consent page (the API does not skip consent for this application)")
 		}
 	}
-	if len(notes) > 0 && d.t.Login.Driver == harness.DriverCommand {
+	if len(notes) > 0 && d.t.Login.Driver == config.DriverCommand {
 		notes = append(notes, "your login command must get through these pages too")
 	}
 	d.add(check{Name: name, OK: true, Detail: strings.Join(slices.Compact(notes), "; ")})
@@ -435,7 +437,7 @@ func (d *doctor) universalLogin(ctx context.Context, drv login.Driver, host stri
 }
 
 // loginSetting maps a login that stopped at a page to the setting behind the page.
-func loginSetting(t *harness.Target, err error) string {
+func loginSetting(t *config.Target, err error) string {
 	var pe *login.PageError
 	if !errors.As(err, &pe) {
 		return ""

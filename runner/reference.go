@@ -9,12 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"sigs.k8s.io/yaml"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 )
 
 // reference is how the embedded reference tenant is set up: its faults (defects the
@@ -176,7 +177,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	// clients[3] is the tenant's short-lived client, for its own tests.
 	native, spa, web, mgmt := clients[0], clients[1], clients[2], clients[4]
 	username, password := t.PasswordUser()
-	target := harness.Target{
+	target := config.Target{
 		Name:         "reference tenant",
 		Domain:       t.Domain(),
 		CustomDomain: t.CustomDomain(),
@@ -186,22 +187,22 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		},
 		CAFile:     caFile,
 		Connection: t.Connection(),
-		Clients: harness.Clients{
-			Native: harness.OAuthClient{ClientID: native.ID, ClientSecret: native.Secret},
-			SPA:    harness.OAuthClient{ClientID: spa.ID, RedirectURI: spa.RedirectURIs[0]},
-			Web:    harness.OAuthClient{ClientID: web.ID, ClientSecret: web.Secret, RedirectURI: web.RedirectURIs[0]},
+		Clients: config.Clients{
+			Native: config.OAuthClient{ClientID: native.ID, ClientSecret: native.Secret},
+			SPA:    config.OAuthClient{ClientID: spa.ID, RedirectURI: spa.RedirectURIs[0]},
+			Web:    config.OAuthClient{ClientID: web.ID, ClientSecret: web.Secret, RedirectURI: web.RedirectURIs[0]},
 		},
 		// The users a run signs up are deleted at its end, as on a real tenant.
-		Management: harness.OAuthClient{ClientID: mgmt.ID, ClientSecret: mgmt.Secret},
-		User:       harness.User{Username: username, Password: password},
+		Management: config.OAuthClient{ClientID: mgmt.ID, ClientSecret: mgmt.Secret},
+		User:       config.User{Username: username, Password: password},
 		// The form driver for most logins; the browser specs also drive the login page
 		// (password and passkey) in headless Chromium.
-		Login: harness.Login{
-			Driver:       harness.DriverForm,
-			CodeLifetime: harness.Duration(t.CodeTTL()),
-			Browser:      &harness.Browser{Passkeys: true},
+		Login: config.Login{
+			Driver:       config.DriverForm,
+			CodeLifetime: config.Duration(t.CodeTTL()),
+			Browser:      &config.Browser{Passkeys: true},
 		},
-		Implementation: harness.Implementation{
+		Implementation: config.Implementation{
 			Organization: "myaccount-conformance",
 			Project:      "reference tenant",
 			URL:          "https://github.com/myaccount-conformance/myaccount-conformance",
@@ -210,7 +211,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	}
 	// The suite paces itself by and tests against the limits the tenant enforces.
 	target.RateLimit = rateLimitConfig(*t.Limits())
-	target.DPoP = harness.DPoPAllowed
+	target.DPoP = config.DPoPAllowed
 	if t.DPoP() != "" {
 		target.DPoP = t.DPoP()
 	}
@@ -218,7 +219,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	// loopback-only test hooks.
 	target.OutOfBand.URL = "https://" + t.Domain() + "/__reference"
 	if conn := t.ConnectedAccountsConnection(); conn != "" {
-		target.ConnectedAccounts = harness.ConnectedAccounts{Connection: conn, RedirectURI: native.RedirectURIs[0]}
+		target.ConnectedAccounts = config.ConnectedAccounts{Connection: conn, RedirectURI: native.RedirectURIs[0]}
 	}
 	target.DPoPNonce = t.DPoPNonce()
 	if f := t.Faults(); len(f) > 0 {
@@ -240,31 +241,31 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 
 // rateLimitConfig states a limit model in full in the target config: the plan and
 // every figure, so a reader sees what the suite paces by without the plan tables.
-func rateLimitConfig(l spec.Limits) harness.RateLimit {
-	bucket := func(b spec.Bucket) *harness.BucketConfig {
+func rateLimitConfig(l spec.Limits) config.RateLimit {
+	bucket := func(b spec.Bucket) *config.BucketConfig {
 		if b.Unlimited() {
-			return &harness.BucketConfig{Unlimited: true}
+			return &config.BucketConfig{Unlimited: true}
 		}
 		if b.Rate < 1 {
-			return &harness.BucketConfig{PerMinute: b.Rate * 60, Burst: b.Burst}
+			return &config.BucketConfig{PerMinute: b.Rate * 60, Burst: b.Burst}
 		}
-		return &harness.BucketConfig{PerSecond: b.Rate, Burst: b.Burst}
+		return &config.BucketConfig{PerSecond: b.Rate, Burst: b.Burst}
 	}
-	level := func(v spec.Level) *harness.LevelConfig {
+	level := func(v spec.Level) *config.LevelConfig {
 		shared := v.Shared
-		return &harness.LevelConfig{Reads: bucket(v.Read), Writes: bucket(v.Write), FilteredReads: bucket(v.FilteredRead), Shared: &shared}
+		return &config.LevelConfig{Reads: bucket(v.Read), Writes: bucket(v.Write), FilteredReads: bucket(v.FilteredRead), Shared: &shared}
 	}
 	plan := l.Plan
 	if plan == "" {
 		plan = spec.PlanEarlyAccess
 	}
-	return harness.RateLimit{Plan: plan, Tenant: level(l.Tenant), User: level(l.User),
+	return config.RateLimit{Plan: plan, Tenant: level(l.Tenant), User: level(l.User),
 		LoginPrompts: bucket(l.LoginPrompts), Signups: bucket(l.Signups)}
 }
 
 // loadTarget reads a target config; errors are usage errors (exit 2).
-func loadTarget(path string) (*harness.Target, error) {
-	t, err := harness.LoadTarget(path)
+func loadTarget(path string) (*config.Target, error) {
+	t, err := config.LoadTarget(path)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
+
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
@@ -71,7 +74,7 @@ type runState struct {
 	extra    []spec.ExtraDoc
 	cfgPath  string
 	tenant   *reftenant.Tenant // the embedded reference tenant, if this process started it
-	target   *harness.Target
+	target   *config.Target
 	fw       *harness.Framework
 }
 
@@ -239,7 +242,7 @@ func (r *runState) preflight() (stop bool, code int, err error) {
 		// The workers draw on the tenant's buckets, the login prompts', the signups'
 		// and the login user's together, through files in a directory the parent made
 		// beside the run's record (each signed-up user's buckets are its worker's).
-		r.fw.Client.Pacer = harness.NewPacer(r.target.RateLimit.Limits())
+		r.fw.Client.Pacer = pace.NewPacer(r.target.RateLimit.Limits())
 		r.fw.Client.Pacer.ShareBucketsIn(filepath.Join(filepath.Dir(r.workerInfo), paceDir))
 		return false, 0, nil
 	}

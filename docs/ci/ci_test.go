@@ -15,9 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"go.yaml.in/yaml/v3"
 )
 
 // exitCode is one of the exit code constants of runner/main.go.
@@ -246,7 +246,7 @@ func checkConfigHeredoc(t *testing.T, script string) []string {
 		}
 		t.Setenv(n, v)
 	}
-	if _, err := harness.ParseTarget([]byte(m[1])); err != nil {
+	if _, err := config.ParseTarget([]byte(m[1])); err != nil {
 		t.Errorf("the target config does not load: %v\n%s", err, m[1])
 	}
 	return names

@@ -9,10 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
+
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
@@ -24,10 +25,10 @@ import (
 
 // trafficEntry is the value of one verdict.Traffic entry.
 type trafficEntry struct {
-	Traffic     harness.Traffic `json:"traffic"`
-	Floor       string          `json:"floor"`
-	FloorReason string          `json:"floor_reason"`
-	Limits      string          `json:"limits"`
+	Traffic     pace.Traffic `json:"traffic"`
+	Floor       string       `json:"floor"`
+	FloorReason string       `json:"floor_reason"`
+	Limits      string       `json:"limits"`
 	// Model is the limit model the pacer kept to; entries of older suite versions
 	// lack it.
 	Model *spec.Limits `json:"model"`
@@ -44,7 +45,7 @@ type usersEntry struct {
 type RunTraffic struct {
 	// Processes is how many traffic entries were merged (one per process).
 	Processes int
-	Traffic   harness.Traffic
+	Traffic   pace.Traffic
 	// Model is the limit model the floor was computed under (nil when no entry
 	// carried one: then Floor is the largest floor a process reported).
 	Model       *spec.Limits
@@ -96,7 +97,7 @@ func CollectTraffic(r types.Report) (rt RunTraffic, ok bool) {
 		return rt, len(rt.Notes) > 0
 	}
 	rt.Processes = len(entries)
-	all := make([]harness.Traffic, len(entries))
+	all := make([]pace.Traffic, len(entries))
 	for i, e := range entries {
 		all[i] = e.Traffic
 	}
@@ -150,8 +151,8 @@ func CollectTraffic(r types.Report) (rt RunTraffic, ok bool) {
 // per answer, signups, login posts and waits are added (a user whose requests came
 // from two processes draws on one bucket at the target, so its counts add up too);
 // unplanned 429s are joined in time order.
-func MergeTraffic(all ...harness.Traffic) harness.Traffic {
-	out := harness.Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{},
+func MergeTraffic(all ...pace.Traffic) pace.Traffic {
+	out := pace.Traffic{MyAccount: map[spec.Kind]int{}, Users: map[string]map[spec.Kind]int{},
 		Waited: map[string]time.Duration{}, Answers: map[string]int{}}
 	for _, t := range all {
 		for k, n := range t.MyAccount {
@@ -176,7 +177,7 @@ func MergeTraffic(all ...harness.Traffic) harness.Traffic {
 		}
 		out.Held += t.Held
 	}
-	slices.SortStableFunc(out.Unplanned, func(a, b harness.Unplanned) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(out.Unplanned, func(a, b pace.Unplanned) int { return a.At.Compare(b.At) })
 	return out
 }
 

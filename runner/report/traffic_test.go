@@ -7,16 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
+
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // afterSuite is the AfterSuite node of one process with the entries suites.AfterSuite
 // attaches, built the same way (json.Marshal of the pacer's values).
-func afterSuite(t *testing.T, process int, tr harness.Traffic, model *spec.Limits, users, leftovers []string) types.SpecReport {
+func afterSuite(t *testing.T, process int, tr pace.Traffic, model *spec.Limits, users, leftovers []string) types.SpecReport {
 	t.Helper()
 	v := map[string]any{"traffic": tr, "floor": "0s", "floor_reason": "no limit binds", "limits": "enterprise: …"}
 	if model != nil {
@@ -49,23 +50,23 @@ func twoProcesses(t *testing.T) (types.Report, spec.Limits) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p1 := harness.Traffic{
+	p1 := pace.Traffic{
 		MyAccount: map[spec.Kind]int{spec.Read: 6, spec.Write: 2},
 		Users:     map[string]map[spec.Kind]int{"auth0|a": {spec.Read: 4, spec.Write: 2}, "auth0|b": {spec.Read: 2}},
 		Signups:   2, LoginPosts: 3,
 		Waited:    map[string]time.Duration{"user reads": 2 * time.Second},
-		Unplanned: []harness.Unplanned{{At: t0.Add(30 * time.Second), Request: "GET https://t.example/me/v1/factors", Kind: "user_rate_limit", RetryAfter: "12"}},
+		Unplanned: []pace.Unplanned{{At: t0.Add(30 * time.Second), Request: "GET https://t.example/me/v1/factors", Kind: "user_rate_limit", RetryAfter: "12"}},
 		Answers:   map[string]int{"GET /factors 200": 4, "POST /authentication-methods 202": 2},
 	}
-	p2 := harness.Traffic{
+	p2 := pace.Traffic{
 		MyAccount: map[spec.Kind]int{spec.Read: 3, spec.FilteredRead: 1},
 		Users:     map[string]map[spec.Kind]int{"auth0|a": {spec.Read: 3}, "auth0|c": {spec.FilteredRead: 1}},
 		Signups:   1, LoginPosts: 2,
 		Waited:    map[string]time.Duration{"user reads": time.Second, "signups": 500 * time.Millisecond},
-		Unplanned: []harness.Unplanned{{At: t0.Add(10 * time.Second), Request: "GET https://t.example/me/v1/authentication-methods"}},
+		Unplanned: []pace.Unplanned{{At: t0.Add(10 * time.Second), Request: "GET https://t.example/me/v1/authentication-methods"}},
 		Answers:   map[string]int{"GET /factors 200": 1, "GET /authentication-methods 200": 2},
 	}
-	for i, p := range []harness.Traffic{p1, p2} {
+	for i, p := range []pace.Traffic{p1, p2} {
 		if floor, _ := p.Floor(model); floor != 0 {
 			t.Fatalf("process %d alone has floor %s; the fixture wants only the sum to bind", i+1, floor)
 		}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -76,12 +78,12 @@ var _ = framework.AreaOf("errors").Describe("Error catalogue: wrong credentials 
 		// here. The login user's reads are scarce: a read while they last, else a
 		// filtered read (probePath).
 		path := framework.ProbePath(other)
-		resp := framework.Call(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(framework.F.Target.Domain, path), Bearer: other, Deliberate: true}))
+		resp := framework.Call(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(framework.F.Target.Domain, path), Bearer: other, Deliberate: true}))
 		if resp.Status != http.StatusOK {
 			framework.Undecided(fmt.Sprintf("the token of %s was refused by its own domain (GET %s answered %d)", framework.F.Target.Domain, path, resp.Status))
 		}
 		path = framework.ProbePath(other)
-		resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, path), Bearer: other, Deliberate: true}))
+		resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, path), Bearer: other, Deliberate: true}))
 		framework.ExpectNoFailures(framework.RefusalProblems("GET "+path+" with a token of "+framework.F.Target.Domain, resp, http.StatusUnauthorized))
 	})
 
@@ -107,7 +109,7 @@ func credential(ctx SpecContext, u *contractUser, host, from string, scopes []st
 	GinkgoHelper()
 	switch from {
 	case catalogue.FromIDToken, catalogue.FromOtherAudience:
-		audience := harness.MeAudience(host)
+		audience := config.MeAudience(host)
 		if from == catalogue.FromOtherAudience {
 			audience = ""
 		}
@@ -138,7 +140,7 @@ var _ = framework.AreaOf("errors").Describe("Error catalogue: an expired token",
 		if t.status != http.StatusOK {
 			framework.Undecided(fmt.Sprintf("the token, fresh, was refused (GET /authentication-methods answered %d when it was issued), so its refusal after expiry would prove nothing", t.status))
 		}
-		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(framework.RequireCustomDomain(), "/authentication-methods"), Bearer: t.token, Deliberate: true}))
+		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(framework.RequireCustomDomain(), "/authentication-methods"), Bearer: t.token, Deliberate: true}))
 		framework.ExpectNoFailures(framework.RefusalProblems("GET /authentication-methods with a token past its expires_in", resp, http.StatusUnauthorized))
 	})
 })
@@ -156,7 +158,7 @@ var expiredToken = framework.IssueAtStart("a My Account access token", append(fr
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(framework.F.Target.CustomDomain, "/authentication-methods"),
+	resp, err := framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(framework.F.Target.CustomDomain, "/authentication-methods"),
 		Bearer: u.Signup.AccessToken, Deliberate: true})
 	if err != nil {
 		return nil, 0, err

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 
@@ -95,7 +97,7 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 					// A login for the other domain's API: refused at login, at the token
 					// endpoint, or its token refused by both APIs.
 					a := framework.NewAuth(loginHost, c, "openid", harness.ScopeReadMethods)
-					a.Audience = harness.MeAudience(aud)
+					a.Audience = config.MeAudience(aud)
 					what := fmt.Sprintf("a login on %s for the audience of %s", loginHost, aud)
 					u, err := d.Login(ctx, a.URL(), c.RedirectURI, framework.UserAs())
 					if pe := (*login.PageError)(nil); errors.As(err, &pe) && pe.Kind == login.PageRefused {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -33,7 +35,7 @@ var _ = framework.AreaOf("dpop", "login").Describe("DPoP at the token endpoint",
 		// Code-flow clients' refresh tokens and the keys they were obtained with.
 		codeRTs = map[string]string{}
 		keys    = map[string]*proofs.Key{}
-		clients []harness.NamedClient
+		clients []config.NamedClient
 	)
 
 	// Checked before each spec, so that every skipped spec says why.
@@ -59,7 +61,7 @@ var _ = framework.AreaOf("dpop", "login").Describe("DPoP at the token endpoint",
 	It("binds the authorization code grant's tokens to the proof's key, for every configured client", framework.Req("AUTH-DPOP-002"), func(ctx SpecContext) {
 		framework.RequireLoginConfig()
 		for _, c := range framework.F.Target.LoginClients() {
-			if framework.F.Target.DPoPFor(c.Name) != harness.DPoPOff {
+			if framework.F.Target.DPoPFor(c.Name) != config.DPoPOff {
 				clients = append(clients, c)
 			}
 		}
@@ -92,7 +94,7 @@ var _ = framework.AreaOf("dpop", "login").Describe("DPoP at the token endpoint",
 	It("refuses a public client's bound refresh token with another key's proof or without a proof", framework.Req("AUTH-DPOP-004"), func(ctx SpecContext) {
 		// RFC 9449 §5 binds the refresh tokens of public clients only: a confidential
 		// client's are bound by its authentication, so either answer is right there.
-		i := slices.IndexFunc(clients, func(c harness.NamedClient) bool { return c.Public })
+		i := slices.IndexFunc(clients, func(c config.NamedClient) bool { return c.Public })
 		if i < 0 {
 			Skip("needs a public client (clients.spa) whose tokens the code-flow spec bound: RFC 9449 §5 requires the binding of public clients' refresh tokens only")
 		}
@@ -170,7 +172,7 @@ var _ = framework.AreaOf("dpop", "login").Describe("DPoP at the token endpoint",
 	})
 
 	It("issues no token for the My Account API to a request without a proof when DPoP is required", framework.Req("AUTH-DPOP-014"), func(ctx SpecContext) {
-		if framework.F.Target.DPoPFor("native") != harness.DPoPRequired {
+		if framework.F.Target.DPoPFor("native") != config.DPoPRequired {
 			Skip("the target config does not say dpop: required (for the native client)")
 		}
 		Expect(u).NotTo(BeNil(), "no DPoP user: the signup spec failed")
@@ -264,13 +266,13 @@ var _ = framework.AreaOf("dpop", "access").Describe("DPoP at the My Account API"
 	It("refuses every token sent as Bearer when DPoP is required, with a DPoP challenge", framework.Req("MA-DPOP-009"), func(ctx SpecContext) {
 		requireDPoP()
 		host := framework.RequireCustomDomain()
-		if framework.F.Target.DPoP != harness.DPoPRequired {
+		if framework.F.Target.DPoP != config.DPoPRequired {
 			Skip("the target config does not say dpop: required")
 		}
 		op := spec.MustOperation("listFactors")
 		du := pool.borrow(ctx, op, framework.Budget{spec.Read: 2})
 		var failures []string
-		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
+		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
 		failures = append(failures, requiredRefusalProblems("GET /factors with the bound token as Bearer", resp)...)
 		// A bearer token, if the target issues one without a proof (AUTH-DPOP-014 says
 		// it must not), is refused too.
@@ -278,7 +280,7 @@ var _ = framework.AreaOf("dpop", "access").Describe("DPoP at the My Account API"
 		if login.Status == http.StatusOK {
 			var t harness.Tokens
 			Expect(login.JSON(&t)).To(Succeed())
-			resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
+			resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
 			failures = append(failures, requiredRefusalProblems("GET /factors with a token issued without a proof, as Bearer", resp)...)
 		}
 		framework.ExpectNoFailures(failures)
@@ -318,7 +320,7 @@ func refusalCases(op spec.Operation) []refusalCase {
 		}, false, proofErrors},
 		{"MA-DPOP-007", "a proof for another URI (htu …/me/v1" + otherPath + ")", func(r *harness.Request) {
 			u, _ := url.Parse(r.URL)
-			r.Proof = append(r.Proof, proofs.WithClaim("htu", harness.MeURL(u.Host, otherPath)))
+			r.Proof = append(r.Proof, proofs.WithClaim("htu", config.MeURL(u.Host, otherPath)))
 		}, false, proofErrors},
 	}
 }
@@ -388,7 +390,7 @@ func webauthnGrant(ctx context.Context, u *framework.User, host string, mods ...
 	c := framework.DecodeCeremony(resp)
 	assertion, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
-	r := framework.F.WebAuthnTokenRequest(host, c.AuthSession, assertion, harness.MeAudience(host), append([]string{"openid", "offline_access"}, opScopes()...)...)
+	r := framework.F.WebAuthnTokenRequest(host, c.AuthSession, assertion, config.MeAudience(host), append([]string{"openid", "offline_access"}, opScopes()...)...)
 	for _, m := range mods {
 		m(r)
 	}
@@ -408,8 +410,8 @@ func tokensIn(resp *harness.Response) harness.Tokens {
 }
 
 // nativeClient is the native client as a code-flow client, for refresh.
-func nativeClient() harness.NamedClient {
-	return harness.NamedClient{Name: "native", OAuthClient: framework.F.Target.Clients.Native}
+func nativeClient() config.NamedClient {
+	return config.NamedClient{Name: "native", OAuthClient: framework.F.Target.Clients.Native}
 }
 
 // expectRefreshBindingRefused checks a bound refresh token was refused: invalid_dpop_proof,

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
@@ -27,10 +29,10 @@ import (
 // client (which the DPoP users sign up with) may use it.
 func requireDPoP() {
 	GinkgoHelper()
-	if framework.F.Target.DPoP == harness.DPoPOff {
+	if framework.F.Target.DPoP == config.DPoPOff {
 		Skip("the target config says dpop: off (the default when it does not say): the target is not known to take DPoP (RFC 9449); set dpop: allowed or required to run the DPoP specs")
 	}
-	if framework.F.Target.DPoPFor("native") == harness.DPoPOff {
+	if framework.F.Target.DPoPFor("native") == config.DPoPOff {
 		Skip("clients.native.dpop is off: the DPoP specs bind the native client's tokens to keys")
 	}
 }
@@ -91,7 +93,7 @@ func signUpBound(ctx context.Context, alg authenticator.Alg, key *proofs.Key) *d
 		granted, _ = claimScopes(u.Signup.AccessToken)
 	}
 	renew := func(ctx context.Context) (harness.Tokens, error) {
-		return framework.F.PasskeyLoginProof(ctx, key, host, u.Authn, u.Passkeys[0], harness.MeAudience(host), scopes...)
+		return framework.F.PasskeyLoginProof(ctx, key, host, u.Authn, u.Passkeys[0], config.MeAudience(host), scopes...)
 	}
 	s := harness.NewSession(host, u.Signup, renew).Bind(key)
 	return &dpopUser{User: u, Key: key, Session: s, Granted: granted, SignupResponse: resp}
@@ -296,7 +298,7 @@ func meCall(u *dpopUser, opID string, path map[string]string, body any) *harness
 	op := spec.MustOperation(opID)
 	p, err := op.Fill(path)
 	Expect(err).NotTo(HaveOccurred())
-	r := &harness.Request{Method: op.Method, URL: harness.MeURL(u.Session.Host, p), Session: u.Session}
+	r := &harness.Request{Method: op.Method, URL: config.MeURL(u.Session.Host, p), Session: u.Session}
 	if body != nil {
 		r.JSON = body
 	}

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
@@ -115,7 +117,7 @@ func expectTamperedLoginRefused(ctx context.Context, u *framework.User, what str
 	host := framework.RequireCustomDomain()
 	c := framework.DecodeCeremony(framework.Call(framework.F.PasskeyChallenge(ctx, host)))
 	assertion := answer(c.Options)
-	framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login assertion "+what)
+	framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, config.MeAudience(host), harness.ScopeReadMethods)), "a login assertion "+what)
 	framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -84,7 +86,7 @@ var _ = framework.AreaOf("tamper", "passkey", "type:passkey").Describe("Tampered
 		Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /passkey/register")
 		c := framework.DecodeCeremony(resp)
 		att, alg := unofferedAlgAttestation(c.Options)
-		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods)),
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, att, config.MeAudience(host), harness.ScopeReadMethods)),
 			"a signup with a credential of "+alg.String()+", which the options did not offer")
 		// The control: a signup answered with an offered algorithm.
 		framework.NewUser(ctx)
@@ -152,11 +154,11 @@ var _ = framework.AreaOf("tamper", "passkey").Describe("Tampered passkey logins"
 		first, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
 		// The control is the first use: the untampered ceremony logs in.
-		Expect(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, first, harness.MeAudience(host), harness.ScopeReadMethods))).To(framework.HaveStatus(http.StatusOK))
+		Expect(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, first, config.MeAudience(host), harness.ScopeReadMethods))).To(framework.HaveStatus(http.StatusOK))
 		// A fresh, valid assertion (the counter goes up) for the same challenge and session.
 		second, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, second, harness.MeAudience(host), harness.ScopeReadMethods)), "an auth_session used a second time")
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, second, config.MeAudience(host), harness.ScopeReadMethods)), "an auth_session used a second time")
 	})
 
 	It("refuses a login that presents an enrollment's auth_session", framework.Req("AUTH-PK-014"), func(ctx SpecContext) {
@@ -169,7 +171,7 @@ var _ = framework.AreaOf("tamper", "passkey").Describe("Tampered passkey logins"
 		// A valid assertion over the enrollment's challenge, presented with its session.
 		lc := framework.DecodeCeremony(framework.Call(framework.F.PasskeyChallenge(ctx, host)))
 		assertion := login(authenticator.Mods{Challenge: challenge})(lc.Options)
-		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, s.AuthSession(), assertion, harness.MeAudience(host), harness.ScopeReadMethods)),
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, s.AuthSession(), assertion, config.MeAudience(host), harness.ScopeReadMethods)),
 			"a login with an enrollment's auth_session")
 		// The control: a login ceremony of its own logs in.
 		framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
@@ -217,7 +219,7 @@ var _ = Describe("Expired passkey logins", func() {
 		u := framework.NewUser(ctx)
 		assertion, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
-		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, harness.MeAudience(host), harness.ScopeReadMethods)), "a login with an expired auth_session")
+		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, config.MeAudience(host), harness.ScopeReadMethods)), "a login with an expired auth_session")
 		// The control: a ceremony answered before it expires logs in.
 		framework.SignIn(ctx, u, u.Passkeys[0], host, harness.ScopeReadMethods)
 	})

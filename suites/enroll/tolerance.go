@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -89,7 +91,7 @@ var _ = framework.AreaOf("tolerance", "passkey", "type:passkey").Describe("Toler
 			m["clientExtensionResults"] = map[string]any{"credProps": map[string]any{"rk": true}}
 		}})
 		Expect(err).NotTo(HaveOccurred())
-		resp = framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.ScopeReadMethods))
+		resp = framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, att, config.MeAudience(host), harness.ScopeReadMethods))
 		Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, signup with credProps)")
 	})
 })

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
@@ -18,7 +20,7 @@ import (
 var AccountScopes = []string{"create:me:connected_accounts", "read:me:connected_accounts", "delete:me:connected_accounts"}
 
 // RequireConnectedAccounts skips without connected_accounts in the target config.
-func RequireConnectedAccounts() harness.ConnectedAccounts {
+func RequireConnectedAccounts() config.ConnectedAccounts {
 	GinkgoHelper()
 	RequireCustomDomain()
 	ca := F.Target.ConnectedAccounts

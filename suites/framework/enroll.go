@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/fxamacker/cbor/v2"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
@@ -38,7 +40,7 @@ func StartEnrollment(ctx context.Context, host, token string) *harness.Response 
 // VerifyURL resolves the enrollment's Location against the API base and appends /verify.
 func VerifyURL(host, location string) string {
 	GinkgoHelper()
-	base, err := url.Parse(harness.MeURL(host, "/authentication-methods"))
+	base, err := url.Parse(config.MeURL(host, "/authentication-methods"))
 	Expect(err).NotTo(HaveOccurred())
 	loc, err := url.Parse(location)
 	Expect(err).NotTo(HaveOccurred(), "Location %q is not a URL", location)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
@@ -72,10 +74,10 @@ var _ = AfterEach(func() {
 	}
 	var b strings.Builder
 	for i, e := range ex {
-		fmt.Fprintf(&b, "--- exchange %d of %d\n%s", i+1, len(ex), harness.FormatExchange(e))
+		fmt.Fprintf(&b, "--- exchange %d of %d\n%s", i+1, len(ex), evidence.FormatExchange(e))
 	}
 	AddReportEntry(verdict.Exchanges, b.String(), ReportEntryVisibilityFailureOrVerbose)
-	AddReportEntry(verdict.Curl, harness.CurlLine(ex[len(ex)-1], F.Target.Resolve, F.Target.CAFile), ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(verdict.Curl, evidence.CurlLine(ex[len(ex)-1], F.Target.Resolve, F.Target.CAFile), ReportEntryVisibilityFailureOrVerbose)
 })
 
 // runCleanups are what shared fixtures of this process (a contract user pool) left

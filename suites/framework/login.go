@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
@@ -44,7 +46,7 @@ func LoginHost() string {
 	return F.Target.Domain
 }
 
-func PublicClient() harness.NamedClient {
+func PublicClient() config.NamedClient {
 	GinkgoHelper()
 	for _, c := range F.Target.LoginClients() {
 		if c.Public {
@@ -52,10 +54,10 @@ func PublicClient() harness.NamedClient {
 		}
 	}
 	Skip("needs clients.spa (a public client with PKCE) in the target config")
-	return harness.NamedClient{}
+	return config.NamedClient{}
 }
 
-func ConfidentialClient() harness.NamedClient {
+func ConfidentialClient() config.NamedClient {
 	GinkgoHelper()
 	for _, c := range F.Target.LoginClients() {
 		if !c.Public {
@@ -63,7 +65,7 @@ func ConfidentialClient() harness.NamedClient {
 		}
 	}
 	Skip("needs clients.web (a confidential client) in the target config")
-	return harness.NamedClient{}
+	return config.NamedClient{}
 }
 
 // LoginDriver starts a driver for the container and closes it after. A browser that
@@ -74,7 +76,7 @@ func LoginDriver(ctx context.Context, name string) login.Driver {
 		d   login.Driver
 		err error
 	)
-	if name == harness.DriverBrowser {
+	if name == config.DriverBrowser {
 		var b *login.BrowserDriver
 		b, err = login.NewBrowserDriver(ctx, F.Target)
 		if errors.Is(err, login.ErrNoChromium) {
@@ -101,7 +103,7 @@ func UserAs() login.As {
 
 // NewAuth is an authorization request; confidential clients send no PKCE, so the
 // secret alone is tested.
-func NewAuth(host string, c harness.NamedClient, scopes ...string) login.Request {
+func NewAuth(host string, c config.NamedClient, scopes ...string) login.Request {
 	a := login.NewRequest(host, c, scopes...)
 	if !c.Public {
 		a.Verifier = ""
@@ -159,7 +161,7 @@ func loginKey(host, clientID string, scopes []string) string {
 // Remember keeps the tokens of a login a spec made, for loginTokens; only a plain
 // request for host's My Account API counts.
 func Remember(a login.Request, t harness.Tokens) {
-	if len(a.Extra) > 0 || a.Audience != harness.MeAudience(a.Host) || t.AccessToken == "" {
+	if len(a.Extra) > 0 || a.Audience != config.MeAudience(a.Host) || t.AccessToken == "" {
 		return
 	}
 	e := &cachedLogin{a: a, tokens: t}
@@ -175,7 +177,7 @@ func Remember(a login.Request, t harness.Tokens) {
 // Account API with scopes (ulScopes when none are given): those of an earlier login
 // when their access token has time left, else refreshed with its refresh token, else
 // a new login through d (redeemed as a form).
-func LoginTokens(ctx context.Context, d login.Driver, host string, c harness.NamedClient, scopes ...string) harness.Tokens {
+func LoginTokens(ctx context.Context, d login.Driver, host string, c config.NamedClient, scopes ...string) harness.Tokens {
 	GinkgoHelper()
 	if len(scopes) == 0 {
 		scopes = UlScopes
@@ -267,7 +269,7 @@ func Redeem(ctx context.Context, a login.Request, code string, asJSON bool, set 
 	return resp
 }
 
-func Refresh(ctx context.Context, host string, c harness.NamedClient, rt string, mods ...func(*harness.Request)) *harness.Response {
+func Refresh(ctx context.Context, host string, c config.NamedClient, rt string, mods ...func(*harness.Request)) *harness.Response {
 	GinkgoHelper()
 	p := url.Values{"grant_type": {"refresh_token"}, "client_id": {c.ClientID}, "refresh_token": {rt}}
 	if c.ClientSecret != "" {

@@ -5,6 +5,8 @@ package framework
 import (
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
 	. "github.com/onsi/ginkgo/v2"
@@ -41,7 +43,7 @@ func Audiences(c map[string]any) []string {
 // requests: DPoP when it requires DPoP of the client (the client then always sends a
 // proof), Bearer otherwise.
 func TokenTypeFor(client string) string {
-	if F.Target.DPoPFor(client) == harness.DPoPRequired {
+	if F.Target.DPoPFor(client) == config.DPoPRequired {
 		return "DPoP"
 	}
 	return "Bearer"

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
@@ -60,7 +62,7 @@ func SignUpWith(ctx context.Context, alg authenticator.Alg, key *dpop.Key, scope
 	c := DecodeCeremony(resp)
 	att, pk, err := u.Authn.Register(c.Options, F.Target.WebAuthn.Origin, alg)
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
-	resp = Call(F.TokenByWebAuthnProof(ctx, key, host, c.AuthSession, att, harness.MeAudience(host), scopes...))
+	resp = Call(F.TokenByWebAuthnProof(ctx, key, host, c.AuthSession, att, config.MeAudience(host), scopes...))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, signup)")
 	Expect(resp.JSON(&u.Signup)).To(Succeed())
 	Expect(u.Signup.AccessToken).NotTo(BeEmpty(), "access_token")
@@ -86,7 +88,7 @@ func (u *User) Session(ctx context.Context, host string, scopes ...string) *harn
 	}
 	pk := u.Passkeys[0]
 	renew := func(ctx context.Context) (harness.Tokens, error) {
-		return F.PasskeyLogin(ctx, host, u.Authn, pk, harness.MeAudience(host), scopes...)
+		return F.PasskeyLogin(ctx, host, u.Authn, pk, config.MeAudience(host), scopes...)
 	}
 	t, err := renew(ctx)
 	Expect(err).NotTo(HaveOccurred(), "%s could not log in with the passkey", u.Email)
@@ -126,7 +128,7 @@ func SignIn(ctx context.Context, u *User, pk *authenticator.Passkey, host string
 	if len(scopes) == 0 {
 		scopes = harness.MethodScopes
 	}
-	resp := PasskeyLogin(ctx, u, pk, host, harness.MeAudience(host), scopes...)
+	resp := PasskeyLogin(ctx, u, pk, host, config.MeAudience(host), scopes...)
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, login)")
 	var t harness.Tokens
 	Expect(resp.JSON(&t)).To(Succeed())

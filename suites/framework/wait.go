@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
@@ -144,7 +146,7 @@ func SignUpQuietly(ctx context.Context) (*User, *myaccount.Client, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err = F.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), append([]string{"openid"}, harness.MethodScopes...)...)
+	resp, err = F.TokenByWebAuthn(ctx, host, c.AuthSession, att, config.MeAudience(host), append([]string{"openid"}, harness.MethodScopes...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,7 +160,7 @@ func SignUpQuietly(ctx context.Context) (*User, *myaccount.Client, error) {
 	u.Subject = claims.Subject(u.Signup.AccessToken)
 	F.Users.Add(u.Subject + " " + u.Email)
 	renew := func(ctx context.Context) (harness.Tokens, error) {
-		return F.PasskeyLogin(ctx, host, u.Authn, pk, harness.MeAudience(host), harness.MethodScopes...)
+		return F.PasskeyLogin(ctx, host, u.Authn, pk, config.MeAudience(host), harness.MethodScopes...)
 	}
 	t, err := renew(ctx)
 	if err != nil {

@@ -17,6 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
+
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
@@ -32,13 +36,13 @@ const MaxBody = 4 << 20
 // requests under the target's limits (per tenant and per user), validates every
 // exchange against the OpenAPI documents, and records it (redacted) as evidence.
 type Client struct {
-	Target    *Target
+	Target    *config.Target
 	Validator *spec.Validator
-	Redactor  *Redactor
-	Recorder  *Recorder
+	Redactor  *evidence.Redactor
+	Recorder  *evidence.Recorder
 
 	// Pacer keeps ordinary requests under the target's limits (see pace.go).
-	Pacer *Pacer
+	Pacer *pace.Pacer
 
 	http *http.Client
 	keys keyring // DPoP keys and what is bound to them (dpop.go)
@@ -91,7 +95,7 @@ type Response struct {
 	Status   int
 	Header   http.Header
 	Body     []byte
-	Exchange Exchange // redacted
+	Exchange evidence.Exchange // redacted
 	// Violation is set when the response breaks the API description.
 	Violation error
 	// RequestViolation is set when the request broke it.
@@ -111,7 +115,7 @@ func (c *Client) pace(ctx context.Context, r *Request, u *url.URL) error {
 	case r.Paced:
 		return nil
 	case strings.HasPrefix(u.Path, "/me/"):
-		user := tokenSubject(r.token())
+		user := pace.UserKey(r.token())
 		if r.Session != nil {
 			user = r.Session.Subject
 		}
@@ -134,7 +138,7 @@ func (r *Request) token() string {
 }
 
 // NewClient builds the client for a target.
-func NewClient(t *Target, v *spec.Validator, red *Redactor, rec *Recorder) (*Client, error) {
+func NewClient(t *config.Target, v *spec.Validator, red *evidence.Redactor, rec *evidence.Recorder) (*Client, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
@@ -164,10 +168,10 @@ func NewClient(t *Target, v *spec.Validator, red *Redactor, rec *Recorder) (*Cli
 		ForceAttemptHTTP2:     true,
 	}
 	if red == nil {
-		red = NewRedactor()
+		red = evidence.NewRedactor()
 	}
 	if rec == nil {
-		rec = &Recorder{}
+		rec = &evidence.Recorder{}
 	}
 	for _, s := range []string{t.Clients.Native.ClientSecret} {
 		red.Add(s, "CLIENT_SECRET")
@@ -182,7 +186,7 @@ func NewClient(t *Target, v *spec.Validator, red *Redactor, rec *Recorder) (*Cli
 			// Redirects are part of what the suite checks: never follow them.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		Pacer: NewPacer(t.RateLimit.Limits()),
+		Pacer: pace.NewPacer(t.RateLimit.Limits()),
 	}, nil
 }
 
@@ -228,7 +232,7 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		if err != nil || resp.Status != http.StatusTooManyRequests || attempt == retries {
 			return resp, err
 		}
-		c.Pacer.unplanned(resp.req, resp.Header)
+		c.Pacer.NoteUnplanned(resp.req, resp.Header)
 		wait := time.Second
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			wait = time.Duration(s) * time.Second
@@ -281,7 +285,7 @@ func (c *Client) send(ctx context.Context, r *Request, body []byte, ctype string
 		return nil, err
 	}
 
-	ex := Exchange{Method: r.Method, URL: r.URL, ReqHeader: req.Header.Clone(), ReqBody: string(body), Started: time.Now()}
+	ex := evidence.Exchange{Method: r.Method, URL: r.URL, ReqHeader: req.Header.Clone(), ReqBody: string(body), Started: time.Now()}
 	if p := req.Header.Get("DPoP"); p != "" {
 		d := dpop.Decode(p)
 		ex.DPoP = &d
@@ -366,7 +370,7 @@ func (c *Client) newRequest(ctx context.Context, r *Request, body []byte, ctype 
 	return req, proof, nil
 }
 
-func (c *Client) record(ex Exchange, _ *Response) Exchange {
+func (c *Client) record(ex evidence.Exchange, _ *Response) evidence.Exchange {
 	red := c.Redactor.Exchange(ex)
 	c.Recorder.Add(red)
 	return red
@@ -396,7 +400,7 @@ func (c *Client) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // RecordExchange adds an exchange sent outside Do to the evidence of the current
 // spec, redacted (and teaching the redactor the secrets it carries).
-func (c *Client) RecordExchange(ex Exchange, reqBody, respBody []byte) Exchange {
+func (c *Client) RecordExchange(ex evidence.Exchange, reqBody, respBody []byte) evidence.Exchange {
 	u, _ := url.Parse(ex.URL)
 	if u != nil && c.Validator != nil && ex.Operation == "" {
 		if req, err := http.NewRequest(ex.Method, ex.URL, nil); err == nil {

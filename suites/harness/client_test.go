@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // tlsTarget serves h over TLS on loopback as https://example.com (the name in
 // httptest's certificate), reached through the resolve map.
-func tlsTarget(t *testing.T, h http.Handler) *Target {
+func tlsTarget(t *testing.T, h http.Handler) *config.Target {
 	t.Helper()
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
@@ -23,8 +25,8 @@ func tlsTarget(t *testing.T, h http.Handler) *Target {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tg := &Target{Domain: "example.com", Resolve: map[string]string{"example.com:443": srv.Listener.Addr().String()},
-		CAFile: ca, Clients: Clients{Native: OAuthClient{ClientID: "c"}}}
+	tg := &config.Target{Domain: "example.com", Resolve: map[string]string{"example.com:443": srv.Listener.Addr().String()},
+		CAFile: ca, Clients: config.Clients{Native: config.OAuthClient{ClientID: "c"}}}
 	tg.SetDefaults()
 	return tg
 }
@@ -61,8 +63,8 @@ func TestClientReportsAClosedPortAsUnreachable(t *testing.T) {
 	}
 	closed := l.Addr().String()
 	l.Close()
-	tg := &Target{Domain: "tenant.example.test", Resolve: map[string]string{"tenant.example.test:443": closed},
-		Clients: Clients{Native: OAuthClient{ClientID: "c"}}, Timeouts: Timeouts{Connect: Duration(time.Second), Request: Duration(time.Second)}}
+	tg := &config.Target{Domain: "tenant.example.test", Resolve: map[string]string{"tenant.example.test:443": closed},
+		Clients: config.Clients{Native: config.OAuthClient{ClientID: "c"}}, Timeouts: config.Timeouts{Connect: config.Duration(time.Second), Request: config.Duration(time.Second)}}
 	tg.SetDefaults()
 	c, err := NewClient(tg, nil, nil, nil)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
@@ -160,7 +162,7 @@ func (c *Client) tokenRequestKey(req *http.Request, body []byte) *dpop.Key {
 	if u, _, ok := req.BasicAuth(); ok && id == "" {
 		id, _ = url.QueryUnescape(u)
 	}
-	if id != "" && c.Target.DPoPForClientID(id) == DPoPRequired {
+	if id != "" && c.Target.DPoPForClientID(id) == config.DPoPRequired {
 		return c.ClientKey(id)
 	}
 	return nil

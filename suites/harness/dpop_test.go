@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
@@ -38,7 +41,7 @@ func dpopReference(t *testing.T, opts reftenant.Options, mode string) (*reftenan
 		"dpop: %s\ndpop_nonce: %v\nrate_limit: {plan: early-access, requests_per_second: 1000, burst: 1000}\n",
 		tn.Domain(), tn.CustomDomain(), ca, tn.Domain()+":443", tn.Addr(), tn.CustomDomain()+":443", tn.Addr(),
 		cs[0].ID, cs[0].Secret, cs[1].ID, cs[1].RedirectURIs[0], mode, opts.DPoPNonce)
-	tg, err := harness.ParseTarget([]byte(yaml))
+	tg, err := config.ParseTarget([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +72,7 @@ func signup(t *testing.T, f *harness.Framework, key *dpop.Key) *harness.Response
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err = f.TokenByWebAuthnProof(ctx, key, host, c.AuthSession, att, harness.MeAudience(host),
+	resp, err = f.TokenByWebAuthnProof(ctx, key, host, c.AuthSession, att, config.MeAudience(host),
 		"openid", "offline_access", harness.ScopeReadFactors, harness.ScopeReadMethods)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +100,7 @@ func challengeError(r *harness.Response) string {
 
 func TestDPoPClientBindsProvesAndRetriesNonces(t *testing.T) {
 	t.Parallel()
-	_, f := dpopReference(t, reftenant.Options{DPoPNonce: true}, harness.DPoPAllowed)
+	_, f := dpopReference(t, reftenant.Options{DPoPNonce: true}, config.DPoPAllowed)
 	ctx, host := context.Background(), f.Target.CustomDomain
 	key := dpop.MustKey(dpop.ES256)
 
@@ -126,7 +129,7 @@ func TestDPoPClientBindsProvesAndRetriesNonces(t *testing.T) {
 		t.Fatalf("session: %v %v", err, resp)
 	}
 
-	me := harness.MeURL(host, "/factors")
+	me := config.MeURL(host, "/factors")
 	other := dpop.MustKey(dpop.RS256)
 	for _, c := range []struct {
 		name string
@@ -156,23 +159,23 @@ func TestDPoPClientBindsProvesAndRetriesNonces(t *testing.T) {
 	}
 }
 
-func n(ex []harness.Exchange) int { return len(ex) }
+func n(ex []evidence.Exchange) int { return len(ex) }
 
 func TestDPoPEvidenceShowsTheProofNeverAKey(t *testing.T) {
 	t.Parallel()
-	_, f := dpopReference(t, reftenant.Options{}, harness.DPoPAllowed)
+	_, f := dpopReference(t, reftenant.Options{}, config.DPoPAllowed)
 	key := dpop.MustKey(dpop.ES256)
 	f.Recorder.Reset()
 	tk := tokensOf(t, signup(t, f, key))
-	resp, err := f.Client.Do(context.Background(), &harness.Request{Method: http.MethodGet, URL: harness.MeURL(f.Target.CustomDomain, "/factors"),
+	resp, err := f.Client.Do(context.Background(), &harness.Request{Method: http.MethodGet, URL: config.MeURL(f.Target.CustomDomain, "/factors"),
 		Bearer: tk.AccessToken, Proof: []dpop.Option{dpop.PrivateJWK()}})
 	if err != nil || resp.Status != http.StatusUnauthorized {
 		t.Fatalf("a proof with a private key: %v %v", err, resp)
 	}
 	ex := f.Recorder.Exchanges()
 	last := ex[len(ex)-1]
-	text := harness.FormatExchange(last)
-	curl := harness.CurlLine(last, nil, "")
+	text := evidence.FormatExchange(last)
+	curl := evidence.CurlLine(last, nil, "")
 	for _, want := range []string{`"typ":"dpop+jwt"`, `"htm":"GET"`, `"ath":"` + dpop.ATH(tk.AccessToken) + `"`, dpop.PrivateRemoved, "Dpop: $DPOP_PROOF", "single-use"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the exchange lacks %s:\n%s", want, text)
@@ -181,7 +184,7 @@ func TestDPoPEvidenceShowsTheProofNeverAKey(t *testing.T) {
 	if strings.Contains(text, resp.Proof) || strings.Contains(curl, resp.Proof) {
 		t.Errorf("the proof itself (holding a private key) is shown:\n%s\n%s", text, curl)
 	}
-	for _, want := range []string{`-H "Dpop: $DPOP_PROOF"`, "single-use", "GET " + harness.MeURL(f.Target.CustomDomain, "/factors"), "ath of $ACCESS_TOKEN"} {
+	for _, want := range []string{`-H "Dpop: $DPOP_PROOF"`, "single-use", "GET " + config.MeURL(f.Target.CustomDomain, "/factors"), "ath of $ACCESS_TOKEN"} {
 		if !strings.Contains(curl, want) {
 			t.Errorf("the curl line lacks %s: %s", want, curl)
 		}
@@ -191,7 +194,7 @@ func TestDPoPEvidenceShowsTheProofNeverAKey(t *testing.T) {
 		if (e.ReqHeader.Get("Dpop") != "") != (e.DPoP != nil) {
 			t.Errorf("%s %s: proof %q decoded %v", e.Method, e.URL, e.ReqHeader.Get("Dpop"), e.DPoP)
 		}
-		if strings.Contains(harness.FormatExchange(e), tk.AccessToken) {
+		if strings.Contains(evidence.FormatExchange(e), tk.AccessToken) {
 			t.Errorf("the access token is in the evidence of %s", e.URL)
 		}
 	}
@@ -199,7 +202,7 @@ func TestDPoPEvidenceShowsTheProofNeverAKey(t *testing.T) {
 
 func TestDPoPRequiredTargetGetsBoundTokensByDefault(t *testing.T) {
 	t.Parallel()
-	_, f := dpopReference(t, reftenant.Options{DPoP: reftenant.DPoPRequired}, harness.DPoPRequired)
+	_, f := dpopReference(t, reftenant.Options{DPoP: reftenant.DPoPRequired}, config.DPoPRequired)
 	ctx, host := context.Background(), f.Target.CustomDomain
 	tk := tokensOf(t, signup(t, f, nil))
 	native := f.Client.ClientKey(f.Target.Clients.Native.ClientID)
@@ -220,7 +223,7 @@ func TestDPoPRequiredTargetGetsBoundTokensByDefault(t *testing.T) {
 		t.Errorf("refreshed token_type %s", r.TokenType)
 	}
 	// The allowed default stays Bearer for a client not required to use DPoP.
-	_, g := dpopReference(t, reftenant.Options{}, harness.DPoPAllowed)
+	_, g := dpopReference(t, reftenant.Options{}, config.DPoPAllowed)
 	if tk := tokensOf(t, signup(t, g, nil)); tk.TokenType != "Bearer" {
 		t.Errorf("allowed: token_type %s without a key", tk.TokenType)
 	}

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
@@ -18,10 +21,10 @@ import (
 
 // Framework is what every spec shares: the target, the one client and its evidence.
 type Framework struct {
-	Target   *Target
+	Target   *config.Target
 	Client   *Client
-	Recorder *Recorder
-	Redactor *Redactor
+	Recorder *evidence.Recorder
+	Redactor *evidence.Redactor
 	// ReportDir is where specs may write files for the report (pictures, data).
 	ReportDir string
 	// Users are the users the run signed up, and Leftovers what it created and could
@@ -61,14 +64,14 @@ type Options struct {
 }
 
 // NewFramework builds the client and validator for a target.
-func NewFramework(t *Target, opts Options) (*Framework, error) {
+func NewFramework(t *config.Target, opts Options) (*Framework, error) {
 	v, err := spec.NewValidator(t.Domains(), opts.ExtraSpecs...)
 	if err != nil {
 		return nil, err
 	}
-	red := NewRedactor()
+	red := evidence.NewRedactor()
 	red.Off = opts.ShowSecrets
-	rec := &Recorder{}
+	rec := &evidence.Recorder{}
 	c, err := NewClient(t, v, red, rec)
 	if err != nil {
 		return nil, err
@@ -193,7 +196,7 @@ func (f *Framework) PasskeyLoginProof(ctx context.Context, key *dpop.Key, host s
 // Me sends a My Account API request: path is relative to /me/v1. A token the client
 // obtained DPoP-bound goes with the DPoP scheme and a proof.
 func (f *Framework) Me(ctx context.Context, method, host, path, token string, body any) (*Response, error) {
-	r := &Request{Method: method, URL: MeURL(host, path), Bearer: token}
+	r := &Request{Method: method, URL: config.MeURL(host, path), Bearer: token}
 	if body != nil {
 		r.JSON = body
 	}

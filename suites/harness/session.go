@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
@@ -42,7 +44,7 @@ var ErrCannotRenew = errors.New("the session's access token expired and the sess
 // NewSession starts a session with the tokens of a login. renew gets fresh tokens
 // (a refresh, or a new login of the same user); nil when the session cannot.
 func NewSession(host string, t Tokens, renew func(context.Context) (Tokens, error)) *Session {
-	s := &Session{Host: host, Subject: tokenSubject(t.AccessToken), renew: renew}
+	s := &Session{Host: host, Subject: pace.UserKey(t.AccessToken), renew: renew}
 	s.set(t)
 	return s
 }
@@ -103,7 +105,7 @@ func (s *Session) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("renewing the session's access token: %w", err)
 	}
-	if sub := tokenSubject(t.AccessToken); sub != s.Subject {
+	if sub := pace.UserKey(t.AccessToken); sub != s.Subject {
 		return "", fmt.Errorf("renewing the session's access token gave a token of %s, not of %s", sub, s.Subject)
 	}
 	s.set(t)

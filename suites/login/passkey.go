@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
@@ -38,7 +40,7 @@ var _ = framework.AreaOf("login", "passkey").Describe("Native passkey signup and
 				t := framework.SignIn(ctx, u, u.Passkeys[0], host)
 				c := framework.Claims(t.AccessToken)
 				Expect(c["iss"]).To(Equal("https://"+host+"/"), "iss must be the domain the token was obtained on, with a trailing slash")
-				Expect(framework.Audiences(c)).To(ContainElement(harness.MeAudience(host)), "aud must include the My Account audience")
+				Expect(framework.Audiences(c)).To(ContainElement(config.MeAudience(host)), "aud must include the My Account audience")
 				Expect(c["scope"]).To(BeAssignableToTypeOf(""), "scope claim")
 				for _, s := range harness.MethodScopes {
 					Expect(c["scope"]).To(ContainSubstring(s), "the requested scope %s was not granted", s)
@@ -61,7 +63,7 @@ var _ = framework.AreaOf("login", "passkey").Describe("Native passkey signup and
 					"grant_type": harness.WebAuthnGrant, "client_id": framework.F.Target.Clients.Native.ClientID,
 					"client_secret": framework.F.Target.Clients.Native.ClientSecret, "realm": framework.F.Target.Connection,
 					"auth_session": c.AuthSession, "authn_response": json.RawMessage(asString),
-					"audience": harness.MeAudience(host), "scope": harness.ScopeReadMethods,
+					"audience": config.MeAudience(host), "scope": harness.ScopeReadMethods,
 				}})
 				// Refused for its authn_response: a malformed request (RFC 6749 §5.2) or
 				// an unusable assertion, with a status the token endpoint documents; not

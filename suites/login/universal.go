@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	loginpage "github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 
@@ -199,7 +201,7 @@ var _ = framework.AreaOf("login", "universal", "browser").Describe("Universal Lo
 			Skip("the target config has no login.browser section and login.driver is not browser")
 		}
 		host = framework.LoginHost()
-		b = framework.LoginDriver(ctx, harness.DriverBrowser)
+		b = framework.LoginDriver(ctx, config.DriverBrowser)
 	})
 
 	It("logs in through the login page with a password, and the token works on /me/v1", framework.Req("AUTH-UL-001"), func(ctx SpecContext) {

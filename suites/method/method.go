@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -541,7 +543,7 @@ func expectNoLongerLogsIn(ctx context.Context, d methods.Driver, driver login.Dr
 	host := framework.RequireCustomDomain()
 	switch d.Flow() {
 	case methods.FlowPasskey:
-		resp := framework.PasskeyLogin(ctx, u, e.Proof.Passkey, host, harness.MeAudience(host), harness.ScopeReadMethods)
+		resp := framework.PasskeyLogin(ctx, u, e.Proof.Passkey, host, config.MeAudience(host), harness.ScopeReadMethods)
 		framework.ExpectGrantRefused(resp, "a login with a deleted passkey")
 	case methods.FlowPassword:
 		_, callback, err := passwordLogin(ctx, driver, u.Email, e.Proof.Password)

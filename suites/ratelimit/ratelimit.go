@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -80,11 +82,11 @@ func kindName(k spec.Kind) string {
 func kindRequest(k spec.Kind, host, token string) *harness.Request {
 	switch k {
 	case spec.Write:
-		return &harness.Request{Method: http.MethodPost, URL: harness.MeURL(host, "/authentication-methods"), JSON: map[string]string{"type": "passkey"}, Bearer: token}
+		return &harness.Request{Method: http.MethodPost, URL: config.MeURL(host, "/authentication-methods"), JSON: map[string]string{"type": "passkey"}, Bearer: token}
 	case spec.FilteredRead:
-		return &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/authentication-methods?type=passkey"), Bearer: token}
+		return &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/authentication-methods?type=passkey"), Bearer: token}
 	}
-	return &harness.Request{Method: http.MethodGet, URL: harness.MeURL(host, "/factors"), Bearer: token}
+	return &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/factors"), Bearer: token}
 }
 
 // kindOperation is what kindRequest sends, for titles and messages.

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"golang.org/x/time/rate"
 )
@@ -281,8 +283,8 @@ func Validate(c *harness.Client, r *Result) []*Shot {
 
 // Record adds the shot's exchange, redacted, to the evidence of the current spec.
 // A burst records only the shots a finding is about, not hundreds of exchanges.
-func Record(c *harness.Client, s *Shot) harness.Exchange {
-	ex := harness.Exchange{
+func Record(c *harness.Client, s *Shot) evidence.Exchange {
+	ex := evidence.Exchange{
 		Method: s.req.Method, URL: s.req.URL.String(), ReqHeader: s.req.Header.Clone(), ReqBody: string(s.reqBody),
 		Started: s.started, Duration: s.Received - s.Sent, Status: s.Status, RespHead: s.Header.Clone(), RespBody: string(s.Body),
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 )
@@ -19,7 +21,7 @@ const Host = "example.com"
 
 // Target serves h over TLS with HTTP/2 (as the reference tenant and Auth0 do) on
 // loopback as https://example.com and returns a target config for it.
-func Target(tb testing.TB, h http.Handler) *harness.Target {
+func Target(tb testing.TB, h http.Handler) *config.Target {
 	tb.Helper()
 	srv := httptest.NewUnstartedServer(h)
 	srv.EnableHTTP2 = true
@@ -29,8 +31,8 @@ func Target(tb testing.TB, h http.Handler) *harness.Target {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	tg := &harness.Target{Domain: Host, Resolve: map[string]string{Host + ":443": srv.Listener.Addr().String()},
-		CAFile: ca, Clients: harness.Clients{Native: harness.OAuthClient{ClientID: "c"}}}
+	tg := &config.Target{Domain: Host, Resolve: map[string]string{Host + ":443": srv.Listener.Addr().String()},
+		CAFile: ca, Clients: config.Clients{Native: config.OAuthClient{ClientID: "c"}}}
 	tg.SetDefaults()
 	return tg
 }
@@ -51,7 +53,7 @@ func Client(tb testing.TB, h http.Handler) *harness.Client {
 // fails the test.
 func Chromium(tb testing.TB) string {
 	tb.Helper()
-	path, err := login.ChromiumPath(&harness.Target{})
+	path, err := login.ChromiumPath(&config.Target{})
 	if err == nil {
 		return path
 	}

@@ -17,6 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
@@ -33,10 +36,10 @@ import (
 type BrowserDriver struct {
 	// Pacer, when set, paces the login page posts (the clicks that submit a form)
 	// under the target's login prompt limit and counts them.
-	Pacer *harness.Pacer
+	Pacer *pace.Pacer
 
-	target *harness.Target
-	cfg    *harness.Browser
+	target *config.Target
+	cfg    *config.Browser
 
 	ctx         context.Context // the browser's chromedp context
 	cancel      context.CancelFunc
@@ -49,8 +52,8 @@ type BrowserDriver struct {
 var ErrNoChromium = errors.New("Chromium is not installed (Debian: apt-get install -y chromium)")
 
 // ChromiumPath finds the browser: the configured binary, else chromium on PATH.
-func ChromiumPath(t *harness.Target) (string, error) {
-	want := harness.DefaultChromium
+func ChromiumPath(t *config.Target) (string, error) {
+	want := config.DefaultChromium
 	if t.Login.Browser != nil {
 		want = t.Login.Browser.Chromium
 	}
@@ -69,15 +72,15 @@ func ChromiumPath(t *harness.Target) (string, error) {
 const browserStartTimeout = 30 * time.Second
 
 // NewBrowserDriver starts one headless Chromium for many logins; Close stops it.
-func NewBrowserDriver(ctx context.Context, t *harness.Target) (*BrowserDriver, error) {
+func NewBrowserDriver(ctx context.Context, t *config.Target) (*BrowserDriver, error) {
 	path, err := ChromiumPath(t)
 	if err != nil {
 		return nil, err
 	}
 	cfg := t.Login.Browser
 	if cfg == nil {
-		cfg = &harness.Browser{Chromium: path, UsernameSelector: harness.DefaultUsernameSelector, PasswordSelector: harness.DefaultPasswordSelector,
-			SubmitSelector: harness.DefaultSubmitSelector, PasskeySelector: harness.DefaultPasskeySelector}
+		cfg = &config.Browser{Chromium: path, UsernameSelector: config.DefaultUsernameSelector, PasswordSelector: config.DefaultPasswordSelector,
+			SubmitSelector: config.DefaultSubmitSelector, PasskeySelector: config.DefaultPasskeySelector}
 	}
 	spki, err := pinnedSPKIs(ctx, t)
 	if err != nil {
@@ -127,7 +130,7 @@ func NewBrowserDriver(ctx context.Context, t *harness.Target) (*BrowserDriver, e
 }
 
 // Name implements Driver.
-func (b *BrowserDriver) Name() string { return harness.DriverBrowser }
+func (b *BrowserDriver) Name() string { return config.DriverBrowser }
 
 // Close stops Chromium and removes its profile.
 func (b *BrowserDriver) Close() error {
@@ -140,7 +143,7 @@ func (b *BrowserDriver) Close() error {
 }
 
 // hostResolverRules maps the resolve entries for Chromium: "MAP host ip:port".
-func hostResolverRules(t *harness.Target) string {
+func hostResolverRules(t *config.Target) string {
 	var rules []string
 	for from, to := range t.Resolve {
 		host, port, err := net.SplitHostPort(from)
@@ -158,7 +161,7 @@ func hostResolverRules(t *harness.Target) string {
 
 // pinnedSPKIs returns the base64 SHA-256 of the SPKI of each domain's leaf certificate
 // when the target has its own CA (ca_file); the leaf must verify against it.
-func pinnedSPKIs(ctx context.Context, t *harness.Target) (string, error) {
+func pinnedSPKIs(ctx context.Context, t *config.Target) (string, error) {
 	if t.CAFile == "" {
 		return "", nil
 	}

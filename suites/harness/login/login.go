@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
@@ -35,7 +37,7 @@ import (
 // Request is one authorization request.
 type Request struct {
 	Host     string // the domain /authorize is called on
-	Client   harness.NamedClient
+	Client   config.NamedClient
 	Audience string
 	Scope    string
 	State    string
@@ -45,9 +47,9 @@ type Request struct {
 
 // NewRequest is a request for host's My Account API with a fresh state and, for
 // every client, a fresh PKCE verifier.
-func NewRequest(host string, c harness.NamedClient, scopes ...string) Request {
+func NewRequest(host string, c config.NamedClient, scopes ...string) Request {
 	return Request{
-		Host: host, Client: c, Audience: harness.MeAudience(host), Scope: strings.Join(scopes, " "),
+		Host: host, Client: c, Audience: config.MeAudience(host), Scope: strings.Join(scopes, " "),
 		State: randomURLSafe(16), Verifier: randomURLSafe(32),
 	}
 }
@@ -136,14 +138,14 @@ var ErrPasskeyUnsupported = errors.New("this login driver cannot sign in with a 
 // New is the driver the target config names.
 func New(ctx context.Context, f *harness.Framework) (Driver, error) {
 	switch f.Target.Login.Driver {
-	case harness.DriverBrowser:
+	case config.DriverBrowser:
 		b, err := NewBrowserDriver(ctx, f.Target)
 		if err != nil {
 			return nil, err
 		}
 		b.Pacer = f.Client.Pacer
 		return b, nil
-	case harness.DriverCommand:
+	case config.DriverCommand:
 		return &CommandDriver{Argv: f.Target.Login.Command, Timeout: time.Duration(f.Target.Login.Timeout)}, nil
 	default:
 		return &FormDriver{Client: f.Client}, nil
@@ -159,7 +161,7 @@ func New(ctx context.Context, f *harness.Framework) (Driver, error) {
 type FormDriver struct{ Client *harness.Client }
 
 // Name implements Driver.
-func (d *FormDriver) Name() string { return harness.DriverForm }
+func (d *FormDriver) Name() string { return config.DriverForm }
 
 // Close implements Driver.
 func (d *FormDriver) Close() error { return nil }
@@ -526,7 +528,7 @@ type CommandDriver struct {
 }
 
 // Name implements Driver.
-func (d *CommandDriver) Name() string { return harness.DriverCommand }
+func (d *CommandDriver) Name() string { return config.DriverCommand }
 
 // Close implements Driver.
 func (d *CommandDriver) Close() error { return nil }

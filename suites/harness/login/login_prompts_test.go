@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
@@ -26,8 +28,8 @@ type driverCase struct {
 }
 
 var drivers = []driverCase{
-	{harness.DriverForm, func(t *testing.T, f *harness.Framework) login.Driver { return &login.FormDriver{Client: f.Client} }},
-	{harness.DriverBrowser, func(t *testing.T, f *harness.Framework) login.Driver {
+	{config.DriverForm, func(t *testing.T, f *harness.Framework) login.Driver { return &login.FormDriver{Client: f.Client} }},
+	{config.DriverBrowser, func(t *testing.T, f *harness.Framework) login.Driver {
 		d, err := login.NewBrowserDriver(context.Background(), f.Target)
 		if errors.Is(err, login.ErrNoChromium) && os.Getenv("CI") != "true" {
 			t.Skip(err)
@@ -118,7 +120,7 @@ func TestDriversStopAtACaptcha(t *testing.T) {
 
 // unknownPageTenant serves /authorize that leads to a page no driver knows (an MFA
 // challenge), as a TLS server on loopback, and describes it as a target.
-func unknownPageTenant(t *testing.T) *harness.Target {
+func unknownPageTenant(t *testing.T) *config.Target {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
@@ -138,7 +140,7 @@ func unknownPageTenant(t *testing.T) *harness.Target {
 	}
 	// The test certificate names example.com: the tenant is example.com on this server.
 	addr := srv.Listener.Addr().String()
-	tg, err := harness.ParseTarget([]byte("domain: example.com\nca_file: " + ca + "\nresolve: {\"example.com:443\": \"" + addr + "\"}\n" +
+	tg, err := config.ParseTarget([]byte("domain: example.com\nca_file: " + ca + "\nresolve: {\"example.com:443\": \"" + addr + "\"}\n" +
 		"clients: {native: {client_id: n}, spa: {client_id: s, redirect_uri: 'https://app.example/cb'}}\n" +
 		"user: {username: u@example.com, password: pw}\nlogin: {timeout: 20s, browser: {}}\n"))
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
@@ -17,13 +19,13 @@ import (
 )
 
 // referenceTarget starts a reference tenant and describes it as the runner does.
-func referenceTarget(t testing.TB) (*reftenant.Tenant, *harness.Target) {
+func referenceTarget(t testing.TB) (*reftenant.Tenant, *config.Target) {
 	t.Helper()
 	return referenceTargetWith(t, reftenant.Options{}, "rate_limit: {login_prompts: {unlimited: true}}\n")
 }
 
 // referenceTargetWith starts a reference tenant with opts; extra is more target YAML.
-func referenceTargetWith(t testing.TB, opts reftenant.Options, extra string) (*reftenant.Tenant, *harness.Target) {
+func referenceTargetWith(t testing.TB, opts reftenant.Options, extra string) (*reftenant.Tenant, *config.Target) {
 	t.Helper()
 	tn, err := reftenant.Start(opts)
 	if err != nil {
@@ -43,14 +45,14 @@ func referenceTargetWith(t testing.TB, opts reftenant.Options, extra string) (*r
 	if !strings.Contains(extra, "login:") {
 		yaml += "login: {browser: {passkeys: true}}\n"
 	}
-	tg, err := harness.ParseTarget([]byte(yaml))
+	tg, err := config.ParseTarget([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tn, tg
 }
 
-func framework(t testing.TB, tg *harness.Target) *harness.Framework {
+func framework(t testing.TB, tg *config.Target) *harness.Framework {
 	t.Helper()
 	f, err := harness.NewFramework(tg, harness.Options{})
 	if err != nil {
@@ -60,7 +62,7 @@ func framework(t testing.TB, tg *harness.Target) *harness.Framework {
 }
 
 // loginWith runs one code-flow login for the SPA client on the custom domain.
-func loginWith(t testing.TB, d login.Driver, tg *harness.Target, as login.As) (login.Request, login.Callback, error) {
+func loginWith(t testing.TB, d login.Driver, tg *config.Target, as login.As) (login.Request, login.Callback, error) {
 	a := login.NewRequest(tg.CustomDomain, tg.LoginClients()[0], "openid", harness.ScopeReadMethods)
 	u, err := d.Login(context.Background(), a.URL(), a.Client.RedirectURI, as)
 	if err != nil {

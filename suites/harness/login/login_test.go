@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 )
 
@@ -52,7 +53,7 @@ func TestFormDriverFillsIdentifierFirstForms(t *testing.T) {
 
 func TestChromiumMissingIsNamed(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	tg := &harness.Target{Login: harness.Login{Browser: &harness.Browser{Chromium: "/nonexistent/chromium"}}}
+	tg := &config.Target{Login: config.Login{Browser: &config.Browser{Chromium: "/nonexistent/chromium"}}}
 	if _, err := ChromiumPath(tg); !errors.Is(err, ErrNoChromium) || !strings.Contains(err.Error(), "apt-get install -y chromium") {
 		t.Errorf("got %v", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
 )
 
 // What the drivers meet between /authorize and the redirect (PROTOCOL §9): the login
@@ -217,13 +217,13 @@ func (b *budget) ranOut() bool {
 	return b.expired
 }
 
-// loginPacer is what a budget waits on: harness.Pacer's login prompt limit.
+// loginPacer is what a budget waits on: pace.Pacer's login prompt limit.
 type loginPacer interface {
 	LoginPost(ctx context.Context) error
 }
 
 // pacerOf is p as a loginPacer, nil when there is none.
-func pacerOf(p *harness.Pacer) loginPacer {
+func pacerOf(p *pace.Pacer) loginPacer {
 	if p == nil {
 		return nil
 	}

@@ -19,7 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/oob"
 )
@@ -44,7 +45,7 @@ func Types() []string {
 
 // Env is what the drivers use of the run.
 type Env struct {
-	Target *harness.Target
+	Target *config.Target
 	// OOB delivers out-of-band proofs; nil when the target config names no source.
 	OOB oob.Source
 }

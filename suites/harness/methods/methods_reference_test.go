@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
@@ -39,7 +41,7 @@ func reference(t *testing.T, faults ...string) *harness.Framework {
 		"clients:\n  native: {client_id: " + cs[0].ID + ", client_secret: '" + cs[0].Secret + "'}\n" +
 		"rate_limit: {plan: early-access, requests_per_second: 1000, burst: 1000}\n" +
 		"out_of_band: {url: 'https://" + tn.Domain() + "/__reference'}\n"
-	tg, err := harness.ParseTarget([]byte(yaml))
+	tg, err := config.ParseTarget([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func signUp(t *testing.T, f *harness.Framework) (methods.User, *myaccount.Client
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err = f.TokenByWebAuthn(ctx, host, c.AuthSession, att, harness.MeAudience(host), harness.MethodScopes...)
+	resp, err = f.TokenByWebAuthn(ctx, host, c.AuthSession, att, config.MeAudience(host), harness.MethodScopes...)
 	if err != nil || resp.Status != http.StatusOK {
 		t.Fatalf("signup: %v %v", err, resp)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 )
@@ -93,7 +95,7 @@ func (c *Client) Request(opID string, in Call) (*harness.Request, error) {
 		if err != nil {
 			return nil, err
 		}
-		u = harness.MeURL(c.Host, p)
+		u = config.MeURL(c.Host, p)
 	}
 	if len(in.Query) > 0 {
 		u += "?" + in.Query.Encode()
@@ -224,7 +226,7 @@ func (c *Client) VerifyURL(location string) (string, error) {
 	if location == "" {
 		return "", ErrNoLocation
 	}
-	base, err := url.Parse(harness.MeURL(c.Host, "/authentication-methods"))
+	base, err := url.Parse(config.MeURL(c.Host, "/authentication-methods"))
 	if err != nil {
 		return "", err
 	}

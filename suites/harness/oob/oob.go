@@ -22,6 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 )
 
@@ -53,7 +56,7 @@ var ErrUnsupported = errors.New("the out-of-band source cannot do this")
 
 // New is the source the target config names: the command when given, else the
 // hooks at url; nil when it names neither.
-func New(t *harness.Target, c *harness.Client) Source {
+func New(t *config.Target, c *harness.Client) Source {
 	switch {
 	case len(t.OutOfBand.Command) > 0:
 		return &Command{Argv: t.OutOfBand.Command, Timeout: commandTimeout, Redactor: c.Redactor}
@@ -183,7 +186,7 @@ func (h *Hooks) SeedWebAuthn(ctx context.Context, userID, typ string, answer fun
 type Command struct {
 	Argv     []string
 	Timeout  time.Duration
-	Redactor *harness.Redactor
+	Redactor *evidence.Redactor
 }
 
 // Name implements Source.

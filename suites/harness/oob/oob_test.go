@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/harnesstest"
 )
@@ -97,8 +100,8 @@ func TestCommand(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tg := &harness.Target{OutOfBand: harness.OutOfBand{URL: "https://ignored", Command: []string{script, "{action}", "{channel}", "{address}", "{barcode_uri}"}}}
-	c := &harness.Client{Redactor: harness.NewRedactor()}
+	tg := &config.Target{OutOfBand: config.OutOfBand{URL: "https://ignored", Command: []string{script, "{action}", "{channel}", "{address}", "{barcode_uri}"}}}
+	c := &harness.Client{Redactor: evidence.NewRedactor()}
 	src := New(tg, c)
 	ctx := context.Background()
 	if got, err := src.Code(ctx, SMS, "+15550100"); err != nil || got != "654321" {
@@ -121,7 +124,7 @@ func TestCommand(t *testing.T) {
 	if _, err := bad.Code(ctx, SMS, "x"); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("a failing command: %v", err)
 	}
-	if New(&harness.Target{}, c) != nil {
+	if New(&config.Target{}, c) != nil {
 		t.Error("a source without url or command")
 	}
 }

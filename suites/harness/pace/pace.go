@@ -1,4 +1,4 @@
-package harness
+package pace
 
 import (
 	"context"
@@ -144,7 +144,7 @@ func (p *Pacer) MyAccount(ctx context.Context, user, method string, query url.Va
 // where users have no limit): a request that may take any of these forms (a probe
 // of whether the API takes a token) waits only when every bucket is empty.
 func (p *Pacer) Ready(token string, kinds ...spec.Kind) spec.Kind {
-	user := tokenSubject(token)
+	user := UserKey(token)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if user == "" || p.limits.User.Unlimited() || p.limits.User.Shared {
@@ -233,8 +233,8 @@ func (p *Pacer) wait(ctx context.Context, l waiter, what string) error {
 	return nil
 }
 
-// unplanned notes a 429 an ordinary request drew.
-func (p *Pacer) unplanned(req *http.Request, h http.Header) {
+// NoteUnplanned notes a 429 an ordinary request drew.
+func (p *Pacer) NoteUnplanned(req *http.Request, h http.Header) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	u := *req.URL
@@ -332,10 +332,10 @@ func (t Traffic) Floor(l spec.Limits) (time.Duration, string) {
 	return worst, why
 }
 
-// tokenSubject is the sub claim of a JWT, read without verifying it (the target
+// UserKey is the sub claim of a JWT, read without verifying it (the target
 // verifies; the pacer only needs to know whose bucket a request draws on). Tokens
 // that are not JWTs are keyed by a prefix of themselves.
-func tokenSubject(token string) string {
+func UserKey(token string) string {
 	if token == "" {
 		return ""
 	}

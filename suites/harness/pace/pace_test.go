@@ -1,4 +1,4 @@
-package harness
+package pace
 
 import (
 	"context"
@@ -73,13 +73,13 @@ func TestTrafficFloor(t *testing.T) {
 
 func TestTokenSubject(t *testing.T) {
 	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhdXRoMHwxMjMifQ.sig" // {"sub":"auth0|123"}
-	if got := tokenSubject(jwt); got != "auth0|123" {
+	if got := UserKey(jwt); got != "auth0|123" {
 		t.Errorf("sub %q", got)
 	}
-	if got := tokenSubject("opaque-token-value-1234"); got != "token:opaque-token-val" {
+	if got := UserKey("opaque-token-value-1234"); got != "token:opaque-token-val" {
 		t.Errorf("opaque %q", got)
 	}
-	if tokenSubject("") != "" {
+	if UserKey("") != "" {
 		t.Error("no token, no user")
 	}
 }

@@ -1,4 +1,4 @@
-package harness
+package evidence
 
 import (
 	"encoding/json"

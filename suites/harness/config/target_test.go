@@ -1,4 +1,4 @@
-package harness
+package config
 
 import (
 	"strings"
@@ -63,7 +63,7 @@ func TestTheExampleTenantConfigParses(t *testing.T) {
 	t.Setenv("MYACCOUNT_NATIVE_CLIENT_SECRET", "example-secret")
 	t.Setenv("MYACCOUNT_WEB_CLIENT_SECRET", "web-secret")
 	t.Setenv("MYACCOUNT_USER_PASSWORD", "password")
-	tg, err := LoadTarget("../../fixtures/targets/example-tenant.yaml")
+	tg, err := LoadTarget("../../../fixtures/targets/example-tenant.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
