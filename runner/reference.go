@@ -9,13 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"sigs.k8s.io/yaml"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // reference is how the embedded reference tenant is set up: its faults (defects the

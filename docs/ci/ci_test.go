@@ -15,9 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"go.yaml.in/yaml/v3"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // exitCode is one of the exit code constants of runner/main.go.

@@ -12,11 +12,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/types"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // File names in the report dir.

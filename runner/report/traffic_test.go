@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
-
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 

@@ -4,14 +4,13 @@
 package all
 
 import (
-	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
-
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/connected"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/contract"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/domains"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/dpop"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/enroll"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/login"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/method"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/ratelimit"

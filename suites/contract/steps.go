@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/catalogue"
@@ -26,8 +28,6 @@ import (
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 )
 
 // contractUser is a user of the contract suite with what it holds.

@@ -9,17 +9,14 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 )
 
 // Domain consistency: a tenant with a canonical and a custom domain never mixes them.

@@ -8,14 +8,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
 )
 
@@ -212,7 +211,7 @@ var expiredLogin = framework.IssueAtStart("a passkey login's auth_session", expi
 	return c, lifetime, nil
 })
 
-var _ = Describe("Expired passkey logins", func() {
+var _ = framework.AreaOf("tamper", "passkey").Describe("Expired passkey logins", func() {
 	It("refuses a login with an expired auth_session", expiredLoginLabels, SpecPriority(framework.ExpiryPriority), func(ctx SpecContext) {
 		host := framework.RequireCustomDomain()
 		c := expiredLogin.Await(ctx).(framework.Ceremony)

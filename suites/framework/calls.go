@@ -9,10 +9,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
 // Deliver fails the spec on transport failures only; a target that cannot be reached,

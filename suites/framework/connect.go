@@ -7,13 +7,13 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 )
 
 // The connected-accounts scopes.

@@ -13,15 +13,15 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"github.com/fxamacker/cbor/v2"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/oob"
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 )
 
 // enrollment is a started passkey enrollment.

@@ -1,5 +1,8 @@
-// Package suites holds the conformance specs, one file per area. The runner (or a
-// test) hands them a harness.Framework with Use and then runs Ginkgo.
+// Package framework is what every area of the suite stands on: the run's framework
+// (F, set with Use before Ginkgo runs), the one set of suite-wide hooks, labels
+// (AreaOf and Req, the only ways a spec gets them), one user Pool and Budget,
+// INCONCLUSIVE (Undecided), and the shared steps, each in the file named for it:
+// users, logins, enrollment, refusals, tokens, connected accounts, waiting.
 package framework
 
 import (
@@ -8,11 +11,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
-
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
@@ -24,7 +26,7 @@ func Use(f *harness.Framework) { F = f }
 
 var _ = BeforeEach(func() {
 	if F == nil {
-		Fail("suites.Use was not called: no target")
+		Fail("framework.Use was not called: no target")
 	}
 	F.Recorder.Reset()
 })

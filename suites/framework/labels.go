@@ -5,9 +5,10 @@ import (
 	"slices"
 	"strings"
 
+	. "github.com/onsi/ginkgo/v2"
+
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
-	. "github.com/onsi/ginkgo/v2"
 )
 
 // An is typ with its article ("a totp", "an email").

@@ -5,12 +5,12 @@ package framework
 import (
 	"strings"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // Claims decodes a JWT's payload without verifying it: the target's API verifies,

@@ -7,14 +7,14 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 )
 
 // User is someone the suite signed up, with the passkeys it holds. Specs that

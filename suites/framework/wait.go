@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/claims"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
-	. "github.com/onsi/ginkgo/v2"
 )
 
 // waitUntil sleeps until deadline, failing if the spec is interrupted first.

@@ -17,12 +17,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
-
-	"github.com/myaccount-conformance/myaccount-conformance/spec"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 
 // UserAgent identifies the suite to the target.

@@ -15,7 +15,6 @@ import (
 	"sync"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
 )
 

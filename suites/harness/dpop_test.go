@@ -11,13 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
-
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 )
 

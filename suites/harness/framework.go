@@ -11,12 +11,11 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
-
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
 )
 
 // Framework is what every spec shares: the target, the one client and its evidence.

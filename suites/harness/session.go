@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
-
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/dpop"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
 )
 
 // Session is a user's login on one domain: the tokens a login gave and how to get

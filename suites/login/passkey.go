@@ -5,15 +5,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // Embedded login with native passkeys: signup through /passkey/register and login

@@ -7,17 +7,14 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
-	loginpage "github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	loginpage "github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 )
 
 // Universal Login: the authorization code flow with PKCE (public client) and with a

@@ -9,13 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/burst"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )

@@ -19,10 +19,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+	"golang.org/x/time/rate"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
-	"golang.org/x/time/rate"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
 )
 
 // MaxCount bounds the requests of one burst.

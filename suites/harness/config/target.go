@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"sigs.k8s.io/yaml"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 )
 
 // Target is what the suite runs against: one tenant reachable under its canonical

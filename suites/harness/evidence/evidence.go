@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"slices"
 	"sort"
-
 	"strings"
 	"sync"
 	"time"

@@ -17,16 +17,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
 )
 
 // BrowserDriver gets through the login page in headless Chromium (Debian's build),

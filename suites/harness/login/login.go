@@ -22,12 +22,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
+	"golang.org/x/net/html"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
-
-	"golang.org/x/net/html"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // Universal Login: the authorization code flow (RFC 6749 §4.1) with PKCE (RFC 7636).

@@ -13,10 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 )
 

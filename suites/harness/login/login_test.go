@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 func TestCommandDriverReadsTheCallback(t *testing.T) {

@@ -19,9 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/oob"
 )
 

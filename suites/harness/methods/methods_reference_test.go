@@ -11,11 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/oob"

@@ -14,10 +14,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
-
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // Operation IDs of our description (spec/myaccount.yaml), for the typed calls.

@@ -22,10 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
-
-	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 )
 
 // Channels a code goes by.
