@@ -31,8 +31,10 @@ test: lint unit fuzz suite selftest
 unit:
 	$(GO) test -race -count=1 ./...
 
+# The suite once in random order (--randomize-all), so that specs that leak state
+# into each other show; the seed is in the output and junit.xml to repeat an order.
 suite: build
-	./$(BIN) run --report-dir $(REPORTS)/test
+	./$(BIN) run --report-dir $(REPORTS)/test --ginkgo.randomize-all
 
 # fuzz: each fuzz target of the reference tenant for FUZZTIME inputs (the seed corpus in
 # fixtures/reftenant/testdata/fuzz also runs in `unit`). Found crashers land there.
