@@ -26,6 +26,14 @@ import (
 // Only fresh users' buckets are emptied: the tenant's room for the bursts is taken
 // from the pacer first (sendPaced), so the spec runs among the others, not alone.
 var _ = Describe("The My Account rate limit on every operation", Label("ratelimit"), func() {
+	var o *operations // what the spec sent, for the record
+	if recording() {
+		ReportAfterEach(func(r SpecReport) {
+			if o != nil {
+				o.save(observed(r))
+			}
+		})
+	}
 	It(itEveryOperation, framework.Req("MA-RL-014"), func(ctx SpecContext) {
 		l := limitModel()
 		if l.User.Unlimited() {
@@ -41,8 +49,7 @@ var _ = Describe("The My Account rate limit on every operation", Label("ratelimi
 			probes = append(probes, accountProbes(ctx, ac, ca.Connection, ca.RedirectURI)...)
 		}
 		order, byBucket := drainedBuckets(l, probes)
-		o := &operations{l: l, mc: mc, sent: map[string]*burst.Result{}}
-		defer o.save()
+		o = &operations{l: l, mc: mc, sent: map[string]*burst.Result{}}
 		for _, key := range order {
 			o.drainAndProbe(ctx, key, byBucket[key])
 		}
@@ -221,13 +228,14 @@ func sendPaced(ctx context.Context, b burst.Spec) *burst.Result {
 
 func countStatus(res *burst.Result, status int) int { return res.Statuses()[status] }
 
-// save writes the every-operation spec's drains where RecordEnv asks, if it does.
-func (o *operations) save() {
+// save writes the every-operation spec's drains, and how it ended, where RecordEnv
+// asks, if it does.
+func (o *operations) save(how Observed) {
 	path := recordTo("operations.json.gz")
 	if path == "" || len(o.drains) == 0 {
 		return
 	}
-	if err := WriteHistory(path, &History{Limits: o.l, Drains: o.drains}); err != nil {
+	if err := WriteHistory(path, &History{Limits: o.l, Drains: o.drains, Observed: []Observed{how}}); err != nil {
 		fmt.Fprintf(GinkgoWriter, "recording the every-operation probes: %v\n", err)
 	}
 }

@@ -37,6 +37,17 @@ type History struct {
 	Skips      map[string]string `json:"skips,omitempty"`
 	Recoveries []Recovery        `json:"recoveries,omitempty"`
 	Drains     []Drain           `json:"drains,omitempty"`
+	// Observed are how the specs that sent these ended in that run, for the
+	// offline tests to hold the oracle to.
+	Observed []Observed `json:"observed,omitempty"`
+}
+
+// Observed is how a spec ended in a recorded run.
+type Observed struct {
+	Context string  `json:"context"` // "on reads", … ("" for a spec outside a kind's Context)
+	Spec    string  `json:"spec"`
+	Outcome Outcome `json:"outcome"`
+	Message string  `json:"message,omitempty"`
 }
 
 // Run is one burst (with any probes merged in) and what each request was.
@@ -256,6 +267,9 @@ func ReadHistory(path string) (*History, error) {
 	}
 	return &h, nil
 }
+
+// recording says whether RecordEnv asks for the bursts to be written.
+func recording() bool { return os.Getenv(RecordEnv) != "" }
 
 // recordTo is where RecordEnv asks for the file name, "" when it is not set.
 func recordTo(name string) string {

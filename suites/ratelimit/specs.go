@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
@@ -80,10 +81,14 @@ var _ = Describe("The My Account rate limit", Label("ratelimit"), Serial, Ordere
 		}
 	})
 	// Leave full tenant buckets to the specs that come after.
-	AfterAll(func(ctx SpecContext) {
-		t.waitRefill(ctx)
-		t.save()
-	})
+	AfterAll(func(ctx SpecContext) { t.waitRefill(ctx) })
+	if recording() {
+		// What was sent so far and how each spec ended, written after each spec.
+		ReportAfterEach(func(r SpecReport) {
+			t.observed = append(t.observed, observed(r))
+			t.save()
+		})
+	}
 
 	for _, k := range spec.Kinds {
 		Context("on "+kindName(k), func() { kindSpecs(t, k) })
@@ -183,6 +188,25 @@ func kindSpecs(t *traffic, k spec.Kind) {
 func (t *traffic) judge(v Verdict) {
 	GinkgoHelper()
 	settle(v, t.shot)
+}
+
+// observed is how the spec of report r ended.
+func observed(r SpecReport) Observed {
+	o := Observed{Spec: r.LeafNodeText, Message: r.Failure.Message}
+	if h := r.ContainerHierarchyTexts; len(h) > 1 {
+		o.Context = h[len(h)-1]
+	}
+	switch {
+	case r.State == types.SpecStatePassed:
+		o.Outcome = Passed
+	case r.State == types.SpecStateSkipped:
+		o.Outcome = Skipped
+	case strings.HasPrefix(r.Failure.Message, verdict.InconclusivePrefix):
+		o.Outcome, o.Message = Undecided, strings.TrimPrefix(r.Failure.Message, verdict.InconclusivePrefix)
+	default:
+		o.Outcome = Failed
+	}
+	return o
 }
 
 // runsOf are the bursts that show kind k's buckets: at the tenant's limit, above

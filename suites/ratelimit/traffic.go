@@ -27,6 +27,7 @@ type traffic struct {
 	order  []string                // their keys, as they finished
 	// recoveries are the answers after waiting a retry-after (MA-RL-006).
 	recoveries []Recovery
+	observed   []Observed // how the specs ended, when recording
 }
 
 func newTraffic() *traffic {
@@ -292,7 +293,7 @@ func (t *traffic) shot(ref ShotRef) *burst.Shot {
 
 // history is what the specs sent, for the oracle's offline tests.
 func (t *traffic) history() *History {
-	h := &History{Limits: limitModel(), Skips: map[string]string{}, Recoveries: t.recoveries}
+	h := &History{Limits: limitModel(), Skips: map[string]string{}, Recoveries: t.recoveries, Observed: t.observed}
 	for _, key := range t.order {
 		h.Runs = append(h.Runs, *t.runs[key].rec())
 	}
