@@ -130,9 +130,5 @@ func SignIn(ctx context.Context, u *User, pk *authenticator.Passkey, host string
 	}
 	resp := PasskeyLogin(ctx, u, pk, host, config.MeAudience(host), scopes...)
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, login)")
-	var t harness.Tokens
-	Expect(resp.JSON(&t)).To(Succeed())
-	Expect(t.AccessToken).NotTo(BeEmpty(), "access_token")
-	expectTokenType(resp, t)
-	return t
+	return TokensOf(resp)
 }
