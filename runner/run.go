@@ -25,6 +25,7 @@ import (
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/all"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
@@ -56,6 +57,7 @@ type runOptions struct {
 	expectedArg string
 	noPreflight bool
 	procs       int
+	har         string
 	workerInfo  string
 	specs       multiFlag
 	ref         reference
@@ -134,6 +136,7 @@ func parseRunFlags(args []string) (*runOptions, error) {
 	fs.BoolVar(&o.noPreflight, "no-preflight", false, "skip the quick check of the tenant's set-up (passkey signup and login, one Universal Login) that stops the run INCONCLUSIVE naming a wrong setting")
 	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "run the specs in this many worker processes (the rate-limit specs run alone, after the others); the limits of the target are shared among them")
 	fs.StringVar(&o.workerInfo, "worker-info", "", "internal: the run's record, for a worker process of a parallel run")
+	fs.StringVar(&o.har, "har", report.HARFailed, "which specs' redacted exchanges report.har holds: failed (the failed and inconclusive ones) or all")
 	fs.Var(&o.specs, "spec", "also validate responses against this OpenAPI document (repeatable); operations it does not describe are left to ours")
 	o.ref.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -147,6 +150,8 @@ func parseRunFlags(args []string) (*runOptions, error) {
 		return nil, usagef("run: unexpected argument %q", fs.Arg(0))
 	case o.procs < 1:
 		return nil, usagef("run: --procs must be at least 1")
+	case o.har != report.HARFailed && o.har != report.HARAll:
+		return nil, usagef("run: --har is %q or %q, not %q", report.HARFailed, report.HARAll, o.har)
 	case o.config != "" && o.ref.set():
 		return nil, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts, --dpop and --dpop-nonce apply to the embedded reference tenant, not to --config")
 	}
@@ -276,7 +281,7 @@ func (r *runState) runWorkers() (int, error) {
 			ginkgo = append(ginkgo, "--"+name+"="+f.Value.String())
 		}
 	})
-	code, err := runParallel(r.dir, r.cfgPath, r.info, r.procs, ginkgo, r.specs, r.expectedArg, r.showSecrets, r.verbose)
+	code, err := runParallel(r.dir, r.cfgPath, r.info, ginkgo, r.runOptions)
 	if r.info.ReferenceTenant != nil {
 		os.Remove(r.cfgPath)
 	}
@@ -312,7 +317,8 @@ func (r *runState) runInProcess() *reportWriter {
 		// Ginkgo prints the progress of a parallel run).
 		newProgress(r.verbose).register()
 	}
-	w := &reportWriter{dir: r.dir, fw: r.fw, info: r.info, expected: r.expected, extra: r.extra}
+	framework.AllExchanges = r.har == report.HARAll
+	w := &reportWriter{dir: r.dir, fw: r.fw, info: r.info, expected: r.expected, extra: r.extra, har: r.har}
 	ReportAfterSuite("reports and exit code", w.write)
 	// Matchers print what they compare, such as a response body holding a token:
 	// failure messages pass through the run's redactor before Ginkgo sees them.
@@ -363,6 +369,7 @@ type reportWriter struct {
 	info     report.Run
 	expected map[string]string
 	extra    []spec.ExtraDoc
+	har      string // which specs' exchanges report.har holds (run --har)
 
 	outcome *report.Outcome
 	result  runResult
@@ -415,7 +422,11 @@ func (w *reportWriter) write(r Report) {
 		w.err = err
 		return
 	}
-	w.err = o.WriteHTML(w.dir, pictures)
+	if err := o.WriteHTML(w.dir, pictures); err != nil {
+		w.err = err
+		return
+	}
+	w.err = o.WriteHAR(w.dir, w.har)
 }
 
 // judge counts the outcome's specs and decides the exit code, which the
@@ -563,7 +574,7 @@ func classify(specs []report.Spec, expected map[string]string) runResult {
 
 // runParallel runs the specs in procs workers (see parallel.go) and prints the
 // outcome the first of them left.
-func runParallel(dir, cfgPath string, info report.Run, procs int, ginkgo []string, specs []string, expected string, showSecrets, verbose bool) (int, error) {
+func runParallel(dir, cfgPath string, info report.Run, ginkgo []string, o *runOptions) (int, error) {
 	infoPath, err := writeInfo(dir, info)
 	if err != nil {
 		return exitUsage, err
@@ -573,19 +584,19 @@ func runParallel(dir, cfgPath string, info report.Run, procs int, ginkgo []strin
 		return exitUsage, err
 	}
 	defer os.RemoveAll(filepath.Join(dir, paceDir))
-	args := []string{"--config", cfgPath, "--report-dir", dir, "--worker-info", infoPath}
-	for _, s := range specs {
+	args := []string{"--config", cfgPath, "--report-dir", dir, "--worker-info", infoPath, "--har", o.har}
+	for _, s := range o.specs {
 		abs, _ := filepath.Abs(s)
 		args = append(args, "--spec", abs)
 	}
-	if expected != "" {
-		abs, _ := filepath.Abs(expected)
+	if o.expectedArg != "" {
+		abs, _ := filepath.Abs(o.expectedArg)
 		args = append(args, "--expected-failures", abs)
 	}
-	if showSecrets {
+	if o.showSecrets {
 		args = append(args, "--show-secrets")
 	}
-	if verbose {
+	if o.verbose {
 		args = append(args, "-v")
 	}
 	out, err := runWorkers(dir, ginkgo, args)
@@ -614,7 +625,7 @@ func writeUndecided(dir string, fw *harness.Framework, info report.Run, expected
 			Failure: types.Failure{Message: verdict.InconclusivePrefix + why},
 		}},
 	}
-	w := &reportWriter{dir: dir, fw: fw, info: info, expected: expected, extra: extra}
+	w := &reportWriter{dir: dir, fw: fw, info: info, expected: expected, extra: extra, har: report.HARFailed}
 	w.write(r)
 	if w.err != nil {
 		return exitInconclusive, fmt.Errorf("writing reports: %w", w.err)

@@ -51,6 +51,7 @@ type Spec struct {
 	Duration   time.Duration `json:"duration,omitempty"`
 	Exchanges  string        `json:"-"` // redacted exchanges of a failed spec
 	Curl       string        `json:"-"` // curl line repeating its last request
+	Records    string        `json:"-"` // its exchanges as JSON records, for report.har
 	NotRun     bool          `json:"-"` // left out by the filters
 	Suite      bool          `json:"-"` // a suite-level node (BeforeSuite, …), not an It
 }
@@ -128,6 +129,8 @@ func Specs(r types.Report) []Spec {
 				o.Exchanges = EntryString(e)
 			case verdict.Curl:
 				o.Curl = EntryString(e)
+			case ExchangeRecords:
+				o.Records = EntryString(e)
 			}
 		}
 		out = append(out, o)
