@@ -125,7 +125,7 @@ func parseRunFlags(args []string) (*runOptions, error) {
 	fs.Init("myaccount-conformance run", flag.ContinueOnError)
 	o := &runOptions{fs: fs}
 	fs.StringVar(&o.config, "config", "", "target config (YAML); without it the embedded reference tenant is started on loopback")
-	fs.StringVar(&o.reportDir, "report-dir", "reports", "directory for the reports: certification.yaml, report.html, junit.xml, report.json")
+	fs.StringVar(&o.reportDir, "report-dir", "reports", "directory for the reports: certification.yaml, report.html, report.md, report.har, junit.xml, report.json")
 	fs.StringVar(&o.labelFilter, "label-filter", "", "run only specs whose labels (areas or requirement IDs) match, e.g. 'enroll && !RS256'")
 	fs.StringVar(&o.focus, "focus", "", "run only specs whose text matches this regular expression")
 	fs.StringVar(&o.skip, "skip", "", "skip specs whose text matches this regular expression")
@@ -426,6 +426,10 @@ func (w *reportWriter) write(r Report) {
 		w.err = err
 		return
 	}
+	if err := o.WriteMarkdown(w.dir); err != nil {
+		w.err = err
+		return
+	}
 	w.err = o.WriteHAR(w.dir, w.har)
 }
 
@@ -509,7 +513,7 @@ func (w *reportWriter) summary(out, errOut io.Writer) {
 			fmt.Fprintf(errOut, "WARNING: the run could not remove %d thing(s) it created; see run.traffic.leftovers in %s\n", len(t.Leftovers), report.CertificationFile)
 		}
 	}
-	fmt.Fprintf(out, "reports: %s, %s (and %s, %s) in %s\n", report.HTMLFile, report.CertificationFile, jsonReport, junitReport, w.dir)
+	fmt.Fprintf(out, "reports: %s, %s, %s, %s (and %s, %s) in %s\n", report.HTMLFile, report.MarkdownFile, report.HARFile, report.CertificationFile, jsonReport, junitReport, w.dir)
 	if w.code == exitFailures {
 		fmt.Fprintf(out, "reproduce the failures: myaccount-conformance replay %s\n", filepath.Join(w.dir, jsonReport))
 	}
@@ -630,7 +634,7 @@ func writeUndecided(dir string, fw *harness.Framework, info report.Run, expected
 	if w.err != nil {
 		return exitInconclusive, fmt.Errorf("writing reports: %w", w.err)
 	}
-	fmt.Fprintf(os.Stderr, "reports (INCONCLUSIVE: nothing was checked): %s, %s, %s in %s\n", report.CertificationFile, report.HTMLFile, junitReport, dir)
+	fmt.Fprintf(os.Stderr, "reports (INCONCLUSIVE: nothing was checked): %s, %s, %s, %s, %s in %s\n", report.CertificationFile, report.HTMLFile, report.MarkdownFile, report.HARFile, junitReport, dir)
 	return exitInconclusive, nil
 }
 

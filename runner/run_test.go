@@ -292,7 +292,7 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 			t.Fatalf("the proxy saw no %s: %v", k, kinds)
 		}
 	}
-	for _, f := range []string{report.HTMLFile, report.CertificationFile, report.HARFile, jsonReport, junitReport} {
+	for _, f := range []string{report.HTMLFile, report.MarkdownFile, report.CertificationFile, report.HARFile, jsonReport, junitReport} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("report missing: %v", err)
 		}

@@ -44,7 +44,8 @@ type Spec struct {
 	Leaf       string        `json:"leaf"`                 // the It text
 	Ordered    bool          `json:"ordered,omitempty"`    // in an Ordered container
 	IDs        []string      `json:"ids,omitempty"`
-	State      string        `json:"state"` // Ginkgo's: passed, failed, skipped, …
+	Areas      []string      `json:"areas,omitempty"` // its area labels (see Area)
+	State      string        `json:"state"`           // Ginkgo's: passed, failed, skipped, …
 	Result     Result        `json:"result"`
 	Reason     string        `json:"reason,omitempty"` // failure message or skip reason
 	Location   string        `json:"location,omitempty"`
@@ -88,6 +89,7 @@ func Specs(r types.Report) []Spec {
 			Leaf:       s.LeafNodeText,
 			Ordered:    s.IsInOrderedContainer,
 			IDs:        verdict.ReqIDs(s.Labels()),
+			Areas:      areasOf(s.Labels()),
 			State:      s.State.String(),
 			Location:   s.LeafNodeLocation.String(),
 			Duration:   s.RunTime,
