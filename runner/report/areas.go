@@ -9,8 +9,8 @@ import (
 
 // AreaLabels are the labels that say what a spec is about (suites/framework keeps
 // the same list, which --label-filter selects by), in the order the reports show
-// them. A label of a spec that is neither one of these, a requirement ID nor a
-// method type ("type:totp") is an area too, shown after them.
+// them. A label of a spec that is neither one of these, a requirement ID, a method
+// type ("type:totp") nor Ginkgo's Serial is an area too, shown after them.
 var AreaLabels = []string{
 	"contract", "errors", "method", "enroll", "passkey", "tamper", "tolerance",
 	"login", "universal", "browser", "domains", "connected", "dpop", "access", "ratelimit",
@@ -26,11 +26,14 @@ const (
 // AreaRule says how the reports count a spec that carries several area labels.
 const AreaRule = "each spec is counted once, under its first area label (its top-level container's)"
 
+// ginkgoSerial is the label Ginkgo gives a Serial spec: no area.
+const ginkgoSerial = "Serial"
+
 // areasOf lists a spec's area labels in the order it carries them.
 func areasOf(labels []string) []string {
 	var out []string
 	for _, l := range labels {
-		if verdict.IsReqID(l) || strings.HasPrefix(l, "type:") || slices.Contains(out, l) {
+		if verdict.IsReqID(l) || strings.HasPrefix(l, "type:") || l == ginkgoSerial || slices.Contains(out, l) {
 			continue
 		}
 		out = append(out, l)

@@ -219,6 +219,11 @@ func (o *Outcome) BuildHAR(which string) HAR {
 		notes = append([]string{"The exchanges of the failed and inconclusive specs (run --har all records every spec's)."}, notes...)
 	}
 	notes = append(notes, "Redacted as every report: secrets appear as $NAME placeholders. httpVersion is left empty: the suite does not record it.")
+	for i, n := range notes {
+		if !strings.HasSuffix(n, ".") {
+			notes[i] = n + "."
+		}
+	}
 	h.Log.Comment = strings.Join(notes, " ")
 	return h
 }

@@ -48,6 +48,7 @@ tr.alert td { background: #fdf0f0; }
 #filters input:checked + label { background: #333; color: #fff; border-color: #333; }
 #filters input:focus-visible + label { outline: 2px solid #1a4f9c; }
 #shown { font-size: 12px; color: #666; align-self: center; }
+section, article, details, tr[id] { scroll-margin-top: 5em; }
 .failure-detail { border: 1px solid #e4c4c4; border-left: 4px solid #d04545; border-radius: .3em; padding: .5em .8em; margin: .8em 0; }
 .failure-detail[data-result=inconclusive] { border-color: #ccccee; border-left-color: #6666cc; }
 .failure-detail.warned { border-color: #f0d8b8; border-left-color: #e0a040; }
@@ -72,10 +73,12 @@ body:has(#fa-{{.Key}}:checked) .f-area:not([data-area={{.Key}}]) { display: none
 
 <section id="summary">
 <h2>Summary</h2>
-<p>Result: <span class="result {{.C.Result}}" id="overall">{{.C.Result}}</span>{{with .C.Undecided}}</p>
-<p id="undecided"><strong>INCONCLUSIVE: nothing was checked.</strong> {{.}}{{end}}
+<p>Result: <span class="result {{.C.Result}}" id="overall">{{.C.Result}}</span>
 {{- with .C.Statistics.Requirements}} — {{.Passed}} of {{.Requirements}} requirements passed, {{.Failed}} failed{{if .Warnings}} ({{.Warnings}} only SHOULD/MAY: warnings){{end}}, {{.Skipped}} skipped, {{.Inconclusive}} inconclusive.{{end}}
-{{- with .C.Statistics.Specs}} Specs: {{.Ran}} ran of {{.Total}}: {{.Passed}} passed, {{.Failed}} failed{{if .Warnings}} ({{.Warnings}} warnings){{end}}, {{.Inconclusive}} inconclusive, {{.Skipped}} skipped, {{.NotSelected}} not selected.{{end}}</p>
+{{- with .C.Statistics.Specs}}<br>Specs: {{.Ran}} ran of {{.Total}}: {{.Passed}} passed, {{.Failed}} failed{{if .Warnings}} ({{.Warnings}} warnings){{end}}, {{.Inconclusive}} inconclusive, {{.Skipped}} skipped, {{.NotSelected}} not selected.{{end}}</p>
+{{- with .C.Undecided}}
+<p id="undecided"><strong>INCONCLUSIVE: nothing was checked.</strong> {{.}}</p>
+{{- end}}
 {{- if .Areas}}
 <figure id="area-figure">
 <svg id="area-chart" xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="area-chart-title" viewBox="0 0 {{.Figure.Width}} {{.Figure.Height}}" width="{{.Figure.Width}}" height="{{.Figure.Height}}">
@@ -139,13 +142,14 @@ body:has(#fa-{{.Key}}:checked) .f-area:not([data-area={{.Key}}]) { display: none
 {{- if not .Failures}}
 <p>None.</p>
 {{- end}}
+{{- $fold := gt (len .Failures) 5}}
 {{- range .Failures}}
 <article class="failure-detail f-result f-area{{if .Warning}} warned{{end}}" id="{{.Anchor}}" data-result="{{.ResultKey}}" data-area="{{.AreaKey}}" data-spec="{{.Text}}">
 <h3><span class="result {{if .Warning}}warning{{else}}{{lower .Result}}{{end}}">{{.Result}}{{if .Warning}} (warning){{end}}{{if .Expected}} (expected){{end}}</span>{{range .IDs}} <a href="#{{.}}">{{.}}</a>{{end}} — {{.Text}}</h3>
-<p class="small">area {{.AreaName}} · {{.Location}}{{with duration .Duration}} · {{.}}{{end}}{{with .Expected}} · expected to fail: {{.}}{{end}}</p>
+<p class="small">area {{.AreaName}}{{with .Location}} · {{.}}{{end}}{{with duration .Duration}} · {{.}}{{end}}{{with .Expected}} · expected to fail: {{.}}{{end}}</p>
 <pre class="message">{{.Reason}}</pre>
 {{- with .Exchanges}}
-<details open><summary>Exchanges (redacted)</summary><pre class="exchanges">{{.}}</pre></details>
+<details{{if not $fold}} open{{end}}><summary>Exchanges (redacted)</summary><pre class="exchanges">{{.}}</pre></details>
 {{- end}}
 {{- with .Curl}}
 <p>Repeat the last request:</p>

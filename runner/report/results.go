@@ -91,7 +91,7 @@ func Specs(r types.Report) []Spec {
 			IDs:        verdict.ReqIDs(s.Labels()),
 			Areas:      areasOf(s.Labels()),
 			State:      s.State.String(),
-			Location:   s.LeafNodeLocation.String(),
+			Location:   location(s.LeafNodeLocation),
 			Duration:   s.RunTime,
 			Suite:      !isIt,
 		}
@@ -138,6 +138,15 @@ func Specs(r types.Report) []Spec {
 		out = append(out, o)
 	}
 	return out
+}
+
+// location is file:line, or "" for a node without one (the stand-in spec of a run
+// that stopped before its specs).
+func location(l types.CodeLocation) string {
+	if l.FileName == "" {
+		return ""
+	}
+	return l.String()
 }
 
 // EntryString is a report entry's value as text, whether the report was built in
