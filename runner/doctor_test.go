@@ -116,6 +116,11 @@ func TestRunStopsAtAMisconfigurationBeforeTheSpecs(t *testing.T) {
 	if err != nil || cert.Result != report.ProfileInconclusive || !strings.Contains(cert.Undecided, "Bot Detection") || cert.Statistics.Specs.Passed+cert.Statistics.Specs.Failed > 0 {
 		t.Errorf("certification of a run the preflight stopped (%v): %+v", err, cert)
 	}
+	for _, f := range []string{report.HTMLFile, report.MarkdownFile, report.HARFile, junitReport} {
+		if data, err := os.ReadFile(filepath.Join(dir, f)); err != nil || !strings.Contains(string(data), "Bot Detection") {
+			t.Errorf("%s of a run the preflight stopped does not say why (%v)", f, err)
+		}
+	}
 	code, stdout, stderr = runCmd(t, "run", "--misconfig", reftenant.MisconfigBotDetection, "--no-preflight", "--label-filter", "universal && !browser", "--report-dir", t.TempDir())
 	if code != exitFailures || !strings.Contains(stdout+stderr, "CAPTCHA") {
 		t.Errorf("--no-preflight: exit %d\n%s%s", code, stdout, stderr)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
+	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
+	"github.com/myaccount-conformance/myaccount-conformance/runner/report/reporttest"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
@@ -98,6 +100,8 @@ timeouts: {connect: 2s, request: 2s}
 		"certification.yaml": "result: inconclusive",
 		"report.html":        "INCONCLUSIVE: nothing was checked",
 		"junit.xml":          "INCONCLUSIVE: the target could not be reached",
+		"report.md":          "**INCONCLUSIVE: nothing was checked.** the target could not be reached",
+		"report.har":         "Nothing was checked: the target could not be reached",
 	} {
 		data, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil {
@@ -106,6 +110,12 @@ timeouts: {connect: 2s, request: 2s}
 		}
 		if !strings.Contains(string(data), want) || !strings.Contains(string(data), "unreachable") {
 			t.Errorf("%s does not say %q and why:\n%.2000s", file, want, data)
+		}
+	}
+	// report.har is an archive without entries, not an empty file.
+	if data, err := os.ReadFile(filepath.Join(dir, report.HARFile)); err == nil {
+		if h := reporttest.CheckHAR(t, data); len(h.Log.Entries) != 0 {
+			t.Errorf("report.har of a run that sent nothing has %d entries", len(h.Log.Entries))
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/all"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
@@ -58,6 +59,7 @@ type runOptions struct {
 	expectedArg string
 	noPreflight bool
 	procs       int
+	har         string
 	workerInfo  string
 	specs       multiFlag
 	ref         reference
@@ -125,7 +127,7 @@ func parseRunFlags(args []string) (*runOptions, error) {
 	fs.Init("myaccount-conformance run", flag.ContinueOnError)
 	o := &runOptions{fs: fs}
 	fs.StringVar(&o.config, "config", "", "target config (YAML); without it the embedded reference tenant is started on loopback")
-	fs.StringVar(&o.reportDir, "report-dir", "reports", "directory for the reports: certification.yaml, report.html, junit.xml, report.json")
+	fs.StringVar(&o.reportDir, "report-dir", "reports", "directory for the reports: certification.yaml, report.html, report.md, report.har, junit.xml, report.json")
 	fs.StringVar(&o.labelFilter, "label-filter", "", "run only specs whose labels (areas or requirement IDs) match, e.g. 'enroll && !RS256'")
 	fs.StringVar(&o.focus, "focus", "", "run only specs whose text matches this regular expression")
 	fs.StringVar(&o.skip, "skip", "", "skip specs whose text matches this regular expression")
@@ -136,6 +138,7 @@ func parseRunFlags(args []string) (*runOptions, error) {
 	fs.BoolVar(&o.noPreflight, "no-preflight", false, "skip the quick check of the tenant's set-up (passkey signup and login, one Universal Login) that stops the run INCONCLUSIVE naming a wrong setting")
 	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "run the specs in this many worker processes (the rate-limit specs run alone, after the others); the limits of the target are shared among them")
 	fs.StringVar(&o.workerInfo, "worker-info", "", "internal: the run's record, for a worker process of a parallel run")
+	fs.StringVar(&o.har, "har", report.HARFailed, "which specs' redacted exchanges report.har holds: failed (the failed and inconclusive ones) or all")
 	fs.Var(&o.specs, "spec", "also validate responses against this OpenAPI document (repeatable); operations it does not describe are left to ours")
 	o.ref.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -149,6 +152,8 @@ func parseRunFlags(args []string) (*runOptions, error) {
 		return nil, usagef("run: unexpected argument %q", fs.Arg(0))
 	case o.procs < 1:
 		return nil, usagef("run: --procs must be at least 1")
+	case o.har != report.HARFailed && o.har != report.HARAll:
+		return nil, usagef("run: --har is %q or %q, not %q", report.HARFailed, report.HARAll, o.har)
 	case o.config != "" && o.ref.set():
 		return nil, usagef("run: --fault, --misconfig, --plan, --refusals, --prompts, --dpop and --dpop-nonce apply to the embedded reference tenant, not to --config")
 	}
@@ -278,7 +283,7 @@ func (r *runState) runWorkers() (int, error) {
 			ginkgo = append(ginkgo, "--"+name+"="+f.Value.String())
 		}
 	})
-	code, err := runParallel(r.dir, r.cfgPath, r.info, r.procs, ginkgo, r.specs, r.expectedArg, r.showSecrets, r.verbose)
+	code, err := runParallel(r.dir, r.cfgPath, r.info, ginkgo, r.runOptions)
 	if r.info.ReferenceTenant != nil {
 		os.Remove(r.cfgPath)
 	}
@@ -314,7 +319,8 @@ func (r *runState) runInProcess() *reportWriter {
 		// Ginkgo prints the progress of a parallel run).
 		newProgress(r.verbose).register()
 	}
-	w := &reportWriter{dir: r.dir, fw: r.fw, info: r.info, expected: r.expected, extra: r.extra}
+	framework.AllExchanges = r.har == report.HARAll
+	w := &reportWriter{dir: r.dir, fw: r.fw, info: r.info, expected: r.expected, extra: r.extra, har: r.har}
 	ReportAfterSuite("reports and exit code", w.write)
 	// Matchers print what they compare, such as a response body holding a token:
 	// failure messages pass through the run's redactor before Ginkgo sees them.
@@ -365,6 +371,7 @@ type reportWriter struct {
 	info     report.Run
 	expected map[string]string
 	extra    []spec.ExtraDoc
+	har      string // which specs' exchanges report.har holds (run --har)
 
 	outcome *report.Outcome
 	result  runResult
@@ -417,7 +424,15 @@ func (w *reportWriter) write(r Report) {
 		w.err = err
 		return
 	}
-	w.err = o.WriteHTML(w.dir, pictures)
+	if err := o.WriteHTML(w.dir, pictures); err != nil {
+		w.err = err
+		return
+	}
+	if err := o.WriteMarkdown(w.dir); err != nil {
+		w.err = err
+		return
+	}
+	w.err = o.WriteHAR(w.dir, w.har)
 }
 
 // judge counts the outcome's specs and decides the exit code, which the
@@ -500,7 +515,7 @@ func (w *reportWriter) summary(out, errOut io.Writer) {
 			fmt.Fprintf(errOut, "WARNING: the run could not remove %d thing(s) it created; see run.traffic.leftovers in %s\n", len(t.Leftovers), report.CertificationFile)
 		}
 	}
-	fmt.Fprintf(out, "reports: %s, %s (and %s, %s) in %s\n", report.HTMLFile, report.CertificationFile, jsonReport, junitReport, w.dir)
+	fmt.Fprintf(out, "reports: %s, %s, %s, %s (and %s, %s) in %s\n", report.HTMLFile, report.MarkdownFile, report.HARFile, report.CertificationFile, jsonReport, junitReport, w.dir)
 	if w.code == exitFailures {
 		fmt.Fprintf(out, "reproduce the failures: myaccount-conformance replay %s\n", filepath.Join(w.dir, jsonReport))
 	}
@@ -565,7 +580,7 @@ func classify(specs []report.Spec, expected map[string]string) runResult {
 
 // runParallel runs the specs in procs workers (see parallel.go) and prints the
 // outcome the first of them left.
-func runParallel(dir, cfgPath string, info report.Run, procs int, ginkgo []string, specs []string, expected string, showSecrets, verbose bool) (int, error) {
+func runParallel(dir, cfgPath string, info report.Run, ginkgo []string, o *runOptions) (int, error) {
 	infoPath, err := writeInfo(dir, info)
 	if err != nil {
 		return exitUsage, err
@@ -575,19 +590,19 @@ func runParallel(dir, cfgPath string, info report.Run, procs int, ginkgo []strin
 		return exitUsage, err
 	}
 	defer os.RemoveAll(filepath.Join(dir, paceDir))
-	args := []string{"--config", cfgPath, "--report-dir", dir, "--worker-info", infoPath}
-	for _, s := range specs {
+	args := []string{"--config", cfgPath, "--report-dir", dir, "--worker-info", infoPath, "--har", o.har}
+	for _, s := range o.specs {
 		abs, _ := filepath.Abs(s)
 		args = append(args, "--spec", abs)
 	}
-	if expected != "" {
-		abs, _ := filepath.Abs(expected)
+	if o.expectedArg != "" {
+		abs, _ := filepath.Abs(o.expectedArg)
 		args = append(args, "--expected-failures", abs)
 	}
-	if showSecrets {
+	if o.showSecrets {
 		args = append(args, "--show-secrets")
 	}
-	if verbose {
+	if o.verbose {
 		args = append(args, "-v")
 	}
 	out, err := runWorkers(dir, ginkgo, args)
@@ -616,12 +631,12 @@ func writeUndecided(dir string, fw *harness.Framework, info report.Run, expected
 			Failure: types.Failure{Message: verdict.InconclusivePrefix + why},
 		}},
 	}
-	w := &reportWriter{dir: dir, fw: fw, info: info, expected: expected, extra: extra}
+	w := &reportWriter{dir: dir, fw: fw, info: info, expected: expected, extra: extra, har: report.HARFailed}
 	w.write(r)
 	if w.err != nil {
 		return exitInconclusive, fmt.Errorf("writing reports: %w", w.err)
 	}
-	fmt.Fprintf(os.Stderr, "reports (INCONCLUSIVE: nothing was checked): %s, %s, %s in %s\n", report.CertificationFile, report.HTMLFile, junitReport, dir)
+	fmt.Fprintf(os.Stderr, "reports (INCONCLUSIVE: nothing was checked): %s, %s, %s, %s, %s in %s\n", report.CertificationFile, report.HTMLFile, report.MarkdownFile, report.HARFile, junitReport, dir)
 	return exitInconclusive, nil
 }
 

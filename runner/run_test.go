@@ -31,6 +31,7 @@ import (
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
+	"github.com/myaccount-conformance/myaccount-conformance/runner/report/reporttest"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/harnesstest"
 )
@@ -273,9 +274,9 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 	configSecrets := maps.Clone(secrets)
 
 	// Every spec but the rate-limit ones, which take long and send nothing new: the
-	// same tokens through the same client.
+	// same tokens through the same client. report.har holds every spec's exchanges.
 	dir := t.TempDir()
-	code, stdout, stderr := runCmd(t, "run", "--config", cfg, "--label-filter", "!ratelimit", "--report-dir", dir)
+	code, stdout, stderr := runCmd(t, "run", "--config", cfg, "--label-filter", "!ratelimit", "--har", "all", "--report-dir", dir)
 	if code != exitFailures {
 		t.Fatalf("the faults should fail the run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -291,10 +292,23 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 			t.Fatalf("the proxy saw no %s: %v", k, kinds)
 		}
 	}
-	for _, f := range []string{report.HTMLFile, report.CertificationFile, jsonReport, junitReport} {
+	for _, f := range []string{report.HTMLFile, report.MarkdownFile, report.CertificationFile, report.HARFile, jsonReport, junitReport} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("report missing: %v", err)
 		}
+	}
+	// The archive the scan reads holds the exchanges of passed specs as well as failed.
+	data, err = os.ReadFile(filepath.Join(dir, report.HARFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	har := reporttest.CheckHAR(t, data)
+	results := map[string]int{}
+	for _, p := range har.Log.Pages {
+		results[p.Comment]++
+	}
+	if results[string(report.Pass)] == 0 || results[string(report.Fail)] == 0 || len(har.Log.Entries) < len(har.Log.Pages) {
+		t.Errorf("report.har of --har all: pages by result %v, %d entries", results, len(har.Log.Entries))
 	}
 	if found := scan(t, dir, stdout+stderr, secrets); len(found) > 0 {
 		t.Errorf("secrets in the reports or output (%d values scanned, %v): %v", len(secrets), kinds, found)

@@ -309,7 +309,7 @@ func TestGitHubActionsWorkflow(t *testing.T) {
 		}
 		var scripts []string
 		runAt := -1
-		var setupGo, uploadReports, junit bool
+		var setupGo, uploadReports, junit, summary bool
 		for i, s := range steps {
 			step, _ := s.(map[string]any)
 			uses, _ := step["uses"].(string)
@@ -336,9 +336,11 @@ func TestGitHubActionsWorkflow(t *testing.T) {
 			}
 			if runAt >= 0 && i > runAt && strings.Contains(cond, "always()") {
 				if strings.HasPrefix(uses, "actions/upload-artifact@") {
-					if p, _ := with["path"].(string); strings.Contains(p, "reports") {
-						uploadReports = true
-					}
+					p, _ := with["path"].(string)
+					uploadReports = uploadReports || uploads(p, "report.html") && uploads(p, "report.har")
+				}
+				if regexp.MustCompile(`cat reports/report\.md >> "?\$GITHUB_STEP_SUMMARY"?`).MatchString(script) {
+					summary = true
 				}
 				for _, v := range with {
 					if s, _ := v.(string); strings.Contains(s, "reports/junit.xml") {
@@ -354,7 +356,10 @@ func TestGitHubActionsWorkflow(t *testing.T) {
 			t.Errorf("job %s: no actions/setup-go step", jobName)
 		}
 		if !uploadReports {
-			t.Errorf("job %s: no actions/upload-artifact of reports/ with if: always() after the run", jobName)
+			t.Errorf("job %s: no actions/upload-artifact of reports/ (report.html and report.har) with if: always() after the run", jobName)
+		}
+		if !summary {
+			t.Errorf("job %s: reports/report.md not appended to $GITHUB_STEP_SUMMARY with if: always() after the run", jobName)
 		}
 		if !junit {
 			t.Errorf("job %s: reports/junit.xml not published with if: always() after the run", jobName)
@@ -431,8 +436,22 @@ func TestGitLabCI(t *testing.T) {
 		if j, _ := mapAt(artifacts, "reports")["junit"].(string); j != "reports/junit.xml" {
 			t.Errorf("job %s: artifacts.reports.junit is %q, want reports/junit.xml", name, j)
 		}
-		if paths, _ := artifacts["paths"].([]any); !slices.ContainsFunc(paths, func(p any) bool { return strings.TrimSuffix(fmt.Sprint(p), "/") == "reports" }) {
-			t.Errorf("job %s: artifacts.paths %v lacks reports/", name, paths)
+		paths, _ := artifacts["paths"].([]any)
+		var listed []string
+		for _, p := range paths {
+			listed = append(listed, fmt.Sprint(p))
+		}
+		for _, f := range []string{"report.html", "report.md", "report.har"} {
+			if !uploads(strings.Join(listed, "\n"), f) {
+				t.Errorf("job %s: artifacts.paths %v lacks reports/%s", name, paths, f)
+			}
+		}
+		// expose_as links the reports from a merge request; it leaves out a directory
+		// without its trailing slash.
+		if e, _ := artifacts["expose_as"].(string); e == "" {
+			t.Errorf("job %s: no artifacts.expose_as: a merge request does not link the reports", name)
+		} else if slices.Contains(listed, "reports") {
+			t.Errorf("job %s: artifacts.paths names reports without the trailing / that expose_as needs", name)
 		}
 		allowed, _ := mapAt(job, "allow_failure")["exit_codes"].([]any)
 		for _, c := range codes {
@@ -453,6 +472,18 @@ func TestGitLabCI(t *testing.T) {
 	if !found {
 		t.Fatal("no job runs `myaccount-conformance run`")
 	}
+}
+
+// uploads says whether an artifact's paths (one a line) hold reports/file: the
+// report dir, or the file by name.
+func uploads(paths, file string) bool {
+	for _, p := range strings.Split(paths, "\n") {
+		switch strings.TrimSpace(p) {
+		case "reports", "reports/", "reports/" + file:
+			return true
+		}
+	}
+	return false
 }
 
 // goMinor is the go directive of the suite's go.mod, major.minor.
@@ -479,6 +510,11 @@ func checkREADME(t *testing.T, secrets map[string]bool, codes []exitCode) {
 	for s := range secrets {
 		if !bytes.Contains(b, []byte(s)) {
 			t.Errorf("docs/ci/README.md does not name the secret %s", s)
+		}
+	}
+	for _, s := range []string{"report.md", "report.har", "report.html", "GITHUB_STEP_SUMMARY", "expose_as"} {
+		if !bytes.Contains(b, []byte(s)) {
+			t.Errorf("docs/ci/README.md does not mention %s (where the reports go)", s)
 		}
 	}
 	for _, c := range codes {

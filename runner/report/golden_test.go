@@ -14,7 +14,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with what the code renders now")
 
-// The certification and the HTML page of a fixed, synthetic run match the golden
+// The certification, the HTML page and report.md of a fixed, synthetic run match the golden
 // files in testdata/ (go test ./runner/report/ -run Golden -update rewrites them;
 // review the diff). Rendering twice gives the same bytes: no map order or clock
 // reaches what users read.
@@ -23,7 +23,7 @@ func TestCertificationAndHTMLGolden(t *testing.T) {
 	if err != nil || len(pictures) == 0 {
 		t.Fatalf("pictures: %v, %d", err, len(pictures))
 	}
-	render := func() (yamlOut, htmlOut []byte) {
+	render := func() (yamlOut, htmlOut, mdOut []byte) {
 		dir := t.TempDir()
 		o := report.Build(reporttest.Input())
 		if err := o.WriteYAML(dir); err != nil {
@@ -32,15 +32,20 @@ func TestCertificationAndHTMLGolden(t *testing.T) {
 		if err := o.WriteHTML(dir, pictures); err != nil {
 			t.Fatal(err)
 		}
-		return readFile(t, filepath.Join(dir, report.CertificationFile)), readFile(t, filepath.Join(dir, report.HTMLFile))
+		if err := o.WriteMarkdown(dir); err != nil {
+			t.Fatal(err)
+		}
+		return readFile(t, filepath.Join(dir, report.CertificationFile)), readFile(t, filepath.Join(dir, report.HTMLFile)),
+			readFile(t, filepath.Join(dir, report.MarkdownFile))
 	}
-	y1, h1 := render()
-	y2, h2 := render()
-	if !bytes.Equal(y1, y2) || !bytes.Equal(h1, h2) {
+	y1, h1, m1 := render()
+	y2, h2, m2 := render()
+	if !bytes.Equal(y1, y2) || !bytes.Equal(h1, h2) || !bytes.Equal(m1, m2) {
 		t.Error("two renderings of one run differ")
 	}
 	reporttest.Golden(t, filepath.Join("testdata", "certification.yaml.golden"), y1, *update)
 	reporttest.Golden(t, filepath.Join("testdata", "report.html.golden"), h1, *update)
+	reporttest.Golden(t, filepath.Join("testdata", "report.md.golden"), m1, *update)
 
 	// What the golden certification holds reads back as what was built.
 	c, err := report.ReadCertification(filepath.Join("testdata", "certification.yaml.golden"))

@@ -44,13 +44,15 @@ type Spec struct {
 	Leaf       string        `json:"leaf"`                 // the It text
 	Ordered    bool          `json:"ordered,omitempty"`    // in an Ordered container
 	IDs        []string      `json:"ids,omitempty"`
-	State      string        `json:"state"` // Ginkgo's: passed, failed, skipped, …
+	Areas      []string      `json:"areas,omitempty"` // its area labels (see Area)
+	State      string        `json:"state"`           // Ginkgo's: passed, failed, skipped, …
 	Result     Result        `json:"result"`
 	Reason     string        `json:"reason,omitempty"` // failure message or skip reason
 	Location   string        `json:"location,omitempty"`
 	Duration   time.Duration `json:"duration,omitempty"`
 	Exchanges  string        `json:"-"` // redacted exchanges of a failed spec
 	Curl       string        `json:"-"` // curl line repeating its last request
+	Records    string        `json:"-"` // its exchanges as JSON records, for report.har
 	NotRun     bool          `json:"-"` // left out by the filters
 	Suite      bool          `json:"-"` // a suite-level node (BeforeSuite, …), not an It
 }
@@ -87,8 +89,9 @@ func Specs(r types.Report) []Spec {
 			Leaf:       s.LeafNodeText,
 			Ordered:    s.IsInOrderedContainer,
 			IDs:        verdict.ReqIDs(s.Labels()),
+			Areas:      areasOf(s.Labels()),
 			State:      s.State.String(),
-			Location:   s.LeafNodeLocation.String(),
+			Location:   location(s.LeafNodeLocation),
 			Duration:   s.RunTime,
 			Suite:      !isIt,
 		}
@@ -128,11 +131,22 @@ func Specs(r types.Report) []Spec {
 				o.Exchanges = EntryString(e)
 			case verdict.Curl:
 				o.Curl = EntryString(e)
+			case ExchangeRecords:
+				o.Records = EntryString(e)
 			}
 		}
 		out = append(out, o)
 	}
 	return out
+}
+
+// location is file:line, or "" for a node without one (the stand-in spec of a run
+// that stopped before its specs).
+func location(l types.CodeLocation) string {
+	if l.FileName == "" {
+		return ""
+	}
+	return l.String()
 }
 
 // EntryString is a report entry's value as text, whether the report was built in

@@ -6,6 +6,7 @@
 package framework
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,14 +65,36 @@ var _ = AfterSuite(func(ctx SpecContext) {
 	AddReportEntry(verdict.Users, string(users), ReportEntryVisibilityNever)
 })
 
+// AllExchanges attaches the exchanges of every spec as exchange records, not only
+// those of a failed one (the runner's `run --har all`).
+var AllExchanges bool
+
+// ExchangeRecords names the report entry holding a spec's redacted exchanges as JSON
+// (the runner's report.har is built from it; runner/report reads the same name).
+const ExchangeRecords = "exchange_records"
+
 // On failure, attach the redacted exchanges and a curl line for the last request, so
-// the report alone is enough to reproduce and fix.
+// the report alone is enough to reproduce and fix; and the same exchanges as JSON
+// records, for report.har.
 var _ = AfterEach(func() {
-	if F == nil || !CurrentSpecReport().Failed() {
+	if F == nil {
+		return
+	}
+	failed := CurrentSpecReport().Failed()
+	if !failed && !AllExchanges {
 		return
 	}
 	ex := F.Recorder.Exchanges()
 	if len(ex) == 0 {
+		return
+	}
+	var records bytes.Buffer
+	enc := json.NewEncoder(&records)
+	enc.SetEscapeHTML(false) // the text as the redactor sees it: no \u0026 hiding a secret
+	if enc.Encode(ex) == nil {
+		AddReportEntry(ExchangeRecords, strings.TrimSpace(records.String()), ReportEntryVisibilityNever)
+	}
+	if !failed {
 		return
 	}
 	var b strings.Builder
