@@ -4,17 +4,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
-// AreaLabels are the labels that say what a spec is about (suites/framework keeps
-// the same list, which --label-filter selects by), in the order the reports show
-// them. A label of a spec that is neither one of these, a requirement ID, a method
-// type ("type:totp") nor Ginkgo's Serial is an area too, shown after them.
-var AreaLabels = []string{
-	"contract", "errors", "method", "enroll", "passkey", "tamper", "tolerance",
-	"login", "universal", "browser", "domains", "connected", "dpop", "access", "ratelimit",
-}
+// AreaLabels are the area labels in report order (spec.AreaLabels, the list the
+// suite's framework accepts). A label of a spec that is neither one of these, a
+// requirement ID, a method type ("type:totp") nor Ginkgo's Serial is an area too,
+// shown after them.
+var AreaLabels = spec.AreaLabels
 
 // Area names for specs without an area label: the suite's own nodes (a failed
 // BeforeSuite) and Its that carry none.

@@ -60,15 +60,8 @@ func Req(ids ...string) Labels {
 	return Label(ids...)
 }
 
-// areaLabels are the labels that say what a spec is about, besides "type:<method
-// type>": the names --label-filter selects areas by, and the report groups by.
-var areaLabels = []string{
-	"contract", "errors", "method", "enroll", "passkey", "tamper", "tolerance",
-	"login", "universal", "browser", "domains", "connected", "dpop", "access", "ratelimit",
-}
-
 // Area is a set of area labels, checked while the spec tree is built: each is one
-// of areaLabels or "type:<a method type>", never a requirement ID (Req attaches
+// of spec.AreaLabels or "type:<a method type>", never a requirement ID (Req attaches
 // those).
 type Area Labels
 
@@ -76,8 +69,8 @@ type Area Labels
 func AreaOf(labels ...string) Area {
 	for _, l := range labels {
 		typ, isType := strings.CutPrefix(l, "type:")
-		if !slices.Contains(areaLabels, l) && !(isType && slices.Contains(methods.Types(), typ)) {
-			panic(fmt.Sprintf("framework.AreaOf: %q is no area label (%s, or type:<a method type>)", l, strings.Join(areaLabels, ", ")))
+		if !slices.Contains(spec.AreaLabels, l) && !(isType && slices.Contains(methods.Types(), typ)) {
+			panic(fmt.Sprintf("framework.AreaOf: %q is no area label (%s, or type:<a method type>)", l, strings.Join(spec.AreaLabels, ", ")))
 		}
 	}
 	return Area(labels)
