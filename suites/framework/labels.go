@@ -64,6 +64,7 @@ func Req(ids ...string) Labels {
 var areaLabels = []string{
 	"contract", "errors", "method", "enroll", "passkey", "tamper", "tolerance",
 	"login", "universal", "browser", "domains", "connected", "dpop", "access", "ratelimit",
+	"cors",
 }
 
 // Area is a set of area labels, checked while the spec tree is built: each is one

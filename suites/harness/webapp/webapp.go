@@ -34,7 +34,7 @@ import (
 )
 
 // page is what the application serves at /: an empty document for scripts to run in.
-const page = "<!doctype html><meta charset=utf-8><title>myaccount-conformance browser application</title><p>A page of the browser application.</p>"
+const page = "<!doctype html><meta charset=utf-8><title>myaccount-conformance browser application</title><link rel=icon href=\"data:,\"><p>A page of the browser application.</p>"
 
 // App is a running browser application: its page server and the Chromium that
 // opens it.
