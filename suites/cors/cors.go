@@ -66,7 +66,7 @@ var _ = framework.AreaOf("cors").Describe("CORS: the API called from a browser a
 				}
 			})
 			// The answer is sent by the first spec that needs it.
-			real := func(ctx SpecContext) *harness.Response {
+			answered := func(ctx SpecContext) *harness.Response {
 				GinkgoHelper()
 				if answer == nil {
 					answer = send(ctx, op, take(ctx, framework.Budget{kind: 1}), origin)
@@ -89,16 +89,16 @@ var _ = framework.AreaOf("cors").Describe("CORS: the API called from a browser a
 				framework.ExpectNoFailures(failures)
 			})
 			It("answers a request from the allowed origin with that origin", framework.Req("MA-CORS-003"), func(ctx SpecContext) {
-				if why := allowsOrigin(real(ctx), origin); why != "" {
+				if why := allowsOrigin(answered(ctx), origin); why != "" {
 					Fail(why)
 				}
 			})
 			It("exposes the headers the vendor's browser SDK reads (Location, WWW-Authenticate, DPoP-Nonce) and the rate-limit headers", framework.Req("MA-CORS-004"), func(ctx SpecContext) {
-				framework.ExpectNoFailures(exposeProblems(real(ctx)))
+				framework.ExpectNoFailures(exposeProblems(answered(ctx)))
 			})
 			It("says Vary: Origin where it names the origin", framework.Req("MA-CORS-005"), func(ctx SpecContext) {
 				var failures []string
-				for _, r := range append([]*harness.Response{real(ctx)}, preflights...) {
+				for _, r := range append([]*harness.Response{answered(ctx)}, preflights...) {
 					failures = append(failures, varyProblems(r)...)
 				}
 				framework.ExpectNoFailures(failures)
