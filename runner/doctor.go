@@ -102,6 +102,7 @@ func diagnose(ctx context.Context, fw *harness.Framework, quick bool) []check {
 	d.universalLogins(ctx)
 	if !quick {
 		d.rateLimits(meResp)
+		d.cors(ctx) // doctor_cors.go
 	}
 	return d.out
 }

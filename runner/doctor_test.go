@@ -24,6 +24,7 @@ var doctorNames = map[string][]string{
 	reftenant.MisconfigBotDetection:           {"FAIL  Universal Login (spa)", "Security > Attack Protection > Bot Detection"},
 	reftenant.MisconfigPasskeysDisabled:       {"FAIL  native passkey signup", "Authentication Methods > Passkey"},
 	reftenant.MisconfigTokenAuthMethodBasic:   {"FAIL  Universal Login (web)", "Authentication Method must be Client Secret (Post)"},
+	reftenant.MisconfigCORSOriginNotAllowed:   {"FAIL  CORS for https://app.conformance.test on login.conformance.test", "Allowed Origins (CORS) must hold https://app.conformance.test", "Allow Cross-Origin Authentication"},
 }
 
 // doctor says ok for everything against the reference tenant, with and without its
@@ -36,7 +37,8 @@ func TestDoctorNamesEachMisconfiguration(t *testing.T) {
 		t.Fatalf("clean reference: exit %d\n%s%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"ok    discovery on tenant.conformance.test", "ok    discovery on login.conformance.test", "ok    native passkey signup",
-		"ok    native passkey login", "ok    Universal Login (spa)", "ok    Universal Login (web)", "ok    the web client's My Account token", "ok    rate limits"} {
+		"ok    native passkey login", "ok    Universal Login (spa)", "ok    Universal Login (web)", "ok    the web client's My Account token", "ok    rate limits",
+		"ok    CORS for https://app.conformance.test on login.conformance.test"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("clean reference: no %q in\n%s", want, stdout)
 		}

@@ -221,6 +221,10 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 		target.ConnectedAccounts = config.ConnectedAccounts{Connection: conn, RedirectURI: native.RedirectURIs[0]}
 	}
 	target.DPoPNonce = t.DPoPNonce()
+	// The browser application the cors specs act as: the spa client's allowed origin.
+	if len(spa.AllowedOrigins) > 0 {
+		target.CORS = config.CORS{Origin: spa.AllowedOrigins[0]}
+	}
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)
 	}

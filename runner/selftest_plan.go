@@ -130,4 +130,10 @@ var faultDetectors = map[string][]string{
 	"verify-extra-fields":             {"MA-ERR-003"},
 	"verify-read-scope":               {"MA-AUTHZ-002"},
 	"webauthn-enrollable":             {"MA-MTH-021"},
+
+	// Cross-origin requests (suites/cors).
+	"cors-any-origin-echoed":              {"MA-CORS-006"},
+	"cors-location-not-exposed":           {"MA-CORS-004", "MA-CORS-008"},
+	"cors-preflight-missing-patch-delete": {"MA-CORS-001"},
+	"cors-wildcard-origin":                {"MA-CORS-003", "MA-CORS-006"},
 }

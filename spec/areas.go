@@ -7,4 +7,5 @@ package spec
 var AreaLabels = []string{
 	"contract", "errors", "method", "enroll", "passkey", "tamper", "tolerance",
 	"login", "universal", "browser", "domains", "connected", "dpop", "access", "ratelimit",
+	"cors",
 }

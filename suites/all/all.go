@@ -6,6 +6,7 @@ package all
 import (
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/connected"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/contract"
+	_ "github.com/myaccount-conformance/myaccount-conformance/suites/cors"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/domains"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/dpop"
 	_ "github.com/myaccount-conformance/myaccount-conformance/suites/enroll"

@@ -69,6 +69,9 @@ type Target struct {
 	DPoPNonce bool `json:"dpop_nonce,omitempty"`
 	// ConnectedAccounts configures the connected-accounts flow.
 	ConnectedAccounts ConnectedAccounts `json:"connected_accounts,omitempty"`
+	// CORS is the origin of a browser application allowed to call the My Account
+	// API (cors.go); the cors specs skip without it.
+	CORS CORS `json:"cors,omitempty"`
 	// Implementation describes what is being tested, for reports.
 	Implementation Implementation `json:"implementation,omitempty"`
 }

@@ -20,6 +20,7 @@ func (t *Target) Validate() error {
 	v.limits(t)
 	v.dpop(t)
 	v.services(t)
+	v.cors(t)
 	return errors.Join(v.errs...)
 }
 

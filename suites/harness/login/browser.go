@@ -40,11 +40,8 @@ type BrowserDriver struct {
 	target *config.Target
 	cfg    *config.Browser
 
-	ctx         context.Context // the browser's chromedp context
-	cancel      context.CancelFunc
-	allocCancel context.CancelFunc
-	dir         string
-	closeOnce   sync.Once
+	ctx      context.Context // the browser's chromedp context
+	chromium *Chromium
 }
 
 // ErrNoChromium: no Chromium binary was found.
@@ -67,79 +64,25 @@ func ChromiumPath(t *config.Target) (string, error) {
 	return "", fmt.Errorf("%w; looked for %s and chromium on PATH", ErrNoChromium, want)
 }
 
-// browserStartTimeout bounds Chromium's start.
-const browserStartTimeout = 30 * time.Second
-
 // NewBrowserDriver starts one headless Chromium for many logins; Close stops it.
 func NewBrowserDriver(ctx context.Context, t *config.Target) (*BrowserDriver, error) {
-	path, err := ChromiumPath(t)
+	c, err := StartChromium(ctx, t, ChromiumExtra{})
 	if err != nil {
 		return nil, err
 	}
 	cfg := t.Login.Browser
 	if cfg == nil {
-		cfg = &config.Browser{Chromium: path, UsernameSelector: config.DefaultUsernameSelector, PasswordSelector: config.DefaultPasswordSelector,
+		cfg = &config.Browser{Chromium: c.Path, UsernameSelector: config.DefaultUsernameSelector, PasswordSelector: config.DefaultPasswordSelector,
 			SubmitSelector: config.DefaultSubmitSelector, PasskeySelector: config.DefaultPasskeySelector}
 	}
-	spki, err := pinnedSPKIs(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "myaccount-chromium-")
-	if err != nil {
-		return nil, err
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		// Without these Chromium calls home, and this network refuses it.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(dir),
-		chromedp.Env("HOME=" + dir),
-	}
-	if rules := hostResolverRules(t); rules != "" {
-		opts = append(opts, chromedp.Flag("host-resolver-rules", rules))
-	}
-	if spki != "" {
-		// Trust exactly the target's certificates: the page stays a secure context
-		// (WebAuthn works), which --ignore-certificate-errors would break.
-		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
-	}
-	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancel := chromedp.NewContext(allocCtx)
-	b := &BrowserDriver{target: t, cfg: cfg, ctx: bctx, cancel: cancel, allocCancel: allocCancel, dir: dir}
-	// The first Do starts the process, which lives as long as bctx: bound the
-	// start with a timer, not with a derived context.
-	timer := time.AfterFunc(browserStartTimeout, cancel)
-	err = chromedp.Do(bctx)
-	stopped := !timer.Stop()
-	if err != nil || stopped {
-		_ = b.Close()
-		if err == nil {
-			err = context.DeadlineExceeded
-		}
-		return nil, fmt.Errorf("starting Chromium (%s): %w", path, err)
-	}
-	return b, nil
+	return &BrowserDriver{target: t, cfg: cfg, ctx: c.Ctx, chromium: c}, nil
 }
 
 // Name implements Driver.
 func (b *BrowserDriver) Name() string { return config.DriverBrowser }
 
 // Close stops Chromium and removes its profile.
-func (b *BrowserDriver) Close() error {
-	b.closeOnce.Do(func() {
-		b.cancel()
-		b.allocCancel()
-		_ = os.RemoveAll(b.dir)
-	})
-	return nil
-}
+func (b *BrowserDriver) Close() error { return b.chromium.Close() }
 
 // hostResolverRules maps the resolve entries for Chromium: "MAP host ip:port".
 func hostResolverRules(t *config.Target) string {
