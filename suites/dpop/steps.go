@@ -449,11 +449,14 @@ var fixtures = map[string]fixture{
 			}
 			return opCall{req: &r, ok: prev.ok, after: prev.after}
 		}},
+	// The user's only method is its passkey, which has no name: what a PATCH with one
+	// does is not documented (PROTOCOL §10), so 400 (refused for the body, after the
+	// credentials were taken) and 200 (nothing changed) both show the proof accepted.
 	"updateAuthenticationMethod": {works: w1.Plus(f1), refused: w1.Plus(f1), state: passkeyState, stateKind: spec.FilteredRead,
 		call: func(ctx context.Context, u *dpopUser, _ bool) opCall {
 			name := "dpop-" + harness.NewEmail()[len("conformance+"):len("conformance+")+12]
 			return opCall{req: meCall(u, "updateAuthenticationMethod", map[string]string{"authentication_method_id": signupMethodID(ctx, u)}, map[string]any{"name": name}),
-				ok: []int{http.StatusOK}}
+				ok: []int{http.StatusOK, http.StatusBadRequest}}
 		}},
 	// A valid call deletes a second passkey enrolled for it; a refused one names the
 	// user's first passkey, which must stay. Sent again, the valid call names a

@@ -118,3 +118,31 @@ func Refused(ctx context.Context, c *myaccount.Client, opID string, in myaccount
 	}
 	return RefusalProblems(what, Deliver(resp, err), want...)
 }
+
+// UndocumentedPatch sends a PATCH whose member the method's type does not have and
+// whose effect the vendor does not document (a name for a passkey, PROTOCOL §10),
+// and returns what is wrong with the answer: both a refusal (400 with the problem
+// body) and a 200 that changes nothing (the method answered still without the
+// member) conform. 1 write.
+func UndocumentedPatch(ctx context.Context, c *myaccount.Client, id string, body map[string]any) []string {
+	GinkgoHelper()
+	resp := Deliver(c.Update(ctx, id, body))
+	what := fmt.Sprintf("PATCH %v of a method whose type has no such member", body)
+	if resp.Status != 200 {
+		return RefusalProblems(what, resp, 400)
+	}
+	var out []string
+	if resp.Violation != nil {
+		out = append(out, fmt.Sprintf("%s: the 200 breaks the API description: %v", what, resp.Violation))
+	}
+	m := resp.Object()
+	if got, _ := m["id"].(string); got != id {
+		out = append(out, fmt.Sprintf("%s: the 200 answers method %q, not %q", what, m["id"], id))
+	}
+	for k := range body {
+		if v, ok := m[k]; ok {
+			out = append(out, fmt.Sprintf("%s: the 200 answers the method with %s %v, a member its type does not have: a 200 must change nothing", what, k, v))
+		}
+	}
+	return out
+}
