@@ -2,10 +2,12 @@ package main
 
 import (
 	"flag"
+	"reflect"
 	"strings"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 )
 
 // The reference tenant's switches between behaviours a correct Auth0 tenant may
@@ -13,6 +15,11 @@ import (
 
 // behaviourFlags adds the switches of b to fs.
 func behaviourFlags(fs *flag.FlagSet, b *report.ReferenceBehaviour) {
+	fs.Func("dpop-algs", "the only DPoP proof algorithms the embedded reference tenant accepts and discovery lists, comma-separated (default: "+strings.Join(reftenant.DPoPAlgs(), ",")+"); Auth0 documents ES256", func(v string) error {
+		b.DPoPAlgs = strings.Split(v, ",")
+		return nil
+	})
+	fs.BoolVar(&b.DPoPNoncePublicToken, "dpop-nonce-public", false, "the embedded reference tenant demands DPoP nonces of public clients at the token endpoint only, as Auth0 documents (--dpop-nonce: everywhere)")
 	fs.StringVar(&b.PasskeyName, "passkey-name", "", "what the embedded reference tenant does with a PATCH naming a passkey, which has no name: "+strings.Join(reftenant.PasskeyNameBehaviours(), " (the default) or ")+" (200, nothing changed)")
 }
 
@@ -22,13 +29,36 @@ func behaviourArgs(b report.ReferenceBehaviour) []string {
 	if b.PasskeyName != "" {
 		out = append(out, "--passkey-name", b.PasskeyName)
 	}
+	if len(b.DPoPAlgs) > 0 {
+		out = append(out, "--dpop-algs", strings.Join(b.DPoPAlgs, ","))
+	}
+	if b.DPoPNoncePublicToken {
+		out = append(out, "--dpop-nonce-public")
+	}
 	return out
 }
 
 // behaviourSet says b is not the defaults.
-func behaviourSet(b report.ReferenceBehaviour) bool { return b != (report.ReferenceBehaviour{}) }
+func behaviourSet(b report.ReferenceBehaviour) bool {
+	return !reflect.DeepEqual(b, report.ReferenceBehaviour{})
+}
 
 // behaviourOptions are the reftenant switches b names.
 func behaviourOptions(b report.ReferenceBehaviour) reftenant.Behaviour {
-	return reftenant.Behaviour{PasskeyName: b.PasskeyName}
+	return reftenant.Behaviour{PasskeyName: b.PasskeyName, DPoPAlgs: b.DPoPAlgs, DPoPNoncePublicToken: b.DPoPNoncePublicToken}
+}
+
+// nonceConfig states where the tenant t demands DPoP nonces (nil: nowhere).
+func nonceConfig(t *reftenant.Tenant) *config.DPoPNonce {
+	if !t.DPoPNonce() {
+		return nil
+	}
+	n := &config.DPoPNonce{API: t.NonceAtAPI()}
+	if t.NonceAtToken(true) {
+		n.TokenEndpoint = append(n.TokenEndpoint, config.ClientPublic)
+	}
+	if t.NonceAtToken(false) {
+		n.TokenEndpoint = append(n.TokenEndpoint, config.ClientConfidential)
+	}
+	return n
 }

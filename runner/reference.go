@@ -224,7 +224,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	if conn := t.ConnectedAccountsConnection(); conn != "" {
 		target.ConnectedAccounts = config.ConnectedAccounts{Connection: conn, RedirectURI: native.RedirectURIs[0]}
 	}
-	target.DPoPNonce = t.DPoPNonce()
+	target.DPoPNonce = nonceConfig(t)
 	if f := t.Faults(); len(f) > 0 {
 		target.Name = fmt.Sprintf("reference tenant with faults %v", f)
 	}

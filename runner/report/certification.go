@@ -152,6 +152,10 @@ type ReferenceTenant struct {
 type ReferenceBehaviour struct {
 	// PasskeyName is what a PATCH with a name does to a passkey: refuse or ignore.
 	PasskeyName string `yaml:"passkey_name,omitempty"`
+	// DPoPAlgs are the only proof algorithms it accepts (empty: its four).
+	DPoPAlgs []string `yaml:"dpop_algs,omitempty"`
+	// DPoPNoncePublicToken: nonces demanded of public clients at the token endpoint only.
+	DPoPNoncePublicToken bool `yaml:"dpop_nonce_public_token,omitempty"`
 }
 
 // Statistics counts requirements and specs.
