@@ -20,6 +20,7 @@ func behaviourFlags(fs *flag.FlagSet, b *report.ReferenceBehaviour) {
 		return nil
 	})
 	fs.BoolVar(&b.DPoPNoncePublicToken, "dpop-nonce-public", false, "the embedded reference tenant demands DPoP nonces of public clients at the token endpoint only, as Auth0 documents (--dpop-nonce: everywhere)")
+	fs.BoolVar(&b.ConnectCodeInFragment, "connect-code-fragment", false, "the embedded reference tenant brings connected accounts back with connect_code in the redirect's fragment, as the vendor's page shows (default: the query, as the OpenAPI description and spa-js read it)")
 	fs.StringVar(&b.PasskeyName, "passkey-name", "", "what the embedded reference tenant does with a PATCH naming a passkey, which has no name: "+strings.Join(reftenant.PasskeyNameBehaviours(), " (the default) or ")+" (200, nothing changed)")
 }
 
@@ -35,6 +36,9 @@ func behaviourArgs(b report.ReferenceBehaviour) []string {
 	if b.DPoPNoncePublicToken {
 		out = append(out, "--dpop-nonce-public")
 	}
+	if b.ConnectCodeInFragment {
+		out = append(out, "--connect-code-fragment")
+	}
 	return out
 }
 
@@ -45,7 +49,8 @@ func behaviourSet(b report.ReferenceBehaviour) bool {
 
 // behaviourOptions are the reftenant switches b names.
 func behaviourOptions(b report.ReferenceBehaviour) reftenant.Behaviour {
-	return reftenant.Behaviour{PasskeyName: b.PasskeyName, DPoPAlgs: b.DPoPAlgs, DPoPNoncePublicToken: b.DPoPNoncePublicToken}
+	return reftenant.Behaviour{PasskeyName: b.PasskeyName, DPoPAlgs: b.DPoPAlgs, DPoPNoncePublicToken: b.DPoPNoncePublicToken,
+		ConnectCodeInFragment: b.ConnectCodeInFragment}
 }
 
 // nonceConfig states where the tenant t demands DPoP nonces (nil: nowhere).

@@ -156,6 +156,8 @@ type ReferenceBehaviour struct {
 	DPoPAlgs []string `yaml:"dpop_algs,omitempty"`
 	// DPoPNoncePublicToken: nonces demanded of public clients at the token endpoint only.
 	DPoPNoncePublicToken bool `yaml:"dpop_nonce_public_token,omitempty"`
+	// ConnectCodeInFragment: connect_code comes back in the redirect's fragment.
+	ConnectCodeInFragment bool `yaml:"connect_code_in_fragment,omitempty"`
 }
 
 // Statistics counts requirements and specs.

@@ -43,12 +43,17 @@ func ExpectInvalidGrant(resp *harness.Response, what string) {
 	Expect(resp.Object()).To(HaveKeyWithValue("error", "invalid_grant"), "%s: the error code", what)
 }
 
-// ExpectClientAuthFailed expects 401 with invalid_client (RFC 6749 §5.2) or
-// access_denied (Auth0).
+// ClientAuthErrors are the error codes of a failed client authentication: RFC 6749
+// §5.2's invalid_client, and access_denied and unauthorized_client, with which
+// Auth0 has answered a missing client secret.
+var ClientAuthErrors = []string{"invalid_client", "access_denied", "unauthorized_client"}
+
+// ExpectClientAuthFailed expects 401 or 403 (Auth0 has answered a missing secret
+// with 403) with one of ClientAuthErrors.
 func ExpectClientAuthFailed(resp *harness.Response, what string) {
 	GinkgoHelper()
-	Expect(resp).To(HaveStatus(401), "%s must be refused", what)
-	Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf("invalid_client", "access_denied")), "%s: the error code", what)
+	Expect(resp.Status).To(BeElementOf(401, 403), "%s must be refused with 401 or 403: %d %s", what, resp.Status, resp.Body)
+	Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf(ClientAuthErrors)), "%s: the error code", what)
 }
 
 // RefusalProblems checks that resp is one of the wanted statuses with a My Account
