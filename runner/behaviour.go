@@ -21,6 +21,10 @@ func behaviourFlags(fs *flag.FlagSet, b *report.ReferenceBehaviour) {
 	})
 	fs.BoolVar(&b.DPoPNoncePublicToken, "dpop-nonce-public", false, "the embedded reference tenant demands DPoP nonces of public clients at the token endpoint only, as Auth0 documents (--dpop-nonce: everywhere)")
 	fs.BoolVar(&b.ConnectCodeInFragment, "connect-code-fragment", false, "the embedded reference tenant brings connected accounts back with connect_code in the redirect's fragment, as the vendor's page shows (default: the query, as the OpenAPI description and spa-js read it)")
+	fs.BoolFunc("as-documented", "start the embedded reference tenant as Auth0 documents each open behaviour: "+strings.Join(asDocumentedArgs, " "), func(string) error {
+		*b = asDocumented(*b)
+		return nil
+	})
 	fs.StringVar(&b.PasskeyName, "passkey-name", "", "what the embedded reference tenant does with a PATCH naming a passkey, which has no name: "+strings.Join(reftenant.PasskeyNameBehaviours(), " (the default) or ")+" (200, nothing changed)")
 }
 
@@ -66,4 +70,20 @@ func nonceConfig(t *reftenant.Tenant) *config.DPoPNonce {
 		n.TokenEndpoint = append(n.TokenEndpoint, config.ClientConfidential)
 	}
 	return n
+}
+
+// asDocumentedArgs are the switches --as-documented sets: the reference behaves as
+// Auth0 documents each behaviour the reference's defaults choose otherwise
+// (PROTOCOL §10): a PATCH naming a passkey, which has no name, changes nothing;
+// DPoP with ES256 only; nonces demanded of public clients at the token endpoint
+// only; connect_code in the redirect's fragment.
+var asDocumentedArgs = []string{"--passkey-name", reftenant.PasskeyNameIgnore, "--dpop-algs", "ES256", "--dpop-nonce-public", "--connect-code-fragment"}
+
+// asDocumented is b with the switches of asDocumentedArgs set.
+func asDocumented(b report.ReferenceBehaviour) report.ReferenceBehaviour {
+	b.PasskeyName = reftenant.PasskeyNameIgnore
+	b.DPoPAlgs = []string{"ES256"}
+	b.DPoPNoncePublicToken = true
+	b.ConnectCodeInFragment = true
+	return b
 }
