@@ -61,6 +61,7 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.NoConnectedAccounts, "no-connected-accounts", false, "the embedded reference tenant offers no connection for connected accounts")
 	fs.BoolVar(&r.DPoPNonce, "dpop-nonce", false, "the embedded reference tenant demands server nonces in DPoP proofs (use_dpop_nonce)")
 	fs.DurationVar(&r.TokenTTL, "token-ttl", referenceTokenTTL, "the lifetime of the embedded reference tenant's access tokens for the My Account API (the expired-token spec waits it out)")
+	behaviourFlags(fs, &r.Behaviour)
 	fs.DurationVar(&r.SessionTTL, "session-ttl", referenceSessionTTL, "the lifetime of the embedded reference tenant's WebAuthn ceremonies (auth_session; the expired-ceremony specs wait it out)")
 }
 
@@ -110,20 +111,22 @@ func (r reference) args() []string {
 	if r.SessionTTL != referenceSessionTTL {
 		out = append(out, "--session-ttl", r.SessionTTL.String())
 	}
-	return out
+	return append(out, behaviourArgs(r.Behaviour)...)
 }
 
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
-		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL
+		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
+		behaviourSet(r.Behaviour)
 }
 
 // options are the reftenant options for r, listening on addr.
 func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
 		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, DPoPNonce: r.DPoPNonce, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
-		MyAccountTokenTTL: cmp.Or(r.TokenTTL, referenceTokenTTL), SessionTTL: cmp.Or(r.SessionTTL, referenceSessionTTL)}
+		MyAccountTokenTTL: cmp.Or(r.TokenTTL, referenceTokenTTL), SessionTTL: cmp.Or(r.SessionTTL, referenceSessionTTL),
+		Behaviour: behaviourOptions(r.Behaviour)}
 	if o.MyAccountTokenTTL < 0 || o.SessionTTL < 0 {
 		return o, usagef("--token-ttl and --session-ttl must be positive")
 	}
@@ -220,7 +223,7 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	if conn := t.ConnectedAccountsConnection(); conn != "" {
 		target.ConnectedAccounts = config.ConnectedAccounts{Connection: conn, RedirectURI: native.RedirectURIs[0]}
 	}
-	target.DPoPNonce = t.DPoPNonce()
+	target.DPoPNonce = nonceConfig(t)
 	// The browser application the cors specs act as: the spa client's allowed origin.
 	if len(spa.AllowedOrigins) > 0 {
 		target.CORS = config.CORS{Origin: spa.AllowedOrigins[0]}

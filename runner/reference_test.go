@@ -30,7 +30,7 @@ func TestReferenceDPoPFlagsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if target.DPoP != "required" || !target.DPoPNonce {
+	if target.DPoP != "required" || !target.NonceAtAPI() || !target.NonceAtToken(true) || !target.NonceAtToken(false) {
 		t.Errorf("the target config says dpop %q, dpop_nonce %v", target.DPoP, target.DPoPNonce)
 	}
 	again := fromRecord(r.record(tn))

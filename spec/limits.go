@@ -137,6 +137,9 @@ const (
 	PlanEarlyAccess  = "early-access"
 	// PlanPrivateCloud prefixes the private-cloud tiers: private-cloud-100 … -10000.
 	PlanPrivateCloud = "private-cloud-"
+	// PlanPrivateCloudDev is private cloud's "Tier Dev": 20 reads and 20 writes a
+	// second for the My Account API, 40 filtered reads; per user as other tiers.
+	PlanPrivateCloudDev = PlanPrivateCloud + "dev"
 )
 
 // DefaultPlan is the plan of a target that does not say.
@@ -155,7 +158,7 @@ var (
 
 // LimitPlans lists the plan names LimitPlan knows.
 func LimitPlans() []string {
-	out := []string{PlanEnterprise, PlanEssentials, PlanProfessional, PlanFree}
+	out := []string{PlanEnterprise, PlanEssentials, PlanProfessional, PlanFree, PlanPrivateCloudDev}
 	for _, t := range privateCloudTiers {
 		out = append(out, fmt.Sprintf("%s%d", PlanPrivateCloud, t))
 	}
@@ -177,6 +180,9 @@ func LimitPlan(name string) (Limits, error) {
 		l.User = Level{Read: PerMinute(2, 2), Write: PerMinute(2, 2), FilteredRead: PerMinute(5, 5)}
 	case PlanEarlyAccess:
 		l.Tenant = Level{Read: PerSecond(25, 25), Shared: true}
+	case PlanPrivateCloudDev:
+		l.Tenant = Level{Read: PerSecond(20, 20), Write: PerSecond(20, 20), FilteredRead: PerSecond(40, 40)}
+		l.User = Level{Read: PerMinute(5, 5), Write: PerMinute(5, 5), FilteredRead: PerMinute(20, 20)}
 	default:
 		var tier int
 		if _, err := fmt.Sscanf(name, PlanPrivateCloud+"%d", &tier); err != nil || !slices.Contains(privateCloudTiers, tier) ||

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +58,24 @@ func TestKindOf(t *testing.T) {
 		if got := KindOf(c.method, q); got != c.want {
 			t.Errorf("KindOf(%s ?%s) = %s, want %s", c.method, c.query, got, c.want)
 		}
+	}
+}
+
+// Private cloud's Tier Dev: 20/s reads and writes, 40/s filtered reads, and the
+// per-user limits of every tier.
+func TestPrivateCloudDev(t *testing.T) {
+	l, err := LimitPlan(PlanPrivateCloudDev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Tenant.Read != PerSecond(20, 20) || l.Tenant.Write != PerSecond(20, 20) || l.Tenant.FilteredRead != PerSecond(40, 40) {
+		t.Errorf("tenant %+v", l.Tenant)
+	}
+	other, _ := LimitPlan(PlanPrivateCloud + "100")
+	if l.User != other.User {
+		t.Errorf("per user %+v, other tiers %+v", l.User, other.User)
+	}
+	if !slices.Contains(LimitPlans(), PlanPrivateCloudDev) {
+		t.Error("LimitPlans leaves it out")
 	}
 }

@@ -141,6 +141,22 @@ type ReferenceTenant struct {
 	// lifetimes (zero in certifications from before they were recorded).
 	TokenTTL   time.Duration `yaml:"token_ttl,omitempty"`
 	SessionTTL time.Duration `yaml:"session_ttl,omitempty"`
+	// Behaviour are its switches between behaviours the vendor leaves open.
+	Behaviour ReferenceBehaviour `yaml:"behaviour,omitempty"`
+}
+
+// ReferenceBehaviour are the reference tenant's switches between behaviours a
+// correct Auth0 tenant may have (reftenant.Behaviour); the zero value is the
+// reference's defaults.
+type ReferenceBehaviour struct {
+	// PasskeyName is what a PATCH with a name does to a passkey: refuse or ignore.
+	PasskeyName string `yaml:"passkey_name,omitempty"`
+	// DPoPAlgs are the only proof algorithms it accepts (empty: its four).
+	DPoPAlgs []string `yaml:"dpop_algs,omitempty"`
+	// DPoPNoncePublicToken: nonces demanded of public clients at the token endpoint only.
+	DPoPNoncePublicToken bool `yaml:"dpop_nonce_public_token,omitempty"`
+	// ConnectCodeInFragment: connect_code comes back in the redirect's fragment.
+	ConnectCodeInFragment bool `yaml:"connect_code_in_fragment,omitempty"`
 }
 
 // Statistics counts requirements and specs.

@@ -39,6 +39,8 @@ type contractUser struct {
 	// enrolled are the types it enrolled besides that passkey; the suite enrolls
 	// each at most once per user (a user has one password and one recovery code).
 	enrolled map[string]bool
+	// named are the ids of the methods enrolled for a PATCH to change, by type.
+	named map[string]string
 	// linked says it has a connected account: a second one of the same connection
 	// is refused with 409.
 	linked bool
@@ -87,7 +89,7 @@ func (p *userPool) take(ctx context.Context, need framework.Budget, avoid func(*
 // of its methods (its passkey's id and the first state).
 func (p *userPool) signUp(ctx context.Context) (*contractUser, framework.Budget) {
 	GinkgoHelper()
-	u := &contractUser{User: framework.NewUser(ctx), enrolled: map[string]bool{}, sessions: map[string]*harness.Session{}}
+	u := &contractUser{User: framework.NewUser(ctx), enrolled: map[string]bool{}, named: map[string]string{}, sessions: map[string]*harness.Session{}}
 	u.c = myaccount.New(framework.F.Client, p.host, u.Session(ctx, p.host, p.scopes...))
 	ms := u.readMethods(ctx)
 	Expect(ms).NotTo(BeEmpty(), "a new user lists no authentication method")
@@ -246,12 +248,45 @@ type valid struct {
 	location string
 }
 
-// validCost is what preparing a valid request of op costs u (a start or connect).
+// validCost is what preparing a valid request of op costs u (a start or connect;
+// for a PATCH of a method other than the signup passkey, its enrollment).
 func validCost(op spec.Operation, base catalogue.Base) framework.Budget {
-	if base.Connect || op.ID == myaccount.VerifyEnrollment {
+	switch {
+	case base.Connect || op.ID == myaccount.VerifyEnrollment:
 		return framework.Budget{spec.Write: 1}
+	case changesNamed(op, base):
+		return framework.Budget{spec.Write: 2}
 	}
 	return framework.Budget{}
+}
+
+// changesNamed says base is a PATCH of a method of its own type, which the suite
+// enrolls for it, rather than of the user's signup passkey.
+func changesNamed(op spec.Operation, base catalogue.Base) bool {
+	return op.ID == myaccount.UpdateMethod && base.Type != "" && base.Type != "passkey"
+}
+
+// named is the id of u's method of typ for a PATCH to change, enrolled the first
+// time (two writes: start and verify).
+func (k *contract) named(ctx context.Context, u *contractUser, typ string) string {
+	GinkgoHelper()
+	if id := u.named[typ]; id != "" {
+		return id
+	}
+	i := slices.IndexFunc(catalogue.BasesOf(myaccount.VerifyEnrollment), func(b catalogue.Base) bool { return b.Type == typ })
+	Expect(i).To(BeNumerically(">=", 0), "suite bug: no verify base for %s", typ)
+	values := map[string]any{}
+	loc := k.pending(ctx, u, typ, values)
+	url, err := u.c.VerifyURL(loc)
+	Expect(err).NotTo(HaveOccurred())
+	body := catalogue.Fill(catalogue.BasesOf(myaccount.VerifyEnrollment)[i].Body, values)
+	resp := framework.Call(u.c.Do(ctx, myaccount.VerifyEnrollment, myaccount.Call{URL: url, Body: body}))
+	Expect(resp).To(framework.HaveStatus(http.StatusCreated), "enrolling a %s method for a PATCH to change", typ)
+	id, _ := resp.Object()["id"].(string)
+	Expect(id).NotTo(BeEmpty(), "the enrolled %s method's id", typ)
+	u.enrolled[typ], u.named[typ] = true, id
+	u.stale()
+	return id
 }
 
 // prepare builds a valid request of op for u from base (the zero Base for
@@ -273,6 +308,9 @@ func (k *contract) prepare(ctx context.Context, u *contractUser, op spec.Operati
 		switch p.Name {
 		case "authentication_method_id":
 			v.call.Path[p.Name] = u.methodID
+			if changesNamed(op, base) {
+				v.call.Path[p.Name] = k.named(ctx, u, base.Type)
+			}
 		case "id":
 			v.call.Path[p.Name] = accountID
 		}

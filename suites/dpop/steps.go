@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -37,12 +38,63 @@ func requireDPoP() {
 	}
 }
 
-// requireNonces skips unless the target config says the target demands DPoP nonces.
-func requireNonces() {
+// requireAPINonces skips unless the target config says the My Account API demands
+// DPoP nonces.
+func requireAPINonces() {
 	GinkgoHelper()
-	if !framework.F.Target.DPoPNonce {
-		Skip("the target config does not say dpop_nonce: true, so the target is not expected to demand DPoP nonces (RFC 9449 §8, §9 make them optional); the client still answers any demand for one")
+	if !framework.F.Target.NonceAtAPI() {
+		Skip("the target config does not say dpop_nonce: {api: true} (or dpop_nonce: true), so the My Account API is not expected to demand DPoP nonces (RFC 9449 §9 makes them optional, and the vendor says nothing of nonces there); the client still answers any demand for one")
 	}
+}
+
+// requireTokenNonces skips unless the target config says the token endpoint
+// demands DPoP nonces of some kind of client.
+func requireTokenNonces() {
+	GinkgoHelper()
+	t := framework.F.Target
+	if !t.NonceAtToken(true) && !t.NonceAtToken(false) {
+		Skip("the target config does not say dpop_nonce: {token_endpoint: [public]} (or confidential, or dpop_nonce: true), so the token endpoint is not expected to demand DPoP nonces (RFC 9449 §8 makes them optional); the client still answers any demand for one")
+	}
+}
+
+// discovery caches the custom domain's dpop_signing_alg_values_supported.
+var discovery struct {
+	sync.Once
+	algs []string
+	ok   bool
+}
+
+// proofAlgs are the proof algorithms the specs use: ES256, which every vendor SDK
+// uses and every run needs, then each other algorithm discovery's
+// dpop_signing_alg_values_supported lists (narrowed by the config's dpop_algs)
+// that the suite makes keys for. notes say what is left out.
+func proofAlgs(ctx context.Context, host string) (algs []proofs.Alg, notes []string) {
+	GinkgoHelper()
+	discovery.Do(func() {
+		resp := framework.Send(ctx, &harness.Request{Method: http.MethodGet, URL: framework.F.Target.BaseURL(host) + "/.well-known/openid-configuration"})
+		var m struct {
+			Algs []string `json:"dpop_signing_alg_values_supported"`
+		}
+		discovery.ok = resp.Status == http.StatusOK && resp.JSON(&m) == nil && m.Algs != nil
+		discovery.algs = m.Algs
+	})
+	algs = []proofs.Alg{proofs.ES256}
+	if !discovery.ok {
+		return algs, []string{"discovery lists no dpop_signing_alg_values_supported: ES256 only"}
+	}
+	want := framework.F.Target.DPoPAlgs
+	for _, a := range discovery.algs {
+		switch {
+		case a == string(proofs.ES256):
+		case len(want) > 0 && !slices.Contains(want, a):
+			notes = append(notes, a+": not in the config's dpop_algs")
+		case !proofs.Supported(a):
+			notes = append(notes, a+": the suite makes no keys for it")
+		default:
+			algs = append(algs, proofs.Alg(a))
+		}
+	}
+	return algs, notes
 }
 
 // opScopes are the scopes of the operations the API serves, in order.
@@ -449,11 +501,14 @@ var fixtures = map[string]fixture{
 			}
 			return opCall{req: &r, ok: prev.ok, after: prev.after}
 		}},
+	// The user's only method is its passkey, which has no name: what a PATCH with one
+	// does is not documented (PROTOCOL §10), so 400 (refused for the body, after the
+	// credentials were taken) and 200 (nothing changed) both show the proof accepted.
 	"updateAuthenticationMethod": {works: w1.Plus(f1), refused: w1.Plus(f1), state: passkeyState, stateKind: spec.FilteredRead,
 		call: func(ctx context.Context, u *dpopUser, _ bool) opCall {
 			name := "dpop-" + harness.NewEmail()[len("conformance+"):len("conformance+")+12]
 			return opCall{req: meCall(u, "updateAuthenticationMethod", map[string]string{"authentication_method_id": signupMethodID(ctx, u)}, map[string]any{"name": name}),
-				ok: []int{http.StatusOK}}
+				ok: []int{http.StatusOK, http.StatusBadRequest}}
 		}},
 	// A valid call deletes a second passkey enrolled for it; a refused one names the
 	// user's first passkey, which must stay. Sent again, the valid call names a

@@ -116,13 +116,31 @@ func FollowConnect(ctx context.Context, cn Connecting, start string) Connecting 
 		}
 	}
 	Expect(final).NotTo(BeEmpty(), "the user agent did not reach the redirect_uri within %d steps", maxConnectSteps)
-	q := must(url.Parse(final)).Query()
+	q := CallbackParams(must(url.Parse(final)))
 	Expect(q.Get("error")).To(BeEmpty(), "the connection ended with error=%s: %s", q.Get("error"), q.Get("error_description"))
 	Expect(q.Get("connect_code")).NotTo(BeEmpty(), "the redirect_uri was reached without a connect_code")
 	Expect(q.Get("state")).To(Equal(cn.State), "the redirect_uri was reached with another state than connect's")
 	cn.Code = q.Get("connect_code")
 	F.Redactor.Add(cn.Code, "CONNECT_CODE")
 	return cn
+}
+
+// CallbackParams are the parameters the connection brought back to the
+// redirect_uri: from the query, as the OpenAPI description and spa-js read them, or
+// from the fragment, where the vendor's connected-accounts page puts connect_code.
+func CallbackParams(u *url.URL) url.Values {
+	q := u.Query()
+	if q.Get("connect_code") != "" || q.Get("error") != "" || u.Fragment == "" {
+		return q
+	}
+	f, err := url.ParseQuery(u.Fragment)
+	if err != nil || (f.Get("connect_code") == "" && f.Get("error") == "") {
+		return q
+	}
+	for k, v := range f {
+		q[k] = v
+	}
+	return q
 }
 
 func must[T any](v T, err error) T {

@@ -44,12 +44,17 @@ func ExpectInvalidGrant(resp *harness.Response, what string) {
 	Expect(resp.Object()).To(HaveKeyWithValue("error", "invalid_grant"), "%s: the error code", what)
 }
 
-// ExpectClientAuthFailed expects 401 with invalid_client (RFC 6749 §5.2) or
-// access_denied (Auth0).
+// ClientAuthErrors are the error codes of a failed client authentication: RFC 6749
+// §5.2's invalid_client, and access_denied and unauthorized_client, with which
+// Auth0 has answered a missing client secret.
+var ClientAuthErrors = []string{"invalid_client", "access_denied", "unauthorized_client"}
+
+// ExpectClientAuthFailed expects 401 or 403 (Auth0 has answered a missing secret
+// with 403) with one of ClientAuthErrors.
 func ExpectClientAuthFailed(resp *harness.Response, what string) {
 	GinkgoHelper()
-	Expect(resp).To(HaveStatus(401), "%s must be refused", what)
-	Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf("invalid_client", "access_denied")), "%s: the error code", what)
+	Expect(resp.Status).To(BeElementOf(401, 403), "%s must be refused with 401 or 403: %d %s", what, resp.Status, resp.Body)
+	Expect(resp.Object()).To(HaveKeyWithValue("error", BeElementOf(ClientAuthErrors)), "%s: the error code", what)
 }
 
 // RefusalProblems checks that resp is one of the wanted statuses with a My Account
@@ -118,4 +123,32 @@ func Refused(ctx context.Context, c *myaccount.Client, opID string, in myaccount
 		return nil
 	}
 	return RefusalProblems(what, Deliver(resp, err), want...)
+}
+
+// UndocumentedPatch sends a PATCH whose member the method's type does not have and
+// whose effect the vendor does not document (a name for a passkey, PROTOCOL §10),
+// and returns what is wrong with the answer: both a refusal (400 with the problem
+// body) and a 200 that changes nothing (the method answered still without the
+// member) conform. 1 write.
+func UndocumentedPatch(ctx context.Context, c *myaccount.Client, id string, body map[string]any) []string {
+	GinkgoHelper()
+	resp := Deliver(c.Update(ctx, id, body))
+	what := fmt.Sprintf("PATCH %v of a method whose type has no such member", body)
+	if resp.Status != 200 {
+		return RefusalProblems(what, resp, 400)
+	}
+	var out []string
+	if resp.Violation != nil {
+		out = append(out, fmt.Sprintf("%s: the 200 breaks the API description: %v", what, resp.Violation))
+	}
+	m := resp.Object()
+	if got, _ := m["id"].(string); got != id {
+		out = append(out, fmt.Sprintf("%s: the 200 answers method %q, not %q", what, m["id"], id))
+	}
+	for k := range body {
+		if v, ok := m[k]; ok {
+			out = append(out, fmt.Sprintf("%s: the 200 answers the method with %s %v, a member its type does not have: a 200 must change nothing", what, k, v))
+		}
+	}
+	return out
 }

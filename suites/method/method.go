@@ -48,11 +48,13 @@ var _ = framework.AreaOf("method").Describe("Authentication methods, one driver 
 })
 
 // patchBodies are a PATCH that changes what the type may change (nil: nothing), and
-// one with a field its methods do not have (nil: they have every field PATCH takes).
-func patchBodies(d methods.Driver) (change, foreign map[string]any) {
-	p := d.Patch()
+// one with a field its methods do not have (nil: they have every field PATCH takes,
+// or the only one they lack is a name, which undocumented gets instead). What the
+// type has is the description's (methods.PatchOf).
+func patchBodies(typ string) (change, foreign, undocumented map[string]any) {
+	p := methods.PatchOf(typ)
 	if p.Name {
-		change = map[string]any{"name": "conformance " + d.Type() + " " + fmt.Sprint(time.Now().Unix())}
+		change = map[string]any{"name": "conformance " + typ + " " + fmt.Sprint(time.Now().Unix())}
 	}
 	if len(p.Preferred) > 0 {
 		if change == nil {
@@ -61,12 +63,15 @@ func patchBodies(d methods.Driver) (change, foreign map[string]any) {
 		change["preferred_authentication_method"] = p.Preferred[len(p.Preferred)-1]
 	}
 	switch {
+	case p.NameUndocumented:
+		undocumented = map[string]any{"name": "conformance"}
+		foreign = map[string]any{"preferred_authentication_method": "voice"}
 	case !p.Name:
 		foreign = map[string]any{"name": "conformance"}
 	case len(p.Preferred) == 0:
 		foreign = map[string]any{"preferred_authentication_method": "voice"}
 	}
-	return change, foreign
+	return change, foreign, undocumented
 }
 
 // The lifecycle of an enrollable type: start → verify → listed (and with ?type=) →
@@ -115,7 +120,7 @@ func enrollableLifecycle(typ string) {
 		// Checks that do not apply to the type (the API's documents say so) are not
 		// registered for it, rather than skipped: a skip says the target could not
 		// be checked.
-		change, foreign := patchBodies(framework.StaticDriver(typ))
+		change, foreign, undocumented := patchBodies(typ)
 		if change != nil {
 			It("changes what PATCH may change for the type", framework.Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
 				expectPatched(ctx, c, e.ID, change)
@@ -124,6 +129,11 @@ func enrollableLifecycle(typ string) {
 		if foreign != nil {
 			It("refuses a PATCH of a field the type does not have", framework.Reqs(typ, "MA-MTH-006"), func(ctx SpecContext) {
 				expectPatchRefused(ctx, c, e.ID, foreign)
+			})
+		}
+		if undocumented != nil {
+			It("answers a PATCH of a name, which the type does not have, with 400 or with 200 and nothing changed", framework.Reqs(typ, "MA-MTH-022"), func(ctx SpecContext) {
+				framework.ExpectNoFailures(framework.UndocumentedPatch(ctx, c, e.ID, undocumented))
 			})
 		}
 
@@ -186,7 +196,7 @@ func seededLifecycle(typ string) {
 			expectListedAndGot(ctx, c, d, e, nil)
 		})
 
-		change, foreign := patchBodies(framework.StaticDriver(typ))
+		change, foreign, _ := patchBodies(typ)
 		It("renames the method", framework.Reqs(typ, "MA-MTH-005"), func(ctx SpecContext) {
 			expectPatched(ctx, c, e.ID, change)
 		})

@@ -63,10 +63,13 @@ type Target struct {
 	// tokens; every request of the run then presents DPoP). Clients may differ
 	// (clients.<name>.dpop).
 	DPoP string `json:"dpop,omitempty"`
-	// DPoPNonce says the target demands server nonces in DPoP proofs (RFC 9449 §8,
-	// §9); the nonce specs run only then. The client answers a demand for a nonce
-	// either way.
-	DPoPNonce bool `json:"dpop_nonce,omitempty"`
+	// DPoPNonce says where the target requires server nonces in DPoP proofs (see
+	// DPoPNonce; true: everywhere); the nonce specs run where it is stated. The
+	// client answers a demand for a nonce either way.
+	DPoPNonce *DPoPNonce `json:"dpop_nonce,omitempty"`
+	// DPoPAlgs narrows the proof algorithms the suite tests to these (of those
+	// discovery's dpop_signing_alg_values_supported lists); ES256 is always tested.
+	DPoPAlgs []string `json:"dpop_algs,omitempty"`
 	// ConnectedAccounts configures the connected-accounts flow.
 	ConnectedAccounts ConnectedAccounts `json:"connected_accounts,omitempty"`
 	// CORS is the origin of a browser application allowed to call the My Account

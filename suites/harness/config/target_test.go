@@ -163,7 +163,43 @@ management: {client_id: mgmt, client_secret: x}
 			t.Errorf("DPoPForClientID(%q) = %q, want %q", id, got, want)
 		}
 	}
-	if !tg.DPoPNonce || tg.DPoPFor("spa") != DPoPRequired || tg.DPoPFor("web") != DPoPAllowed {
+	if !tg.NonceAtAPI() || !tg.NonceAtToken(false) || tg.DPoPFor("spa") != DPoPRequired || tg.DPoPFor("web") != DPoPAllowed {
 		t.Errorf("nonce %v, spa %s, web %s", tg.DPoPNonce, tg.DPoPFor("spa"), tg.DPoPFor("web"))
+	}
+}
+
+// dpop_nonce: true keeps its meaning (both endpoints, every client); the object form
+// says where, as Auth0 documents it (public clients at the token endpoint).
+func TestDPoPNonceForms(t *testing.T) {
+	base := "domain: t.example\nclients: {native: {client_id: n, client_secret: s}}\ndpop: allowed\n"
+	for _, c := range []struct {
+		yaml                   string
+		public, confidential   bool
+		api, anywhere, invalid bool
+	}{
+		{"dpop_nonce: true", true, true, true, true, false},
+		{"dpop_nonce: false", false, false, false, false, false},
+		{"dpop_nonce: {token_endpoint: [public]}", true, false, false, true, false},
+		{"dpop_nonce: {token_endpoint: [public], api: false}", true, false, false, true, false},
+		{"dpop_nonce: {token_endpoint: [confidential], api: true}", false, true, true, true, false},
+		{"dpop_nonce: {token_endpoint: [everyone]}", false, false, false, false, true},
+		{"dpop_nonce: {tokens: [public]}", false, false, false, false, true},
+		{"dpop_algs: [ES256, RS256]", false, false, false, false, false},
+		{"dpop_algs: [HS256]", false, false, false, false, true},
+	} {
+		tg, err := ParseTarget([]byte(base + c.yaml + "\n"))
+		if c.invalid {
+			if err == nil {
+				t.Errorf("%s: accepted", c.yaml)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.yaml, err)
+			continue
+		}
+		if tg.NonceAtToken(true) != c.public || tg.NonceAtToken(false) != c.confidential || tg.NonceAtAPI() != c.api || tg.DemandsNonces() != c.anywhere {
+			t.Errorf("%s: public %v confidential %v api %v anywhere %v", c.yaml, tg.NonceAtToken(true), tg.NonceAtToken(false), tg.NonceAtAPI(), tg.DemandsNonces())
+		}
 	}
 }

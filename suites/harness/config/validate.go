@@ -181,8 +181,20 @@ func (v *validation) dpop(t *Target) {
 		}
 	}
 	mode("management.dpop", t.Management.DPoP)
-	if t.DPoPNonce && t.DPoP == DPoPOff {
+	if t.DemandsNonces() && t.DPoP == DPoPOff {
 		v.bad("dpop_nonce", "needs dpop allowed or required: a target without DPoP demands no DPoP nonces")
+	}
+	if n := t.DPoPNonce; n != nil {
+		for _, k := range n.TokenEndpoint {
+			if k != ClientPublic && k != ClientConfidential {
+				v.bad("dpop_nonce.token_endpoint", "%q is not a kind of client: use public or confidential", k)
+			}
+		}
+	}
+	for _, a := range t.DPoPAlgs {
+		if !dpopAlgNames[a] {
+			v.bad("dpop_algs", "%q is not an asymmetric JWS algorithm (RFC 9449 §4.2): e.g. ES256, RS256, PS256, EdDSA", a)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package dpop
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -162,19 +163,25 @@ func OAuthError(body []byte) string {
 	return e.Error
 }
 
+// NonceErrors are the error codes that demand a (new) nonce: RFC 9449's
+// use_dpop_nonce, and invalid_dpop_nonce, which the vendor's spa-js answers the same
+// way (a retry with the nonce given).
+var NonceErrors = []string{"use_dpop_nonce", "invalid_dpop_nonce"}
+
 // NonceDemanded says a response asks for a (new) nonce: the token endpoint's 400
 // use_dpop_nonce (RFC 9449 §8) or the API's 401 with a DPoP challenge naming it
-// (§9), with a DPoP-Nonce header to retry with.
+// (§9), with a DPoP-Nonce header to retry with; invalid_dpop_nonce likewise.
 func NonceDemanded(status int, h http.Header, body []byte) bool {
 	if h.Get("DPoP-Nonce") == "" {
 		return false
 	}
 	switch status {
-	case http.StatusBadRequest:
-		return OAuthError(body) == "use_dpop_nonce"
-	case http.StatusUnauthorized:
+	case http.StatusBadRequest, http.StatusUnauthorized:
+		if slices.Contains(NonceErrors, OAuthError(body)) {
+			return true
+		}
 		c, ok := Find(h, "DPoP")
-		return ok && c.Params["error"] == "use_dpop_nonce"
+		return ok && slices.Contains(NonceErrors, c.Params["error"])
 	}
 	return false
 }

@@ -9,6 +9,7 @@ package dpop
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -38,14 +39,26 @@ type Key struct {
 // Alg is a JWS signature algorithm.
 type Alg = jose.SignatureAlgorithm
 
-// Algorithms the suite makes keys for: ES256 is what clients use; RS256 is the one
-// variant (RFC 9449 §4.2 allows any asymmetric algorithm the server accepts).
+// Algorithms the suite makes keys for: ES256 is what clients use (every vendor SDK
+// makes P-256 keys); the others are tested where the target lists them (RFC 9449
+// §4.2 allows any asymmetric algorithm the server accepts).
 const (
 	ES256 = jose.ES256
 	RS256 = jose.RS256
+	PS256 = jose.PS256
+	EdDSA = jose.EdDSA
 )
 
-// NewKey generates a key for alg (ES256 or RS256, 2048 bits).
+// Supported says the suite makes keys for alg.
+func Supported(alg string) bool {
+	switch jose.SignatureAlgorithm(alg) {
+	case ES256, RS256, PS256, EdDSA:
+		return true
+	}
+	return false
+}
+
+// NewKey generates a key for alg (ES256, RS256 or PS256 with 2048 bits, EdDSA Ed25519).
 func NewKey(alg jose.SignatureAlgorithm) (*Key, error) {
 	var (
 		priv crypto.Signer
@@ -54,8 +67,10 @@ func NewKey(alg jose.SignatureAlgorithm) (*Key, error) {
 	switch alg {
 	case ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case RS256:
+	case RS256, PS256:
 		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		return nil, fmt.Errorf("dpop: no keys for %s", alg)
 	}

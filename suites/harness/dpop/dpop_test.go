@@ -17,7 +17,7 @@ import (
 // of its header; it returns the header's key and the claims.
 func verify(t *testing.T, proof string) (*jose.JSONWebKey, map[string]any, error) {
 	t.Helper()
-	tok, err := jwt.ParseSigned(proof, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	tok, err := jwt.ParseSigned(proof, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -30,7 +30,7 @@ func verify(t *testing.T, proof string) (*jose.JSONWebKey, map[string]any, error
 }
 
 func TestProofsAreWhatRFC9449Says(t *testing.T) {
-	for _, alg := range []jose.SignatureAlgorithm{ES256, RS256} {
+	for _, alg := range []jose.SignatureAlgorithm{ES256, RS256, PS256, EdDSA} {
 		k := MustKey(alg)
 		u := "https://login.example.test/me/v1/authentication-methods/passkey|new/verify?x=1#frag"
 		proof, err := k.Make(Request{Method: "POST", URL: u, AccessToken: "the-token", Nonce: "n-1"})
@@ -208,6 +208,9 @@ func TestParseChallenges(t *testing.T) {
 		{400, http.Header{"Dpop-Nonce": {"n"}}, `{"error":"use_dpop_nonce"}`, true},
 		{400, http.Header{}, `{"error":"use_dpop_nonce"}`, false},
 		{400, http.Header{"Dpop-Nonce": {"n"}}, `{"error":"invalid_dpop_proof"}`, false},
+		// spa-js answers invalid_dpop_nonce as a demand too.
+		{400, http.Header{"Dpop-Nonce": {"n"}}, `{"error":"invalid_dpop_nonce"}`, true},
+		{401, http.Header{"Www-Authenticate": {`DPoP error="invalid_dpop_nonce"`}, "Dpop-Nonce": {"n"}}, "", true},
 		{200, http.Header{"Dpop-Nonce": {"n"}}, `{}`, false},
 	} {
 		if got := NonceDemanded(c.status, c.h, []byte(c.body)); got != c.want {

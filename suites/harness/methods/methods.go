@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/oob"
@@ -69,11 +70,34 @@ const (
 	FlowPassword
 )
 
-// Patch is what PATCH may change on a method of a type.
+// Patch is what PATCH may change on a method of a type (PatchOf).
 type Patch struct {
+	// Name says the type's methods have a name, which PATCH changes.
 	Name bool
 	// Preferred lists the channels preferred_authentication_method takes (phone).
 	Preferred []string
+	// NameUndocumented says the type has no name and the vendor does not say what a
+	// PATCH with one does (a passkey, PROTOCOL §10): refused with 400, or answered
+	// 200 with nothing changed, both conform. For the other types without a name the
+	// API refuses one (MA-MTH-006).
+	NameUndocumented bool
+}
+
+// PatchOf is what PATCH may change on a method of typ, as the description says:
+// the members of AuthenticationMethodUpdate that the type's schema has
+// (spec.MethodPatchable), the channels its preferred_authentication_method takes.
+func PatchOf(typ string) Patch {
+	var p Patch
+	for _, m := range spec.MethodPatchable(typ) {
+		switch m {
+		case "name":
+			p.Name = true
+		case "preferred_authentication_method":
+			p.Preferred = spec.MethodMemberEnum(typ, m)
+		}
+	}
+	p.NameUndocumented = typ == Passkey && !p.Name
+	return p
 }
 
 // Started is an enrollment the target answered with 202.
@@ -199,8 +223,6 @@ type Driver interface {
 	// Lifetime how long that is for s (or 0 and why not).
 	Expires() bool
 	Lifetime(s *Started) (time.Duration, string)
-	// Patch is what PATCH may change.
-	Patch() Patch
 	// CheckMethod checks the method the verify (or Seed) answered against what was enrolled.
 	CheckMethod(s *Started, p Proof, m map[string]any) error
 	// Secrets are values of s and p that the target must never show again once the
@@ -244,7 +266,6 @@ func (base) Primary() bool       { return false }
 func (base) Enrollable() bool    { return true }
 func (base) Unavailable() string { return "" }
 func (base) Flow() Flow          { return FlowNone }
-func (base) Patch() Patch        { return Patch{Name: true} }
 func (base) Again(_ context.Context, _ User, _ *Started, first Proof) (map[string]any, error) {
 	return first.Body, nil
 }

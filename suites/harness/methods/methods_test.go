@@ -189,3 +189,19 @@ func TestTOTPProofs(t *testing.T) {
 		t.Error("a manual_input_code that is not the secret passed")
 	}
 }
+
+// What PATCH may change comes from the description, not the drivers.
+func TestPatchOf(t *testing.T) {
+	if p := PatchOf(Passkey); p.Name || !p.NameUndocumented {
+		t.Errorf("passkey %+v: no name, and what a name does is undocumented", p)
+	}
+	if p := PatchOf(TOTP); !p.Name || p.NameUndocumented || p.Preferred != nil {
+		t.Errorf("totp %+v", p)
+	}
+	if p := PatchOf(Phone); !p.Name || len(p.Preferred) != 2 {
+		t.Errorf("phone %+v", p)
+	}
+	if p := PatchOf(Password); p.Name || p.NameUndocumented {
+		t.Errorf("password %+v: no name, which the API refuses (MA-MTH-006)", p)
+	}
+}

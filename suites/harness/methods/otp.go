@@ -161,14 +161,6 @@ func (d *OTPDriver) Unavailable() string {
 	return d.needOOB("the code of a phone enrollment")
 }
 
-// Patch implements Driver: a phone's channel may change too.
-func (d *OTPDriver) Patch() Patch {
-	if d.typ == Phone {
-		return Patch{Name: true, Preferred: []string{oob.SMS, oob.Voice}}
-	}
-	return Patch{Name: true}
-}
-
 // StartBody implements Driver: a fresh address per enrollment, so that every code
 // the suite reads belongs to one enrollment (example.com and the 555-01xx numbers
 // of every area code are reserved for fiction).
@@ -348,9 +340,6 @@ type RecoveryCodeDriver struct{ base }
 
 // Type implements Driver.
 func (d *RecoveryCodeDriver) Type() string { return RecoveryCode }
-
-// Patch implements Driver: a recovery code has no name.
-func (d *RecoveryCodeDriver) Patch() Patch { return Patch{} }
 
 // StartBody implements Driver.
 func (d *RecoveryCodeDriver) StartBody(User) map[string]any {

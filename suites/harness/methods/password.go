@@ -26,9 +26,6 @@ func (d *PasswordDriver) Primary() bool { return true }
 // Flow implements Driver.
 func (d *PasswordDriver) Flow() Flow { return FlowPassword }
 
-// Patch implements Driver: a password has no name.
-func (d *PasswordDriver) Patch() Patch { return Patch{} }
-
 // StartBody implements Driver.
 func (d *PasswordDriver) StartBody(User) map[string]any { return map[string]any{"type": Password} }
 

@@ -42,9 +42,6 @@ func (d *PasskeyDriver) Unavailable() string { return "" }
 // Flow implements Driver.
 func (d *PasskeyDriver) Flow() Flow { return FlowPasskey }
 
-// Patch implements Driver.
-func (d *PasskeyDriver) Patch() Patch { return Patch{Name: true} }
-
 // Secrets implements Driver.
 func (d *PasskeyDriver) Secrets(*Started, Proof) []string { return nil }
 
