@@ -419,6 +419,10 @@ func (w *reportWriter) write(r Report) {
 		w.err = err
 		return
 	}
+	if err := report.DrawTimelines(w.dir, r); err != nil {
+		w.err = err
+		return
+	}
 	pictures, err := report.Pictures(w.dir, w.info.Started)
 	if err != nil {
 		w.err = err

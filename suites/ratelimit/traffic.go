@@ -2,8 +2,10 @@ package ratelimit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -253,7 +255,8 @@ func (t *traffic) finish(r *run, notes ...string) {
 	t.runs[r.key] = r
 }
 
-// picture writes the run's timeline into the report dir.
+// picture attaches the run's timeline as data, which the report draws into the
+// report dir (the timeline entry names the file).
 func (r *run) picture(notes ...string) {
 	GinkgoHelper()
 	b := r.bucket
@@ -262,12 +265,14 @@ func (r *run) picture(notes ...string) {
 	if e := b.FirstExcess(times(r.rec().mainShots(), false)); e != nil {
 		tl.Marks = append(tl.Marks, burst.TimelineMark{At: e.At, Count: float64(e.Count), Label: "2xx beyond the limit"})
 	}
-	path, err := burst.WriteTimelineFile(framework.F.ReportDir, r.res, tl)
+	p := r.res.Picture(tl)
+	data, err := json.Marshal(p)
 	if err != nil {
-		AddReportEntry(verdict.Timeline, "the timeline could not be written: "+err.Error(), ReportEntryVisibilityFailureOrVerbose)
+		AddReportEntry(verdict.Timeline, "the timeline could not be recorded: "+err.Error(), ReportEntryVisibilityFailureOrVerbose)
 		return
 	}
-	AddReportEntry(verdict.Timeline, path, ReportEntryVisibilityFailureOrVerbose)
+	AddReportEntry(verdict.TimelineData, string(data), ReportEntryVisibilityNever)
+	AddReportEntry(verdict.Timeline, filepath.Join(framework.F.ReportDir, p.File), ReportEntryVisibilityFailureOrVerbose)
 }
 
 // verdictNote is the picture's note on the bound.

@@ -14,7 +14,8 @@ const (
 	Curl = "curl"
 	// Inconclusive holds why a spec could not decide.
 	Inconclusive = "inconclusive"
-	// Burst holds a rate-limit burst's figures, Timeline the path of its picture.
+	// Burst holds a rate-limit burst's figures, Timeline the path of its picture
+	// (drawn by the report from the entry TimelineData).
 	Burst    = "burst"
 	Timeline = "timeline"
 	// Traffic holds the run's traffic figures (requests per kind, unplanned 429s,

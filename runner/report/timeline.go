@@ -1,7 +1,8 @@
-package burst
+package report
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -11,33 +12,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
+	"github.com/onsi/ginkgo/v2/types"
 )
-
-// Timeline says what to draw besides the shots of a burst.
-type Timeline struct {
-	Title string
-	// Rate and Burst are the limit as configured: the picture draws B + R·t, the
-	// most a token bucket lets through in the first t seconds, and Tolerance above it.
-	Rate      float64
-	Burst     int
-	Tolerance float64
-	// Notes are extra lines under the chart (the verdict, the achieved rate).
-	Notes []string
-	// Marks point at moments worth a look, such as where the 2xx first exceeded the
-	// limit.
-	Marks []TimelineMark
-	// Counted selects the shots the limit is about (nil: all): only their 2xx make
-	// the running count drawn against it. Other shots (probes of another bucket) are
-	// drawn but not counted.
-	Counted func(*Shot) bool
-}
-
-// TimelineMark is a ring at a time and a count, with a label.
-type TimelineMark struct {
-	At    time.Duration
-	Count float64
-	Label string
-}
 
 // Status colours (Okabe–Ito, distinguishable with colour-blindness).
 const (
@@ -47,9 +25,9 @@ const (
 	colorError   = "#999999" // no answer
 )
 
-func statusColor(s *Shot) string {
+func statusColor(s *verdict.Shot) string {
 	switch {
-	case s.Err != nil || s.Status == 0:
+	case s.Status == 0:
 		return colorError
 	case s.Status >= 200 && s.Status < 300:
 		return colorOK
@@ -59,52 +37,52 @@ func statusColor(s *Shot) string {
 	return colorOther
 }
 
-// WriteTimelineFile writes the burst's timeline as dir/ratelimit-<name>.svg and
-// returns the path.
-func WriteTimelineFile(dir string, r *Result, tl Timeline) (string, error) {
-	if dir == "" {
-		dir = "."
+// DrawTimelines draws the picture of every burst the run's specs attached
+// (verdict.TimelineData) into dir, each as its Picture.File.
+func DrawTimelines(dir string, r types.Report) error {
+	for _, sr := range r.SpecReports {
+		for _, e := range sr.ReportEntries {
+			if e.Name != verdict.TimelineData {
+				continue
+			}
+			var p verdict.Picture
+			if err := json.Unmarshal([]byte(e.StringRepresentation()), &p); err != nil {
+				return fmt.Errorf("the timeline of %q: %w", sr.FullText(), err)
+			}
+			if err := writeTimelineFile(dir, p); err != nil {
+				return err
+			}
+		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+	return nil
+}
+
+// writeTimelineFile writes p as dir/p.File.
+func writeTimelineFile(dir string, p verdict.Picture) error {
+	if p.File == "" || p.File != filepath.Base(p.File) || !strings.HasSuffix(p.File, ".svg") {
+		return fmt.Errorf("the timeline %q has no file name of its own", p.Name)
 	}
-	path := filepath.Join(dir, "ratelimit-"+fileSlug(r.Name)+".svg")
-	f, err := os.Create(path)
+	f, err := os.Create(filepath.Join(dir, p.File))
 	if err != nil {
-		return "", err
+		return err
 	}
 	w := bufio.NewWriter(f)
-	err = WriteTimeline(w, r, tl)
+	err = WriteTimeline(w, p)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return path, err
-}
-
-func fileSlug(s string) string {
-	var b strings.Builder
-	dash := false
-	for _, c := range strings.ToLower(s) {
-		if (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') {
-			b.WriteRune(c)
-			dash = false
-		} else if !dash && b.Len() > 0 {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	return strings.TrimSuffix(b.String(), "-")
+	return err
 }
 
 // WriteTimeline draws the burst as an SVG: one dot per request at its send time
 // (y: its place in the send order), coloured by status, a line to when its answer
 // came; the running count of 2xx answers; the limit B + R·t; and where the first
 // 429 came back.
-func WriteTimeline(w io.Writer, r *Result, tl Timeline) error {
-	c := newChart(r, tl)
+func WriteTimeline(w io.Writer, p verdict.Picture) error {
+	c := newChart(p)
 	c.header()
 	c.axes()
 	c.limit()
@@ -128,42 +106,44 @@ const (
 
 // chart is a timeline being drawn: the burst, what to draw besides, its scales.
 type chart struct {
-	r          *Result
-	tl         Timeline
+	pic        verdict.Picture
 	b          strings.Builder
 	span       float64 // seconds from the first send to the last answer
 	xMax, yMax float64
 }
 
-func newChart(r *Result, tl Timeline) *chart {
-	c := &chart{r: r, tl: tl, span: r.Span().Seconds()}
+func newChart(p verdict.Picture) *chart {
+	c := &chart{pic: p}
+	for _, s := range p.Shots {
+		c.span = math.Max(c.span, secs(s.Received))
+	}
 	c.xMax = axisMax(math.Max(c.span*1.02, 0.1))
-	c.yMax = axisMax(math.Max(float64(len(r.Shots)), 1) * 1.02)
+	c.yMax = axisMax(math.Max(float64(len(p.Shots)), 1) * 1.02)
 	return c
 }
 
-func (c *chart) p(format string, a ...any)  { fmt.Fprintf(&c.b, format, a...) }
-func (c *chart) x(sec float64) float64      { return chartLeft + sec/c.xMax*plotW }
-func (c *chart) y(v float64) float64        { return chartTop + plotH - v/c.yMax*plotH }
-func (c *chart) clip(v float64) float64     { return math.Min(v, c.yMax) }
-func secs(d time.Duration) float64          { return d.Seconds() }
-func (c *chart) at(d time.Duration) float64 { return c.x(secs(d)) }
-func (c *chart) row(s *Shot) float64        { return c.y(float64(s.Index + 1)) }
-func (c *chart) esc(s string) string        { return html.EscapeString(s) }
+func (c *chart) p(format string, a ...any)   { fmt.Fprintf(&c.b, format, a...) }
+func (c *chart) x(sec float64) float64       { return chartLeft + sec/c.xMax*plotW }
+func (c *chart) y(v float64) float64         { return chartTop + plotH - v/c.yMax*plotH }
+func (c *chart) clip(v float64) float64      { return math.Min(v, c.yMax) }
+func secs(d time.Duration) float64           { return d.Seconds() }
+func (c *chart) at(d time.Duration) float64  { return c.x(secs(d)) }
+func (c *chart) row(s *verdict.Shot) float64 { return c.y(float64(s.Index + 1)) }
+func (c *chart) esc(s string) string         { return html.EscapeString(s) }
 func (c *chart) limitAt(sec, above float64) float64 {
-	return c.y(c.clip(float64(c.tl.Burst) + above + c.tl.Rate*sec))
+	return c.y(c.clip(float64(c.pic.LimitBurst) + above + c.pic.LimitRate*sec))
 }
 
 func (c *chart) header() {
 	c.p(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n", chartWidth, chartHeight, chartWidth, chartHeight)
 	c.p(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
-	title := c.tl.Title
+	title := c.pic.Title
 	if title == "" {
-		title = c.r.Name
+		title = c.pic.Name
 	}
 	c.p(`<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", chartLeft, c.esc(title))
 	c.p(`<text x="%d" y="42" fill="#444">%d requests at %.4g/s requested, %.4g/s achieved, started %s</text>`+"\n",
-		chartLeft, len(c.r.Shots), c.r.Rate, c.r.Achieved, c.esc(c.r.Started.UTC().Format("2006-01-02 15:04:05.000 UTC")))
+		chartLeft, len(c.pic.Shots), c.pic.Rate, c.pic.Achieved, c.esc(c.pic.Started.UTC().Format("2006-01-02 15:04:05.000 UTC")))
 }
 
 // axes draws the grid, the scales and their titles.
@@ -192,13 +172,13 @@ func (c *chart) axes() {
 
 // limit draws B + R·t, and the tolerance above it, stopping at the top edge.
 func (c *chart) limit() {
-	tl := c.tl
-	if tl.Rate <= 0 {
+	tl := c.pic
+	if tl.LimitRate <= 0 {
 		return
 	}
 	x1 := c.xMax
-	if float64(tl.Burst)+tl.Rate*x1 > c.yMax {
-		x1 = (c.yMax - float64(tl.Burst)) / tl.Rate
+	if float64(tl.LimitBurst)+tl.LimitRate*x1 > c.yMax {
+		x1 = (c.yMax - float64(tl.LimitBurst)) / tl.LimitRate
 	}
 	if x1 <= 0 {
 		return
@@ -208,7 +188,7 @@ func (c *chart) limit() {
 	if tl.Tolerance <= 0 {
 		return
 	}
-	if x2 := math.Min(c.xMax, (c.yMax-float64(tl.Burst)-tl.Tolerance)/tl.Rate); x2 > 0 {
+	if x2 := math.Min(c.xMax, (c.yMax-float64(tl.LimitBurst)-tl.Tolerance)/tl.LimitRate); x2 > 0 {
 		c.p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#000" stroke-opacity="0.4" stroke-dasharray="2 3"/>`+"\n",
 			c.x(0), c.limitAt(0, tl.Tolerance), c.x(x2), c.limitAt(x2, tl.Tolerance))
 	}
@@ -217,7 +197,7 @@ func (c *chart) limit() {
 // first429 marks where the first 429 came back.
 func (c *chart) first429() {
 	first := -1.0
-	for _, s := range c.r.Shots {
+	for _, s := range c.pic.Shots {
 		if s.Status == 429 && (first < 0 || secs(s.Received) < first) {
 			first = secs(s.Received)
 		}
@@ -232,10 +212,10 @@ func (c *chart) first429() {
 // shots draws each request: a line from sent to answered, a mark at sent; one
 // shape per series.
 func (c *chart) shots() {
-	series := seriesOf(c.r)
+	series := seriesOf(c.pic)
 	c.p(`<g stroke-width="1">`)
-	for i := range c.r.Shots {
-		s := &c.r.Shots[i]
+	for i := range c.pic.Shots {
+		s := &c.pic.Shots[i]
 		col, yy := statusColor(s), c.row(s)
 		c.p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-opacity="0.6"/>`, c.at(s.Sent), yy, c.at(s.Received), yy, col)
 		c.p(`%s`, mark(slices.Index(series, s.Series), c.at(s.Sent), yy, col))
@@ -246,8 +226,8 @@ func (c *chart) shots() {
 // count draws the running count of the counted 2xx answers, by when they came back.
 func (c *chart) count() {
 	var ok []float64
-	for i := range c.r.Shots {
-		if s := &c.r.Shots[i]; s.OK() && (c.tl.Counted == nil || c.tl.Counted(s)) {
+	for i := range c.pic.Shots {
+		if s := &c.pic.Shots[i]; s.Status >= 200 && s.Status < 300 && s.Counted {
 			ok = append(ok, secs(s.Received))
 		}
 	}
@@ -263,7 +243,7 @@ func (c *chart) count() {
 }
 
 func (c *chart) marks() {
-	for _, m := range c.tl.Marks {
+	for _, m := range c.pic.Marks {
 		mx, my := c.at(m.At), c.y(math.Min(m.Count, c.yMax))
 		c.p(`<circle cx="%.1f" cy="%.1f" r="9" fill="none" stroke="#CC0000" stroke-width="2"/>`, mx, my)
 		c.p(`<text x="%.1f" y="%.1f" fill="#CC0000" font-weight="bold" stroke="white" stroke-width="3" paint-order="stroke">%s</text>`+"\n", mx+14, my+22, c.esc(m.Label))
@@ -279,7 +259,7 @@ func (c *chart) legend() {
 	}
 	dot := func(series int, color string) string { return mark(series, float64(lx+8), float64(ly), color) }
 	line := func(style string) string { return fmt.Sprintf(`<path d="M%d %d H%d" %s/>`, lx, ly, lx+16, style) }
-	st, n := c.r.Statuses(), len(c.r.Shots)
+	st, n := statuses(c.pic), len(c.pic.Shots)
 	count2xx := 0
 	for code, k := range st {
 		if code >= 200 && code < 300 {
@@ -295,17 +275,17 @@ func (c *chart) legend() {
 		entry(dot(0, colorError), fmt.Sprintf("no answer (%d)", st[0]))
 	}
 	so := "2xx so far"
-	if c.tl.Counted != nil {
+	if c.pic.Counting {
 		so = "2xx so far (the limit's)"
 	}
 	entry(line(`stroke="#004D40" stroke-width="2"`), so)
-	if c.tl.Rate > 0 {
-		entry(line(`stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"`), fmt.Sprintf("limit %d + %.4g·t", c.tl.Burst, c.tl.Rate))
-		if c.tl.Tolerance > 0 {
-			entry(line(`stroke="#000" stroke-opacity="0.4" stroke-dasharray="2 3"`), fmt.Sprintf("+ tolerance %.4g", c.tl.Tolerance))
+	if c.pic.LimitRate > 0 {
+		entry(line(`stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"`), fmt.Sprintf("limit %d + %.4g·t", c.pic.LimitBurst, c.pic.LimitRate))
+		if c.pic.Tolerance > 0 {
+			entry(line(`stroke="#000" stroke-opacity="0.4" stroke-dasharray="2 3"`), fmt.Sprintf("+ tolerance %.4g", c.pic.Tolerance))
 		}
 	}
-	if series := seriesOf(c.r); len(series) > 1 {
+	if series := seriesOf(c.pic); len(series) > 1 {
 		ly += 6
 		for i, name := range series {
 			entry(dot(i, "#333"), name)
@@ -316,9 +296,9 @@ func (c *chart) legend() {
 
 // notes writes the burst's timing and the timeline's notes under the chart.
 func (c *chart) notes() {
-	r, ny := c.r, chartTop+plotH+58
+	p, ny := c.pic, chartTop+plotH+58
 	lines := append([]string{fmt.Sprintf("send jitter p50 %s, p99 %s, max %s · latency p50 %s, p99 %s",
-		roundDur(r.JitterP50), roundDur(r.JitterP99), roundDur(r.JitterMax), roundDur(r.LatencyP50), roundDur(r.LatencyP99))}, c.tl.Notes...)
+		p.JitterP50, p.JitterP99, p.JitterMax, p.LatencyP50, p.LatencyP99)}, p.Notes...)
 	for _, line := range lines {
 		for _, l := range wrap(line, 130) {
 			c.p(`<text x="%d" y="%d" fill="#333">%s</text>`+"\n", chartLeft, ny, c.esc(l))
@@ -328,9 +308,9 @@ func (c *chart) notes() {
 }
 
 // seriesOf lists the burst's series in order of first appearance.
-func seriesOf(r *Result) []string {
+func seriesOf(p verdict.Picture) []string {
 	var out []string
-	for _, s := range r.Shots {
+	for _, s := range p.Shots {
 		if !slices.Contains(out, s.Series) {
 			out = append(out, s.Series)
 		}
@@ -400,4 +380,13 @@ func wrap(s string, n int) []string {
 		s = strings.TrimLeft(s[i:], " ")
 	}
 	return append(out, s)
+}
+
+// statuses counts p's answers by status (0: no answer).
+func statuses(p verdict.Picture) map[int]int {
+	out := map[int]int{}
+	for _, s := range p.Shots {
+		out[s.Status]++
+	}
+	return out
 }

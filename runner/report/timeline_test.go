@@ -1,24 +1,30 @@
-package burst
+package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
-func sampleBurst() *Result {
-	r := &Result{Name: "two users", Rate: 100, Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+func samplePicture() verdict.Picture {
+	p := verdict.Picture{File: "ratelimit-two-users.svg", Name: "two users", Rate: 100, Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	for i := range 40 {
-		s := Shot{Index: i, Series: []string{"user A", "user B"}[i%2], Sent: time.Duration(i) * 10 * time.Millisecond}
+		s := verdict.Shot{Index: i, Series: []string{"user A", "user B"}[i%2], Sent: time.Duration(i) * 10 * time.Millisecond, Counted: true}
 		s.Received = s.Sent + time.Millisecond
 		switch {
 		case i == 39:
-			s.Err = errors.New("timeout")
+			s.Status = 0
 		case i == 38:
 			s.Status = 500
 		case i < 30:
@@ -26,18 +32,19 @@ func sampleBurst() *Result {
 		default:
 			s.Status = 429
 		}
-		r.Shots = append(r.Shots, s)
+		p.Shots = append(p.Shots, s)
 	}
-	r.stats()
-	return r
+	return p
 }
 
 // The timeline is well-formed SVG with one mark per request, the limit, the first
 // 429 and a legend that counts each kind of answer.
 func TestWriteTimeline(t *testing.T) {
 	var buf bytes.Buffer
-	err := WriteTimeline(&buf, sampleBurst(), Timeline{Title: "A <burst> & more", Rate: 25, Burst: 25, Tolerance: 3, Notes: []string{"verdict: fine"},
-		Marks: []TimelineMark{{At: 200 * time.Millisecond, Count: 21, Label: "2xx beyond the limit"}}})
+	p := samplePicture()
+	p.Title, p.LimitRate, p.LimitBurst, p.Tolerance, p.Notes = "A <burst> & more", 25, 25, 3, []string{"verdict: fine"}
+	p.Marks = []verdict.Mark{{At: 200 * time.Millisecond, Count: 21, Label: "2xx beyond the limit"}}
+	err := WriteTimeline(&buf, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,18 +83,28 @@ func TestWriteTimeline(t *testing.T) {
 	}
 }
 
-func TestWriteTimelineFile(t *testing.T) {
+// The report draws each picture a spec attached into the report dir, under its
+// own file name, and refuses a name that would leave the dir.
+func TestDrawTimelines(t *testing.T) {
 	dir := t.TempDir()
-	path, err := WriteTimelineFile(dir, sampleBurst(), Timeline{Rate: 25, Burst: 25})
-	if err != nil {
+	entry := func(p verdict.Picture) types.ReportEntry {
+		data, _ := json.Marshal(p)
+		return types.ReportEntry{Name: verdict.TimelineData, Value: types.WrapEntryValue(string(data))}
+	}
+	p := samplePicture()
+	p.LimitRate, p.LimitBurst = 25, 25
+	r := types.Report{SpecReports: types.SpecReports{{ReportEntries: types.ReportEntries{entry(p)}}}}
+	if err := DrawTimelines(dir, r); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(path, "/ratelimit-two-users.svg") {
-		t.Errorf("path %s", path)
-	}
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(filepath.Join(dir, "ratelimit-two-users.svg"))
 	if err != nil || !bytes.HasPrefix(b, []byte("<svg")) {
-		t.Errorf("%s: %v %.40s", path, err, b)
+		t.Errorf("%v %.40s", err, b)
+	}
+	p.File = "../escape.svg"
+	r = types.Report{SpecReports: types.SpecReports{{ReportEntries: types.ReportEntries{entry(p)}}}}
+	if err := DrawTimelines(dir, r); err == nil {
+		t.Error("a file name outside the dir was drawn")
 	}
 }
 
@@ -97,17 +114,13 @@ func TestTimelineScales(t *testing.T) {
 			t.Errorf("axisMax(%v) = %v, want %v", c.in, got, c.want)
 		}
 	}
-	if got := fileSlug("At the limit: 25/s"); got != "at-the-limit-25-s" {
-		t.Errorf("fileSlug: %q", got)
-	}
 }
 
-// Counted limits the running count of 2xx to the shots the limit is about; the
-// others are still drawn.
+// Only the counted shots make the running count of 2xx; the others are still drawn.
 func TestWriteTimelineCounted(t *testing.T) {
-	steps := func(tl Timeline) (int, string) {
+	steps := func(p verdict.Picture) (int, string) {
 		var buf bytes.Buffer
-		if err := WriteTimeline(&buf, sampleBurst(), tl); err != nil {
+		if err := WriteTimeline(&buf, p); err != nil {
 			t.Fatal(err)
 		}
 		svg := buf.String()
@@ -118,31 +131,20 @@ func TestWriteTimelineCounted(t *testing.T) {
 		path, _, _ = strings.Cut(path, `"`)
 		return strings.Count(path, " V"), svg
 	}
-	if n, _ := steps(Timeline{Rate: 25, Burst: 25}); n != 30 {
+	p := samplePicture()
+	p.LimitRate, p.LimitBurst = 25, 25
+	if n, _ := steps(p); n != 30 {
 		t.Errorf("all counted: %d steps, want 30", n)
 	}
-	n, svg := steps(Timeline{Rate: 25, Burst: 25, Counted: func(s *Shot) bool { return s.Series == "user A" }})
+	p.Counting = true
+	for i := range p.Shots {
+		p.Shots[i].Counted = p.Shots[i].Series == "user A"
+	}
+	n, svg := steps(p)
 	if n != 15 {
 		t.Errorf("user A counted: %d steps, want 15", n)
 	}
 	if !strings.Contains(svg, "2xx so far (the limit&#39;s)") || !strings.Contains(svg, "2xx (30)") {
 		t.Errorf("the legend should count every 2xx and say the line counts the limit's:\n%s", svg)
-	}
-}
-
-// Merge puts a later burst's shots on the first burst's clock.
-func TestResultMerge(t *testing.T) {
-	a := sampleBurst()
-	achieved := a.Achieved
-	b := &Result{Started: a.Started.Add(time.Second), Ended: a.Started.Add(2 * time.Second), Shots: []Shot{
-		{Index: 0, Sent: 0, Received: 5 * time.Millisecond, Status: 200, Series: "probe"},
-		{Index: 1, Sent: time.Millisecond, Received: 6 * time.Millisecond, Status: 200, Series: "probe"},
-	}}
-	a.Merge(b)
-	if len(a.Shots) != 42 || a.Achieved != achieved || !a.Ended.Equal(b.Ended) {
-		t.Fatalf("%d shots, achieved %v (was %v), ended %v", len(a.Shots), a.Achieved, achieved, a.Ended)
-	}
-	if s := a.Shots[41]; s.Index != 41 || s.Sent != time.Second+time.Millisecond || s.Received != time.Second+6*time.Millisecond || s.Series != "probe" {
-		t.Errorf("merged shot %+v", s)
 	}
 }
