@@ -21,6 +21,7 @@ func behaviourFlags(fs *flag.FlagSet, b *report.ReferenceBehaviour) {
 	})
 	fs.BoolVar(&b.DPoPNoncePublicToken, "dpop-nonce-public", false, "the embedded reference tenant demands DPoP nonces of public clients at the token endpoint only, as Auth0 documents (--dpop-nonce: everywhere)")
 	fs.BoolVar(&b.ConnectCodeInFragment, "connect-code-fragment", false, "the embedded reference tenant brings connected accounts back with connect_code in the redirect's fragment, as the vendor's page shows (default: the query, as the OpenAPI description and spa-js read it)")
+	fs.BoolVar(&b.AccountsLimitUnstated, "accounts-limit-unstated", false, "the target config written for the embedded reference tenant does not say how connected-accounts operations are rate-limited, as Auth0's pages do not (default: shared, which is what it does)")
 	fs.BoolFunc("as-documented", "start the embedded reference tenant as Auth0 documents each open behaviour: "+strings.Join(asDocumentedArgs, " "), func(string) error {
 		*b = asDocumented(*b)
 		return nil
@@ -43,6 +44,9 @@ func behaviourArgs(b report.ReferenceBehaviour) []string {
 	if b.ConnectCodeInFragment {
 		out = append(out, "--connect-code-fragment")
 	}
+	if b.AccountsLimitUnstated {
+		out = append(out, "--accounts-limit-unstated")
+	}
 	return out
 }
 
@@ -54,7 +58,7 @@ func behaviourSet(b report.ReferenceBehaviour) bool {
 // behaviourOptions are the reftenant switches b names.
 func behaviourOptions(b report.ReferenceBehaviour) reftenant.Behaviour {
 	return reftenant.Behaviour{PasskeyName: b.PasskeyName, DPoPAlgs: b.DPoPAlgs, DPoPNoncePublicToken: b.DPoPNoncePublicToken,
-		ConnectCodeInFragment: b.ConnectCodeInFragment}
+		ConnectCodeInFragment: b.ConnectCodeInFragment, AccountsLimitUnstated: b.AccountsLimitUnstated}
 }
 
 // nonceConfig states where the tenant t demands DPoP nonces (nil: nowhere).
@@ -76,8 +80,10 @@ func nonceConfig(t *reftenant.Tenant) *config.DPoPNonce {
 // Auth0 documents each behaviour the reference's defaults choose otherwise
 // (PROTOCOL §10): a PATCH naming a passkey, which has no name, changes nothing;
 // DPoP with ES256 only; nonces demanded of public clients at the token endpoint
-// only; connect_code in the redirect's fragment.
-var asDocumentedArgs = []string{"--passkey-name", reftenant.PasskeyNameIgnore, "--dpop-algs", "ES256", "--dpop-nonce-public", "--connect-code-fragment"}
+// only; connect_code in the redirect's fragment; nothing said of how connected
+// accounts are rate-limited.
+var asDocumentedArgs = []string{"--passkey-name", reftenant.PasskeyNameIgnore, "--dpop-algs", "ES256", "--dpop-nonce-public", "--connect-code-fragment",
+	"--accounts-limit-unstated"}
 
 // asDocumented is b with the switches of asDocumentedArgs set.
 func asDocumented(b report.ReferenceBehaviour) report.ReferenceBehaviour {
@@ -85,5 +91,6 @@ func asDocumented(b report.ReferenceBehaviour) report.ReferenceBehaviour {
 	b.DPoPAlgs = []string{"ES256"}
 	b.DPoPNoncePublicToken = true
 	b.ConnectCodeInFragment = true
+	b.AccountsLimitUnstated = true
 	return b
 }

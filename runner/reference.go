@@ -213,6 +213,9 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	}
 	// The suite paces itself by and tests against the limits the tenant enforces.
 	target.RateLimit = rateLimitConfig(*t.Limits())
+	// The reference counts connected-accounts operations with the authentication
+	// methods and says so, unless it behaves as Auth0 documents (which is silent).
+	target.RateLimit.ConnectedAccounts = t.AccountsLimit()
 	target.DPoP = config.DPoPAllowed
 	if t.DPoP() != "" {
 		target.DPoP = t.DPoP()

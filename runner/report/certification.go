@@ -157,6 +157,9 @@ type ReferenceBehaviour struct {
 	DPoPNoncePublicToken bool `yaml:"dpop_nonce_public_token,omitempty"`
 	// ConnectCodeInFragment: connect_code comes back in the redirect's fragment.
 	ConnectCodeInFragment bool `yaml:"connect_code_in_fragment,omitempty"`
+	// AccountsLimitUnstated: the config it wrote does not say how connected
+	// accounts are rate-limited.
+	AccountsLimitUnstated bool `yaml:"accounts_limit_unstated,omitempty"`
 }
 
 // Statistics counts requirements and specs.

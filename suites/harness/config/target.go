@@ -200,6 +200,12 @@ type RateLimit struct {
 	// request (the early-access plan with these figures).
 	RequestsPerSecond float64 `json:"requests_per_second,omitempty"`
 	Burst             int     `json:"burst,omitempty"`
+	// ConnectedAccounts says how the target counts the connected-accounts
+	// operations, which the vendor's rate-limit pages do not name: shared (in the
+	// user's and tenant's buckets of their kind, with the authentication methods)
+	// or separate (in buckets of their own, of the same figures). Unstated, the
+	// rate-limit specs do not hold those operations to a limit.
+	ConnectedAccounts string `json:"connected_accounts,omitempty"`
 
 	model spec.Limits
 }
@@ -221,6 +227,16 @@ type BucketConfig struct {
 	Burst     int     `json:"burst,omitempty"`
 	Unlimited bool    `json:"unlimited,omitempty"`
 }
+
+// How connected-accounts operations are counted (RateLimit.ConnectedAccounts).
+const (
+	AccountsShared   = "shared"
+	AccountsSeparate = "separate"
+)
+
+// AccountsLimited says the target states how it limits the connected-accounts
+// operations: only then are they held to a limit.
+func (r RateLimit) AccountsLimited() bool { return r.ConnectedAccounts != "" }
 
 // Limits is the resolved model (after ParseTarget or SetDefaults).
 func (r RateLimit) Limits() spec.Limits { return r.model }

@@ -126,6 +126,7 @@ func TestRateLimitModel(t *testing.T) {
 		{"rate_limit: {user: {writes: {unlimited: true, burst: 3}}}", "field rate_limit.user.writes: unlimited takes no figures"},
 		{"rate_limit: {tenant: {reads: {per_minute: -1}}}", "field rate_limit.tenant.reads: figures must be positive"},
 		{"rate_limit: {tenant: {reads: {pre_second: 1}}}", `unknown field "pre_second"`},
+		{"rate_limit: {connected_accounts: pooled}", "field rate_limit.connected_accounts"},
 		{"dpop: sometimes", "field dpop"},
 		{"clients: {native: {client_id: a, dpop: maybe}}", "field clients.native.dpop"},
 		{"dpop_nonce: true", "field dpop_nonce"},

@@ -159,6 +159,11 @@ func (v *validation) limits(t *Target) {
 	} else if err := t.RateLimit.resolve(); err != nil {
 		v.errs = append(v.errs, err)
 	}
+	switch t.RateLimit.ConnectedAccounts {
+	case "", AccountsShared, AccountsSeparate:
+	default:
+		v.bad("rate_limit.connected_accounts", "%q: use shared or separate (or leave it out when the target does not say)", t.RateLimit.ConnectedAccounts)
+	}
 	if t.MaxWait < 0 {
 		v.bad("max_wait", "must be positive")
 	}
