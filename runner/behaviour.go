@@ -22,6 +22,7 @@ func behaviourFlags(fs *flag.FlagSet, b *report.ReferenceBehaviour) {
 	fs.BoolVar(&b.DPoPNoncePublicToken, "dpop-nonce-public", false, "the embedded reference tenant demands DPoP nonces of public clients at the token endpoint only, as Auth0 documents (--dpop-nonce: everywhere)")
 	fs.BoolVar(&b.ConnectCodeInFragment, "connect-code-fragment", false, "the embedded reference tenant brings connected accounts back with connect_code in the redirect's fragment, as the vendor's page shows (default: the query, as the OpenAPI description and spa-js read it)")
 	fs.BoolVar(&b.AccountsLimitUnstated, "accounts-limit-unstated", false, "the target config written for the embedded reference tenant does not say how connected-accounts operations are rate-limited, as Auth0's pages do not (default: shared, which is what it does)")
+	fs.BoolVar(&b.FactorsUnserved, "no-factors", false, "the embedded reference tenant does not serve GET /me/v1/factors (404), as a tenant without that Early Access feature; the target config it writes lists its method types (methods:)")
 	fs.BoolFunc("as-documented", "start the embedded reference tenant as Auth0 documents each open behaviour: "+strings.Join(asDocumentedArgs, " "), func(string) error {
 		*b = asDocumented(*b)
 		return nil
@@ -47,6 +48,9 @@ func behaviourArgs(b report.ReferenceBehaviour) []string {
 	if b.AccountsLimitUnstated {
 		out = append(out, "--accounts-limit-unstated")
 	}
+	if b.FactorsUnserved {
+		out = append(out, "--no-factors")
+	}
 	return out
 }
 
@@ -58,7 +62,8 @@ func behaviourSet(b report.ReferenceBehaviour) bool {
 // behaviourOptions are the reftenant switches b names.
 func behaviourOptions(b report.ReferenceBehaviour) reftenant.Behaviour {
 	return reftenant.Behaviour{PasskeyName: b.PasskeyName, DPoPAlgs: b.DPoPAlgs, DPoPNoncePublicToken: b.DPoPNoncePublicToken,
-		ConnectCodeInFragment: b.ConnectCodeInFragment, AccountsLimitUnstated: b.AccountsLimitUnstated}
+		ConnectCodeInFragment: b.ConnectCodeInFragment, AccountsLimitUnstated: b.AccountsLimitUnstated,
+		FactorsUnserved: b.FactorsUnserved}
 }
 
 // nonceConfig states where the tenant t demands DPoP nonces (nil: nowhere).
@@ -81,9 +86,10 @@ func nonceConfig(t *reftenant.Tenant) *config.DPoPNonce {
 // (PROTOCOL §10): a PATCH naming a passkey, which has no name, changes nothing;
 // DPoP with ES256 only; nonces demanded of public clients at the token endpoint
 // only; connect_code in the redirect's fragment; nothing said of how connected
-// accounts are rate-limited.
+// accounts are rate-limited; GET /factors (Early Access) not served, the method
+// types stated in the config.
 var asDocumentedArgs = []string{"--passkey-name", reftenant.PasskeyNameIgnore, "--dpop-algs", "ES256", "--dpop-nonce-public", "--connect-code-fragment",
-	"--accounts-limit-unstated"}
+	"--accounts-limit-unstated", "--no-factors"}
 
 // asDocumented is b with the switches of asDocumentedArgs set.
 func asDocumented(b report.ReferenceBehaviour) report.ReferenceBehaviour {
@@ -92,5 +98,6 @@ func asDocumented(b report.ReferenceBehaviour) report.ReferenceBehaviour {
 	b.DPoPNoncePublicToken = true
 	b.ConnectCodeInFragment = true
 	b.AccountsLimitUnstated = true
+	b.FactorsUnserved = true
 	return b
 }

@@ -160,6 +160,8 @@ type ReferenceBehaviour struct {
 	// AccountsLimitUnstated: the config it wrote does not say how connected
 	// accounts are rate-limited.
 	AccountsLimitUnstated bool `yaml:"accounts_limit_unstated,omitempty"`
+	// FactorsUnserved: it did not serve GET /factors (the config it wrote gave methods:).
+	FactorsUnserved bool `yaml:"factors_unserved,omitempty"`
 }
 
 // Statistics counts requirements and specs.

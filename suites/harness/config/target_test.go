@@ -127,6 +127,8 @@ func TestRateLimitModel(t *testing.T) {
 		{"rate_limit: {tenant: {reads: {per_minute: -1}}}", "field rate_limit.tenant.reads: figures must be positive"},
 		{"rate_limit: {tenant: {reads: {pre_second: 1}}}", `unknown field "pre_second"`},
 		{"rate_limit: {connected_accounts: pooled}", "field rate_limit.connected_accounts"},
+		{"methods: [passkey, sms]", `field methods: "sms" is not a method type`},
+		{"methods: []", "field methods: empty"},
 		{"dpop: sometimes", "field dpop"},
 		{"clients: {native: {client_id: a, dpop: maybe}}", "field clients.native.dpop"},
 		{"dpop_nonce: true", "field dpop_nonce"},
