@@ -216,6 +216,8 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	// The reference counts connected-accounts operations with the authentication
 	// methods and says so, unless it behaves as Auth0 documents (which is silent).
 	target.RateLimit.ConnectedAccounts = t.AccountsLimit()
+	// It honours use_exclude_credentials: true (with either behaviour).
+	target.UseExcludeCredentials = true
 	// Without GET /factors, the config states the method types the tenant enables.
 	if !t.FactorsServed() {
 		target.Methods = t.EnabledMethodTypes()

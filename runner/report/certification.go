@@ -162,6 +162,8 @@ type ReferenceBehaviour struct {
 	AccountsLimitUnstated bool `yaml:"accounts_limit_unstated,omitempty"`
 	// FactorsUnserved: it did not serve GET /factors (the config it wrote gave methods:).
 	FactorsUnserved bool `yaml:"factors_unserved,omitempty"`
+	// ExcludeOnlyWhenAsked: excludeCredentials only for use_exclude_credentials: true.
+	ExcludeOnlyWhenAsked bool `yaml:"exclude_only_when_asked,omitempty"`
 }
 
 // Statistics counts requirements and specs.

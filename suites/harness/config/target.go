@@ -72,6 +72,10 @@ type Target struct {
 	// is what the method specs take as enabled (GET /factors is not asked for it);
 	// left out, GET /factors is, and a target that answers it 404 needs this list.
 	Methods []string `json:"methods,omitempty"`
+	// UseExcludeCredentials says the target honours use_exclude_credentials: true in
+	// a passkey enrollment request: the creation options then name the user's
+	// passkeys in excludeCredentials (checked only when stated).
+	UseExcludeCredentials bool `json:"use_exclude_credentials,omitempty"`
 	// ConnectedAccounts configures the connected-accounts flow.
 	ConnectedAccounts ConnectedAccounts `json:"connected_accounts,omitempty"`
 	// CORS is the origin of a browser application allowed to call the My Account
