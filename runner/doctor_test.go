@@ -24,6 +24,9 @@ var doctorNames = map[string][]string{
 	reftenant.MisconfigBotDetection:           {"FAIL  Universal Login (spa)", "Security > Attack Protection > Bot Detection"},
 	reftenant.MisconfigPasskeysDisabled:       {"FAIL  native passkey signup", "Authentication Methods > Passkey"},
 	reftenant.MisconfigTokenAuthMethodBasic:   {"FAIL  Universal Login (web)", "Authentication Method must be Client Secret (Post)"},
+	reftenant.MisconfigPasskeyAPIsDisabled:    {"FAIL  native passkey signup", "native passkey APIs", "not enabled"},
+	reftenant.MisconfigSignupVerification:     {"FAIL  native passkey signup", "requires email or SMS verification"},
+	reftenant.MisconfigFactorsScopeMissing:    {"FAIL  the native client's My Account token", "lacks read:me:factors", "Application Access"},
 	reftenant.MisconfigCORSOriginNotAllowed:   {"FAIL  CORS for https://app.conformance.test on login.conformance.test", "Allowed Origins (CORS) must hold https://app.conformance.test", "Allow Cross-Origin Authentication"},
 }
 
