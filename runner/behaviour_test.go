@@ -19,7 +19,7 @@ func TestAsDocumentedRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := r.Behaviour
-	if !r.set() || b.PasskeyName != "ignore" || !slices.Equal(b.DPoPAlgs, []string{"ES256"}) || !b.DPoPNoncePublicToken || !b.ConnectCodeInFragment {
+	if !r.set() || b.PasskeyName != "ignore" || !slices.Equal(b.DPoPAlgs, []string{"ES256"}) || !b.DPoPNoncePublicToken || !b.ConnectCodeInFragment || !b.AccountsLimitUnstated || !b.FactorsUnserved {
 		t.Fatalf("parsed %+v", b)
 	}
 	tn, cfg, err := startReference(t.TempDir(), "127.0.0.1:0", r)
@@ -36,6 +36,12 @@ func TestAsDocumentedRoundTrip(t *testing.T) {
 	}
 	if !target.NonceAtToken(true) || target.NonceAtToken(false) || target.NonceAtAPI() {
 		t.Errorf("the target config's dpop_nonce %+v", target.DPoPNonce)
+	}
+	if tn.FactorsServed() || !slices.Equal(target.Methods, tn.EnabledMethodTypes()) {
+		t.Errorf("the tenant serves GET /factors: %v; the target config's methods: %v", tn.FactorsServed(), target.Methods)
+	}
+	if target.RateLimit.AccountsLimited() {
+		t.Errorf("the target config states rate_limit.connected_accounts: %q", target.RateLimit.ConnectedAccounts)
 	}
 	again := fromRecord(r.record(tn))
 	if !reflect.DeepEqual(again.Behaviour, r.Behaviour) {

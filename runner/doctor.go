@@ -71,9 +71,13 @@ type doctor struct {
 
 func (d *doctor) add(c check) { d.out = append(d.out, c) }
 
-// neededScopes are the My Account scopes the suite asks for.
+// neededScopes are the My Account scopes the suite asks for: read:me:factors only
+// when GET /factors is the capability list (the config gives no methods:).
 func neededScopes(t *config.Target) []string {
 	s := slices.Clone(harness.MethodScopes)
+	if t.Methods != nil {
+		s = slices.DeleteFunc(s, func(x string) bool { return x == harness.ScopeReadFactors })
+	}
 	if t.ConnectedAccounts.Connection != "" {
 		s = append(s, "create:me:connected_accounts", "read:me:connected_accounts", "delete:me:connected_accounts")
 	}
@@ -149,6 +153,12 @@ func settingPasskeysOff(t *config.Target) string {
 	return fmt.Sprintf("passkeys are off on the connection: Authentication > Database > %s > Authentication Methods > Passkey (enable it, with signup allowed, and the connection for the native application)", t.Connection)
 }
 
+const settingPasskeyAPIs = "the native passkey APIs (/passkey/register, /passkey/challenge) are not enabled for this tenant (they answer 404): Authentication > Database > the connection > Authentication Methods > Passkey, and the tenant's native passkey feature (Early Access at Auth0: ask for it)"
+
+func settingSignupVerification(t *config.Target) string {
+	return fmt.Sprintf("native passkey signup is not offered on a connection that requires email or SMS verification: Authentication > Database > %s (turn off required verification at signup for the test tenant's connection)", t.Connection)
+}
+
 func settingAuthMethod(client, clientID string) string {
 	return fmt.Sprintf("the %s application (%s) refused its client_secret in the request body: Applications > it > Credentials > Authentication Method must be Client Secret (Post); or the configured client_secret is wrong", client, clientID)
 }
@@ -167,6 +177,8 @@ func (d *doctor) grantSetting(client, clientID string, resp *harness.Response) s
 	switch {
 	case e.Error == "mfa_required" || e.Error == "unmet_authentication_requirements":
 		return settingMFA
+	case resp.Status == http.StatusNotFound && strings.HasPrefix(resp.Exchange.URL, "https://"+d.t.CustomDomain+"/passkey/"):
+		return settingPasskeyAPIs
 	case e.Error == "unauthorized_client" && client == "native":
 		return settingPasskeyGrant(d.t)
 	case e.Error == "unauthorized_client":
@@ -219,7 +231,11 @@ func (d *doctor) passkeys(ctx context.Context) *harness.Response {
 		return nil
 	}
 	if resp.Status != http.StatusOK {
-		d.add(check{Name: name, Detail: d.answered("POST /passkey/register", resp), Setting: d.grantSetting("native", native, resp)})
+		setting := d.grantSetting("native", native, resp)
+		if desc := strings.ToLower(oauthErrorOf(resp).Description); setting == "" && strings.Contains(desc, "verif") {
+			setting = settingSignupVerification(d.t)
+		}
+		d.add(check{Name: name, Detail: d.answered("POST /passkey/register", resp), Setting: setting})
 		return nil
 	}
 	var c struct {
@@ -263,11 +279,51 @@ func (d *doctor) passkeys(ctx context.Context) *harness.Response {
 			d.add(check{Name: "My Account API on " + host, Detail: d.answered("GET /me/v1/authentication-methods with the signup's token", me)})
 		default:
 			d.add(check{Name: "My Account API on " + host, OK: true})
+			d.capabilities(ctx, host, tok.AccessToken)
 		}
 	}
 
 	d.passkeyLogin(ctx, host, authn, pk, scopes)
 	return me
+}
+
+// settingFactors: GET /factors is Early Access at Auth0.
+const settingFactors = "GET /me/v1/factors (Early Access at Auth0) is not served on this tenant: list the method types the tenant enables in the target config's methods: (e.g. methods: [passkey, totp]), or have the feature enabled"
+
+// capabilities says where the method specs take the enabled method types from: the
+// config's methods:, or GET /factors; a tenant that serves no GET /factors needs
+// the former.
+func (d *doctor) capabilities(ctx context.Context, host, token string) {
+	const name = "the method types the suite tests"
+	resp, err := d.fw.Me(ctx, http.MethodGet, host, "/factors", token, nil)
+	configured := d.t.Methods != nil
+	switch {
+	case err != nil:
+		d.add(check{Name: name, Detail: err.Error()})
+	case resp.Status == http.StatusNotFound && configured:
+		d.add(check{Name: name, OK: true, Detail: fmt.Sprintf("from the config's methods: %v (GET /factors answered 404: not served)", d.t.Methods)})
+	case resp.Status == http.StatusNotFound:
+		d.add(check{Name: name, Detail: "GET /me/v1/factors answered 404 and the config gives no methods:", Setting: settingFactors})
+	case configured:
+		d.add(check{Name: name, OK: true, Detail: fmt.Sprintf("from the config's methods: %v (GET /factors answered %d; the config's list wins)", d.t.Methods, resp.Status)})
+	case resp.Status == http.StatusForbidden:
+		d.add(check{Name: name, Detail: d.answered("GET /me/v1/factors", resp),
+			Setting: settingScopes("native", []string{harness.ScopeReadFactors}) + "; or list the method types in the config's methods:"})
+	case resp.Status != http.StatusOK:
+		d.add(check{Name: name, Detail: d.answered("GET /me/v1/factors", resp)})
+	default:
+		var f struct {
+			Factors []struct {
+				Type string `json:"type"`
+			} `json:"factors"`
+		}
+		_ = json.Unmarshal(resp.Body, &f)
+		var types []string
+		for _, x := range f.Factors {
+			types = append(types, x.Type)
+		}
+		d.add(check{Name: name, OK: true, Detail: fmt.Sprintf("from GET /factors: %v", types)})
+	}
 }
 
 // passkeyLogin logs the signed-up user in with its passkey.

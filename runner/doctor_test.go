@@ -24,6 +24,9 @@ var doctorNames = map[string][]string{
 	reftenant.MisconfigBotDetection:           {"FAIL  Universal Login (spa)", "Security > Attack Protection > Bot Detection"},
 	reftenant.MisconfigPasskeysDisabled:       {"FAIL  native passkey signup", "Authentication Methods > Passkey"},
 	reftenant.MisconfigTokenAuthMethodBasic:   {"FAIL  Universal Login (web)", "Authentication Method must be Client Secret (Post)"},
+	reftenant.MisconfigPasskeyAPIsDisabled:    {"FAIL  native passkey signup", "native passkey APIs", "not enabled"},
+	reftenant.MisconfigSignupVerification:     {"FAIL  native passkey signup", "requires email or SMS verification"},
+	reftenant.MisconfigFactorsScopeMissing:    {"FAIL  the native client's My Account token", "lacks read:me:factors", "Application Access"},
 	reftenant.MisconfigCORSOriginNotAllowed:   {"FAIL  CORS for https://app.conformance.test on login.conformance.test", "Allowed Origins (CORS) must hold https://app.conformance.test", "Allow Cross-Origin Authentication"},
 }
 
@@ -126,5 +129,47 @@ func TestRunStopsAtAMisconfigurationBeforeTheSpecs(t *testing.T) {
 	code, stdout, stderr = runCmd(t, "run", "--misconfig", reftenant.MisconfigBotDetection, "--no-preflight", "--label-filter", "universal && !browser", "--report-dir", t.TempDir())
 	if code != exitFailures || !strings.Contains(stdout+stderr, "CAPTCHA") {
 		t.Errorf("--no-preflight: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// Against a tenant that does not serve GET /factors, doctor says the method types
+// come from the config's methods:, and names the setting when the config gives none.
+func TestDoctorSaysWhereTheMethodTypesComeFrom(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runCmd(t, "doctor")
+	if code != exitConformant || !strings.Contains(stdout, "ok    the method types the suite tests: from GET /factors") {
+		t.Errorf("default reference: exit %d\n%s%s", code, stdout, stderr)
+	}
+	dir := t.TempDir()
+	r := reference{report.ReferenceTenant{Plan: spec.PlanEnterprise, Refusals: referenceRefusals, DPoP: referenceDPoP}}
+	r.Behaviour.FactorsUnserved = true
+	tenant, cfg, err := startReference(dir, "127.0.0.1:0", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tenant.Close()
+	code, stdout, stderr = runCmd(t, "doctor", "--config", cfg)
+	if code != exitConformant || !strings.Contains(stdout, "ok    the method types the suite tests: from the config's methods:") {
+		t.Errorf("the written config: exit %d\n%s%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target map[string]any
+	if err := yaml.Unmarshal(data, &target); err != nil {
+		t.Fatal(err)
+	}
+	delete(target, "methods")
+	if data, err = yaml.Marshal(target); err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(dir, "no-methods.yaml")
+	if err := os.WriteFile(bare, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCmd(t, "doctor", "--config", bare)
+	if code != exitFailures || !strings.Contains(stdout, "FAIL  the method types the suite tests") || !strings.Contains(stdout, "methods:") {
+		t.Errorf("no methods: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -213,6 +213,15 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	}
 	// The suite paces itself by and tests against the limits the tenant enforces.
 	target.RateLimit = rateLimitConfig(*t.Limits())
+	// The reference counts connected-accounts operations with the authentication
+	// methods and says so, unless it behaves as Auth0 documents (which is silent).
+	target.RateLimit.ConnectedAccounts = t.AccountsLimit()
+	// It honours use_exclude_credentials: true (with either behaviour).
+	target.UseExcludeCredentials = true
+	// Without GET /factors, the config states the method types the tenant enables.
+	if !t.FactorsServed() {
+		target.Methods = t.EnabledMethodTypes()
+	}
 	target.DPoP = config.DPoPAllowed
 	if t.DPoP() != "" {
 		target.DPoP = t.DPoP()

@@ -33,6 +33,9 @@ func TestReferenceDPoPFlagsRoundTrip(t *testing.T) {
 	if target.DPoP != "required" || !target.NonceAtAPI() || !target.NonceAtToken(true) || !target.NonceAtToken(false) {
 		t.Errorf("the target config says dpop %q, dpop_nonce %v", target.DPoP, target.DPoPNonce)
 	}
+	if target.RateLimit.ConnectedAccounts != "shared" {
+		t.Errorf("the target config says rate_limit.connected_accounts %q, not shared (what the reference does)", target.RateLimit.ConnectedAccounts)
+	}
 	again := fromRecord(r.record(tn))
 	if again.DPoP != r.DPoP || again.DPoPNonce != r.DPoPNonce {
 		t.Errorf("recorded %+v, read back %+v", r, again)

@@ -70,6 +70,7 @@ var faultDetectors = map[string][]string{
 	"enroll-session-any-user":         {"MA-MTH-014"},
 	"enroll-start-200":                {"AUTH-DOM-004"},
 	"enroll-type-defaults-passkey":    {"MA-ERR-002"},
+	"exclude-credentials-none":        {"MA-ENR-028"},
 	"factors-list-disabled":           {"MA-MTH-001"},
 	"factors-unauthenticated":         {"MA-AUTHZ-003"},
 	"issuer-no-trailing-slash":        {"AUTH-PK-002"},

@@ -157,6 +157,13 @@ type ReferenceBehaviour struct {
 	DPoPNoncePublicToken bool `yaml:"dpop_nonce_public_token,omitempty"`
 	// ConnectCodeInFragment: connect_code comes back in the redirect's fragment.
 	ConnectCodeInFragment bool `yaml:"connect_code_in_fragment,omitempty"`
+	// AccountsLimitUnstated: the config it wrote does not say how connected
+	// accounts are rate-limited.
+	AccountsLimitUnstated bool `yaml:"accounts_limit_unstated,omitempty"`
+	// FactorsUnserved: it did not serve GET /factors (the config it wrote gave methods:).
+	FactorsUnserved bool `yaml:"factors_unserved,omitempty"`
+	// ExcludeOnlyWhenAsked: excludeCredentials only for use_exclude_credentials: true.
+	ExcludeOnlyWhenAsked bool `yaml:"exclude_only_when_asked,omitempty"`
 }
 
 // Statistics counts requirements and specs.

@@ -42,19 +42,14 @@ var _ = framework.AreaOf("contract").Describe("Contract: every operation of the 
 			k.pool = newUserPool(k.host)
 			framework.AfterRun(func(ctx context.Context) { k.pool.cleanup(ctx) })
 		}
-		// GET /factors is the capability list: a type it does not list is not checked.
-		u := k.pool.take(ctx, framework.Budget{spec.Read: 1}, nil)
-		resp := framework.Call(u.c.Factors(ctx))
-		Expect(resp).To(framework.HaveStatus(http.StatusOK), "GET /factors")
-		var f struct {
-			Factors []struct {
-				Type string `json:"type"`
-			} `json:"factors"`
-		}
-		Expect(resp.JSON(&f)).To(Succeed())
+		// The capability list (GET /factors, or the target config's methods:): a type
+		// it does not list is not checked (none, when there is neither).
+		k.factors = framework.FactorsServed(ctx)
 		types := map[string]bool{}
-		for _, x := range f.Factors {
-			types[x.Type] = true
+		if k.factors || framework.F.Target.Methods != nil {
+			for _, x := range framework.EnabledTypes(ctx) {
+				types[x] = true
+			}
 		}
 		k.types = types
 	}
@@ -71,6 +66,7 @@ var _ = framework.AreaOf("contract").Describe("Contract: every operation of the 
 				return
 			}
 			BeforeAll(setup)
+			BeforeEach(func(ctx SpecContext) { framework.RequireServed(ctx, op) })
 			It("answers a valid request as described", framework.Req("MA-CON-001", "MA-API-001"), func(ctx SpecContext) {
 				k.control(ctx, op)
 			})
@@ -143,7 +139,7 @@ var _ = framework.AreaOf("contract").Describe("Contract: every operation of the 
 		setup(ctx)
 		var reads []spec.Operation
 		for _, op := range ops {
-			if !op.Planned() && op.Reads() {
+			if framework.Served(ctx, op) && op.Reads() {
 				reads = append(reads, op)
 			}
 		}
@@ -165,9 +161,10 @@ var _ = framework.AreaOf("contract").Describe("Contract: every operation of the 
 
 // contract is the state of the contract suite.
 type contract struct {
-	host  string
-	pool  *userPool
-	types map[string]bool // the method types GET /factors lists
+	host    string
+	pool    *userPool
+	types   map[string]bool // the method types the target enables (framework.EnabledTypes)
+	factors bool            // the target serves GET /factors
 	// accepted holds, per operation and branch ("opID branch"), why its valid
 	// request was not accepted ("" when it was), once its control spec ran.
 	accepted map[string]string
@@ -180,8 +177,10 @@ func kindOf(op spec.Operation, q url.Values) spec.Kind { return spec.KindOf(op.M
 // request was refused by the control spec.
 func (k *contract) usable(op spec.Operation, base catalogue.Base) string {
 	switch {
+	case op.ID == myaccount.ListFactors && !k.factors:
+		return "the target does not serve GET /factors (404; Early Access at Auth0)"
 	case base.Type != "" && !k.types[base.Type]:
-		return fmt.Sprintf("%s: GET /factors does not list %s", branchName(base), base.Type)
+		return fmt.Sprintf("%s: %s does not list %s", branchName(base), framework.CapabilitySource(), base.Type)
 	case strings.HasPrefix(op.Path, "/connected-accounts") && framework.F.Target.ConnectedAccounts.Connection == "":
 		return "the target config names no connected_accounts connection (connected_accounts.connection and redirect_uri)"
 	}

@@ -61,6 +61,7 @@ var _ = framework.AreaOf("cors").Describe("CORS: the API called from a browser a
 			)
 			BeforeAll(func(ctx SpecContext) {
 				origin = requireOrigin()
+				framework.RequireServed(ctx, op)
 				for _, host := range framework.F.Target.Domains() {
 					preflights = append(preflights, preflight(ctx, op, host, origin))
 				}

@@ -237,7 +237,11 @@ var _ = framework.AreaOf("dpop", "access").Describe("DPoP at the My Account API"
 				sent      *harness.Response // the valid call's answer, once it passed
 				readBack  = &readBacks{}    // what the refusals' read-backs found
 			)
-			BeforeEach(func() { requireDPoP(); framework.RequireCustomDomain() })
+			BeforeEach(func(ctx SpecContext) {
+				requireDPoP()
+				framework.RequireCustomDomain()
+				framework.RequireServed(ctx, op)
+			})
 
 			It("accepts a DPoP-bound token with a valid proof", framework.Req("MA-DPOP-001"), func(ctx SpecContext) {
 				// The next spec sends this proof again, at once (before the proof is
@@ -296,19 +300,19 @@ var _ = framework.AreaOf("dpop", "access").Describe("DPoP at the My Account API"
 		if framework.F.Target.DPoP != config.DPoPRequired {
 			Skip("the target config does not say dpop: required")
 		}
-		op := spec.MustOperation("listFactors")
+		op := spec.MustOperation("listAuthenticationMethods")
 		du := pool.borrow(ctx, op, framework.Budget{spec.Read: 2})
 		var failures []string
-		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/factors"), Session: du.Session, Scheme: "Bearer"}))
-		failures = append(failures, requiredRefusalProblems("GET /factors with the bound token as Bearer", resp)...)
+		resp := framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/authentication-methods"), Session: du.Session, Scheme: "Bearer"}))
+		failures = append(failures, requiredRefusalProblems("GET /authentication-methods with the bound token as Bearer", resp)...)
 		// A bearer token, if the target issues one without a proof (AUTH-DPOP-014 says
 		// it must not), is refused too.
 		login := webauthnGrant(ctx, du.User, host, func(r *harness.Request) { r.NoProof = true })
 		if login.Status == http.StatusOK {
 			var t harness.Tokens
 			Expect(login.JSON(&t)).To(Succeed())
-			resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/factors"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
-			failures = append(failures, requiredRefusalProblems("GET /factors with a token issued without a proof, as Bearer", resp)...)
+			resp = framework.Deliver(framework.F.Client.Do(ctx, &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/authentication-methods"), Bearer: t.AccessToken, Scheme: "Bearer", NoProof: true}))
+			failures = append(failures, requiredRefusalProblems("GET /authentication-methods with a token issued without a proof, as Bearer", resp)...)
 		}
 		framework.ExpectNoFailures(failures)
 	})

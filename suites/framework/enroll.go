@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
@@ -156,45 +157,122 @@ func AsEnrolling(u *User) methods.User {
 	return methods.User{ID: u.Subject, Email: u.Email, Authn: u.Authn}
 }
 
-// factorTypes caches GET /factors, the target's capability list, for the run.
-var factorTypes struct {
+// factors caches GET /factors, the API's capability list, for the run: whether the
+// target serves it (Early Access at Auth0: a tenant may answer 404) and what it lists.
+var factors struct {
 	sync.Mutex
-	done  bool
-	types []string
+	done   bool
+	served bool
+	why    string // why the suite does not read it, when it does not
+	types  []string
 }
 
-// EnabledTypes are the method types GET /factors lists, asked once per run by a
-// user of its own.
+// lookUpFactors asks GET /factors once per run, by a user of its own. A target
+// whose config gives methods: may answer otherwise than 200 (e.g. without the
+// read:me:factors scope): its GET /factors specs skip, saying so.
+func lookUpFactors(ctx context.Context) {
+	GinkgoHelper()
+	factors.Lock()
+	defer factors.Unlock()
+	if factors.done {
+		return
+	}
+	c := Me(ctx, NewUser(ctx), harness.ScopeReadFactors)
+	// Delivered, not judged: a 404 is how a tenant without the feature answers,
+	// which the description (of the feature) does not list.
+	resp := Deliver(c.Factors(ctx))
+	switch {
+	case resp.Status == http.StatusNotFound:
+		factors.why, factors.done = "the target does not serve GET /factors (404): it is Early Access at Auth0, and a tenant may not answer it"+methodsSource(), true
+		return
+	case resp.Status != http.StatusOK && F.Target.Methods != nil:
+		factors.why, factors.done = fmt.Sprintf("GET /factors answered %d (the target config's methods: is the capability list)", resp.Status), true
+		return
+	}
+	resp = Call(resp, nil)
+	Expect(resp).To(HaveStatus(http.StatusOK), "GET /factors")
+	var body struct {
+		Factors []struct {
+			Type string `json:"type"`
+		} `json:"factors"`
+	}
+	Expect(resp.JSON(&body)).To(Succeed())
+	for _, f := range body.Factors {
+		factors.types = append(factors.types, f.Type)
+	}
+	factors.served, factors.done = true, true
+}
+
+// FactorsServed says whether the suite can read the target's GET /factors (a
+// tenant without the Early Access feature answers 404).
+func FactorsServed(ctx context.Context) bool {
+	GinkgoHelper()
+	lookUpFactors(ctx)
+	return factors.served
+}
+
+// RequireFactors skips a spec of GET /factors itself when the target does not serve it.
+func RequireFactors(ctx context.Context) {
+	GinkgoHelper()
+	if !FactorsServed(ctx) {
+		Skip(factors.why)
+	}
+}
+
+// RequireServed skips a spec of op when the target does not serve it (GET /factors,
+// RequireFactors).
+func RequireServed(ctx context.Context, op spec.Operation) {
+	GinkgoHelper()
+	if op.ID == myaccount.ListFactors {
+		RequireFactors(ctx)
+	}
+}
+
+// Served says whether the target serves op (not planned, and GET /factors only
+// when the target answers it).
+func Served(ctx context.Context, op spec.Operation) bool {
+	GinkgoHelper()
+	return !op.Planned() && (op.ID != myaccount.ListFactors || FactorsServed(ctx))
+}
+
+func methodsSource() string {
+	if F.Target.Methods != nil {
+		return "; the target config's methods: is the capability list"
+	}
+	return ""
+}
+
+// EnabledTypes are the method types the target enables: the target config's
+// methods: when it gives them, else what GET /factors lists (asked once per run by
+// a user of its own). A target that serves no GET /factors and whose config gives
+// no methods: skips the spec, saying so.
 func EnabledTypes(ctx context.Context) []string {
 	GinkgoHelper()
-	factorTypes.Lock()
-	defer factorTypes.Unlock()
-	if !factorTypes.done {
-		c := Me(ctx, NewUser(ctx), harness.ScopeReadFactors)
-		resp := Call(c.Factors(ctx))
-		Expect(resp).To(HaveStatus(http.StatusOK), "GET /factors")
-		var body struct {
-			Factors []struct {
-				Type string `json:"type"`
-			} `json:"factors"`
-		}
-		Expect(resp.JSON(&body)).To(Succeed())
-		for _, f := range body.Factors {
-			factorTypes.types = append(factorTypes.types, f.Type)
-		}
-		factorTypes.done = true
+	if m := F.Target.Methods; m != nil {
+		return m
 	}
-	return factorTypes.types
+	if !FactorsServed(ctx) {
+		Skip("the target does not serve GET /factors (404; Early Access at Auth0) and the target config gives no methods: list the method types it enables there")
+	}
+	return factors.types
 }
 
-// DriverFor is typ's driver for the target. It skips when GET /factors does not list
-// the type, or when the driver cannot run against the target (an out-of-band proof
-// with no source to read it from).
+// CapabilitySource names where EnabledTypes comes from, for messages.
+func CapabilitySource() string {
+	if F.Target.Methods != nil {
+		return "the target config's methods:"
+	}
+	return "GET /factors"
+}
+
+// DriverFor is typ's driver for the target. It skips when the target does not
+// enable the type (EnabledTypes), or when the driver cannot run against the target
+// (an out-of-band proof with no source to read it from).
 func DriverFor(ctx context.Context, typ string) methods.Driver {
 	GinkgoHelper()
 	RequireCustomDomain()
 	if enabled := EnabledTypes(ctx); !slices.Contains(enabled, typ) {
-		Skip(fmt.Sprintf("the target does not enable %s: GET /factors lists %v", typ, enabled))
+		Skip(fmt.Sprintf("the target does not enable %s: %s lists %v", typ, CapabilitySource(), enabled))
 	}
 	d, err := methods.New(typ, MethodsEnv())
 	Expect(err).NotTo(HaveOccurred())

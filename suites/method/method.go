@@ -23,7 +23,7 @@ import (
 // Every authentication method type, through its driver (suites/harness/methods):
 // one generic lifecycle and the same proofs for each, registered once per driver
 // as the Kubernetes storage e2e suites register each suite per driver. A type the
-// target does not enable (GET /factors) skips with that reason, as does a driver
+// target does not enable (GET /factors, or the target config's methods:) skips with that reason, as does a driver
 // whose out-of-band proof has no source in the target config.
 //
 // Against Auth0 one user may make 5 reads and 5 writes a minute: every container
@@ -414,11 +414,11 @@ func notEnabledSpec(typ string) {
 			Skip("the API does not enroll " + typ + " methods at all (MA-MTH-021)")
 		}
 		if enabled := framework.EnabledTypes(ctx); slices.Contains(enabled, typ) {
-			Skip(fmt.Sprintf("the target enables %s (GET /factors lists it)", typ))
+			Skip(fmt.Sprintf("the target enables %s (%s lists it)", typ, framework.CapabilitySource()))
 		}
 		u := framework.NewUser(ctx)
 		c := framework.Me(ctx, u)
-		framework.ExpectBadRequest(framework.Deliver(c.Start(ctx, d.StartBody(framework.AsEnrolling(u)))), "POST /authentication-methods of a type GET /factors does not list")
+		framework.ExpectBadRequest(framework.Deliver(c.Start(ctx, d.StartBody(framework.AsEnrolling(u)))), "POST /authentication-methods of a type "+framework.CapabilitySource()+" does not list")
 	})
 }
 

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -167,9 +168,19 @@ func judgeRecovered(k spec.Kind, i int, wait float64, a Answer) *Verdict {
 		return failure(req, fmt.Sprintf("%s %s answered %d, which breaks the API description:\n%s", a.Method, a.URL, a.Status, a.Violation))
 	case a.Status < 200 || a.Status > 299:
 		return failure(req, fmt.Sprintf("%s, request %d of %d after waiting the %.0f s retry-after asked for (one token interval apart, each after the previous answer), answered %d:\n%s",
-			kindOperation(k), i+1, recoverHits, wait, a.Status, a.Body))
+			answerOperation(k, a), i+1, recoverHits, wait, a.Status, a.Body))
 	}
 	return nil
+}
+
+// answerOperation names what a was the answer to: what a burst of kind k sends; for
+// a read, which has no query or body, the path as recorded (runs recorded before the
+// reads listed the methods read GET /factors).
+func answerOperation(k spec.Kind, a Answer) string {
+	if u, err := url.Parse(a.URL); err == nil && k == spec.Read && a.Method != "" && u.Path != "" {
+		return a.Method + " " + u.Path
+	}
+	return kindOperation(k)
 }
 
 // judgeRecovery is the retry-after spec on a recorded history: the wait, then the

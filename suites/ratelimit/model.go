@@ -28,7 +28,8 @@ func kindName(k spec.Kind) string {
 // kindRequest is the request a burst of kind k sends: cheap and leaving nothing
 // behind on any target. A write starts a passkey enrollment, a ceremony that expires
 // unless verified and creates nothing (PROTOCOL §2); a filtered read lists the
-// passkeys (?type=); a read lists the factors.
+// passkeys (?type=); a read lists the user's methods (the vendor's "Read
+// Authentication Methods"; GET /factors is Early Access, and a tenant may not serve it).
 func kindRequest(k spec.Kind, host, token string) *harness.Request {
 	switch k {
 	case spec.Write:
@@ -36,7 +37,7 @@ func kindRequest(k spec.Kind, host, token string) *harness.Request {
 	case spec.FilteredRead:
 		return &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/authentication-methods?type=passkey"), Bearer: token}
 	}
-	return &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/factors"), Bearer: token}
+	return &harness.Request{Method: http.MethodGet, URL: config.MeURL(host, "/authentication-methods"), Bearer: token}
 }
 
 // kindOperation is what kindRequest sends, for titles and messages.
@@ -47,7 +48,7 @@ func kindOperation(k spec.Kind) string {
 	case spec.FilteredRead:
 		return "GET /me/v1/authentication-methods?type=passkey"
 	}
-	return "GET /me/v1/factors"
+	return "GET /me/v1/authentication-methods"
 }
 
 // kindScope is the scope kindRequest needs.
@@ -58,7 +59,7 @@ func kindScope(k spec.Kind) string {
 	case spec.FilteredRead:
 		return harness.ScopeReadMethods
 	}
-	return harness.ScopeReadFactors
+	return harness.ScopeReadMethods
 }
 
 // planName names the model in messages.

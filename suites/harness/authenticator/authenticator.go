@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
@@ -31,7 +32,8 @@ type Alg int
 const (
 	ES256 Alg = -7
 	RS256 Alg = -257
-	EdDSA Alg = -8 // Ed25519, built by hand: virtualwebauthn has none
+	EdDSA Alg = -8  // Ed25519, built by hand: virtualwebauthn has none
+	ES384 Alg = -35 // ECDSA P-384 with SHA-384, built by hand likewise
 )
 
 func (a Alg) String() string {
@@ -42,7 +44,7 @@ func (a Alg) String() string {
 		return "RS256"
 	case EdDSA:
 		return "EdDSA"
-	case -35:
+	case ES384:
 		return "ES384"
 	case -36:
 		return "ES512"
@@ -86,9 +88,13 @@ type Passkey struct {
 	RPID       string
 	Counter    uint32 // signature counter of the last assertion (0 after registration)
 
-	cred virtualwebauthn.Credential // holds the private key (for EdDSA: a carrier key, see newCredential)
+	cred virtualwebauthn.Credential // holds the private key (for EdDSA and ES384: a carrier key, see newCredential)
 	ed   ed25519.PrivateKey         // the EdDSA key; nil for other algorithms
+	p384 *ecdsa.PrivateKey          // the ES384 key; nil for other algorithms
 }
+
+// byHand says the key is not virtualwebauthn's: the responses are signed again.
+func (p *Passkey) byHand() bool { return p.ed != nil || p.p384 != nil }
 
 // PrivateKeyPKCS8 is the credential's private key (PKCS #8 DER), for handing the
 // passkey to a browser's virtual authenticator.
@@ -102,6 +108,9 @@ func (p *Passkey) PublicKeyCOSE() []byte {
 	if p.ed != nil {
 		return okpCOSEKey(p.ed.Public().(ed25519.PublicKey))
 	}
+	if p.p384 != nil {
+		return p384COSEKey(&p.p384.PublicKey)
+	}
 	return p.cred.Key.AttestationData()
 }
 
@@ -112,6 +121,10 @@ func (p *Passkey) Sign(authData, clientDataJSON []byte) ([]byte, error) {
 	signed := append(append([]byte(nil), authData...), cdh[:]...)
 	if p.ed != nil {
 		return ed25519.Sign(p.ed, signed), nil // EdDSA signs the message itself, not a digest
+	}
+	if p.p384 != nil {
+		digest := sha512.Sum384(signed)
+		return ecdsa.SignASN1(rand.Reader, p.p384, digest[:])
 	}
 	digest := sha256.Sum256(signed)
 	return p.cred.Key.Sign(digest[:])
@@ -144,7 +157,8 @@ func (a *Authenticator) Register(options []byte, origin string, alg Alg) ([]byte
 // The answer is {id, rawId, type, authenticatorAttachment:"platform",
 // response:{clientDataJSON, attestationObject}} with `packed` self-attestation and
 // UP, UV, BE, BS set. On success the passkey is kept for later excludeCredentials checks.
-// alg is ES256, RS256 or EdDSA (an OKP Ed25519 key, built by hand). To send an alg the
+// alg is ES256, RS256, EdDSA (an OKP Ed25519 key) or ES384 (an EC2 P-384 key), the
+// last two built by hand. To send an alg the
 // options do not offer, rewrite their pubKeyCredParams first.
 func (a *Authenticator) RegisterWith(options []byte, origin string, alg Alg, mod Mods) (response []byte, pk *Passkey, err error) {
 	defer recoverInto(&err, "register", options)
@@ -152,11 +166,12 @@ func (a *Authenticator) RegisterWith(options []byte, origin string, alg Alg, mod
 	if err != nil {
 		return nil, nil, err
 	}
-	cred, ed, err := newCredential(alg)
+	pk, err = newPasskey(alg)
 	if err != nil {
 		return nil, nil, optErr("register", options, "%v", err)
 	}
-	pk = &Passkey{ID: cred.ID, Alg: alg, UserHandle: o.userHandle, RPID: o.rpID, cred: cred, ed: ed}
+	pk.UserHandle, pk.RPID = o.userHandle, o.rpID
+	cred := pk.cred
 	if mod.Counter != nil {
 		cred.Counter = *mod.Counter
 	}
@@ -173,7 +188,7 @@ func (a *Authenticator) RegisterWith(options []byte, origin string, alg Alg, mod
 		return nil, nil, optErr("register", options, "virtualwebauthn output: %v", err)
 	}
 	res.AuthenticatorAttachment = "platform"
-	if mod.Type != "" || pk.ed != nil {
+	if mod.Type != "" || pk.byHand() {
 		if err := res.resign(pk, mod.Type); err != nil {
 			return nil, nil, optErr("register", options, "%v", err)
 		}
@@ -257,7 +272,7 @@ func (a *Authenticator) LoginWith(options []byte, origin string, pk *Passkey, mo
 		return nil, optErr("login", options, "virtualwebauthn output: %v", err)
 	}
 	res.AuthenticatorAttachment = "platform"
-	if mod.Type != "" || pk.ed != nil {
+	if mod.Type != "" || pk.byHand() {
 		if err := res.resign(pk, mod.Type); err != nil {
 			return nil, optErr("login", options, "%v", err)
 		}
@@ -286,17 +301,29 @@ func (a *Authenticator) vwa(pk *Passkey, mod Mods) virtualwebauthn.Authenticator
 // newCredential generates the key itself: virtualwebauthn encodes EC2 coordinates
 // without left padding, so a coordinate with a leading zero byte (about 1 key in 128)
 // would give a malformed COSE key. Only keys with two full 32-byte coordinates are used.
-// virtualwebauthn has no EdDSA: for it, an ES256 carrier credential lets virtualwebauthn
-// build the response, and resign swaps in the Ed25519 key and signature.
-func newCredential(alg Alg) (virtualwebauthn.Credential, ed25519.PrivateKey, error) {
-	if alg == EdDSA {
-		_, ed, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return virtualwebauthn.Credential{}, nil, err
-		}
-		carrier, _, err := newCredential(ES256)
-		return carrier, ed, err
+// virtualwebauthn has neither EdDSA nor ES384: for them, an ES256 carrier credential
+// lets virtualwebauthn build the response, and resign swaps in the key and signature.
+func newPasskey(alg Alg) (*Passkey, error) {
+	carrier := ES256
+	if alg != EdDSA && alg != ES384 {
+		carrier = alg
 	}
+	cred, err := newCredential(carrier)
+	if err != nil {
+		return nil, err
+	}
+	pk := &Passkey{ID: cred.ID, Alg: alg, cred: cred}
+	switch alg {
+	case EdDSA:
+		_, pk.ed, err = ed25519.GenerateKey(rand.Reader)
+	case ES384:
+		pk.p384, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	}
+	return pk, err
+}
+
+// newCredential is virtualwebauthn's credential of an algorithm it has.
+func newCredential(alg Alg) (virtualwebauthn.Credential, error) {
 	var (
 		kt  virtualwebauthn.KeyType
 		key any
@@ -307,11 +334,11 @@ func newCredential(alg Alg) (virtualwebauthn.Credential, ed25519.PrivateKey, err
 		for {
 			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			if err != nil {
-				return virtualwebauthn.Credential{}, nil, err
+				return virtualwebauthn.Credential{}, err
 			}
 			pub, err := k.PublicKey.Bytes() // 0x04 || X (32) || Y (32)
 			if err != nil {
-				return virtualwebauthn.Credential{}, nil, err
+				return virtualwebauthn.Credential{}, err
 			}
 			if pub[1] != 0 && pub[33] != 0 {
 				key = k
@@ -322,17 +349,17 @@ func newCredential(alg Alg) (virtualwebauthn.Credential, ed25519.PrivateKey, err
 		kt = virtualwebauthn.KeyTypeRSA
 		k, err := rsa.GenerateKey(rand.Reader, 2048) // modulus is always exactly 256 bytes
 		if err != nil {
-			return virtualwebauthn.Credential{}, nil, err
+			return virtualwebauthn.Credential{}, err
 		}
 		key = k
 	default:
-		return virtualwebauthn.Credential{}, nil, fmt.Errorf("%v is not supported by the virtual authenticator (ES256, RS256 and EdDSA only)", alg)
+		return virtualwebauthn.Credential{}, fmt.Errorf("%v is not supported by the virtual authenticator (ES256, RS256, EdDSA and ES384 only)", alg)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key) // the format NewCredentialWithImportedKey parses
 	if err != nil {
-		return virtualwebauthn.Credential{}, nil, err
+		return virtualwebauthn.Credential{}, err
 	}
-	return virtualwebauthn.NewCredentialWithImportedKey(kt, der), nil, nil
+	return virtualwebauthn.NewCredentialWithImportedKey(kt, der), nil
 }
 
 // effectiveRPID is the RP ID a browser would use: the options' one, else the origin's
@@ -444,11 +471,11 @@ func (r *attestationJSON) resign(pk *Passkey, typ string) error {
 	if err := cbor.Unmarshal(raw, &ao); err != nil {
 		return err
 	}
-	if pk.ed != nil {
+	if pk.byHand() {
 		if ao.AuthData, err = withCredentialKey(ao.AuthData, pk.PublicKeyCOSE()); err != nil {
 			return err
 		}
-		ao.AttStmt.Alg = int64(EdDSA)
+		ao.AttStmt.Alg = int64(pk.Alg)
 	}
 	if ao.AttStmt.Sig, err = pk.Sign(ao.AuthData, cdj); err != nil {
 		return err
@@ -495,20 +522,6 @@ func withCredentialKey(authData, coseKey []byte) ([]byte, error) {
 		return nil, fmt.Errorf("authData credential id is truncated")
 	}
 	return append(append([]byte(nil), authData[:end]...), coseKey...), nil
-}
-
-// okpCOSEKey is the COSE_Key of an Ed25519 public key: kty OKP (1), alg EdDSA (-8),
-// crv Ed25519 (6), x.
-func okpCOSEKey(pub ed25519.PublicKey) []byte {
-	em, err := cbor.CTAP2EncOptions().EncMode()
-	if err != nil {
-		panic(err) // fixed options: cannot fail
-	}
-	out, err := em.Marshal(map[int]any{1: 1, 3: int(EdDSA), -1: 6, -2: []byte(pub)})
-	if err != nil {
-		panic(err)
-	}
-	return out
 }
 
 // finish marshals the response, through the Edit hook when there is one.

@@ -446,3 +446,43 @@ func TestAuthenticatorEdDSA(t *testing.T) {
 		t.Fatal("RP accepted an EdDSA credential it did not offer")
 	}
 }
+
+// ES384 is built by hand too: an EC2 P-384 COSE key signed with SHA-384, which an RP
+// that offers -35 verifies, and refuses when its session offered only Auth0's -8,
+// -7 and -257.
+func TestAuthenticatorES384(t *testing.T) {
+	rp, a, u := newRP(t), New(), newUser(0)
+	pk, cred, err := register(t, rp, a, u, ES384)
+	if err != nil {
+		t.Fatalf("ES384 registration rejected: %v", err)
+	}
+	key, err := webauthncose.ParsePublicKey(pk.PublicKeyCOSE())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, ok := key.(webauthncose.EC2PublicKeyData)
+	if !ok || ec.Algorithm != int64(ES384) || ec.Curve != 2 || len(ec.XCoord) != 48 || len(ec.YCoord) != 48 {
+		t.Fatalf("COSE key %+v: want EC2, alg -35, P-384, 48-byte coordinates", key)
+	}
+	u.creds = append(u.creds, *cred)
+	if _, err := login(t, rp, a, u, pk, Mods{}); err != nil {
+		t.Fatalf("ES384 assertion rejected: %v", err)
+	}
+	options, session := creationOptions(t, rp, newUser(1))
+	resp, _, err := a.Register(options, testOrigin, ES384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	session.CredParams = []protocol.CredentialParameter{
+		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgEdDSA},
+		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256},
+		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgRS256},
+	}
+	if _, err := rp.CreateCredential(newUser(1), *session, parsed); err == nil {
+		t.Fatal("RP accepted an ES384 credential it did not offer")
+	}
+}

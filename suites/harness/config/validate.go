@@ -7,8 +7,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 )
 
 // Validate checks the fields; each error names the field.
@@ -21,6 +24,7 @@ func (t *Target) Validate() error {
 	v.dpop(t)
 	v.services(t)
 	v.cors(t)
+	v.methods(t)
 	return errors.Join(v.errs...)
 }
 
@@ -159,6 +163,11 @@ func (v *validation) limits(t *Target) {
 	} else if err := t.RateLimit.resolve(); err != nil {
 		v.errs = append(v.errs, err)
 	}
+	switch t.RateLimit.ConnectedAccounts {
+	case "", AccountsShared, AccountsSeparate:
+	default:
+		v.bad("rate_limit.connected_accounts", "%q: use shared or separate (or leave it out when the target does not say)", t.RateLimit.ConnectedAccounts)
+	}
 	if t.MaxWait < 0 {
 		v.bad("max_wait", "must be positive")
 	}
@@ -219,6 +228,22 @@ func (v *validation) services(t *Target) {
 			v.bad("connected_accounts.redirect_uri", "required (a callback URL allowed for the connected-accounts flow)")
 		} else {
 			v.redirect("connected_accounts.redirect_uri", c.RedirectURI)
+		}
+	}
+}
+
+// methods: the capability list, when the config gives it.
+func (v *validation) methods(t *Target) {
+	if t.Methods != nil && len(t.Methods) == 0 {
+		v.bad("methods", "empty: list the method types the target enables (at least passkey), or leave it out to ask GET /factors")
+	}
+	known := spec.MethodTypes()
+	for i, m := range t.Methods {
+		if !slices.Contains(known, m) {
+			v.bad("methods", "%q is not a method type of the description: use %s", m, strings.Join(known, ", "))
+		}
+		if slices.Contains(t.Methods[:i], m) {
+			v.bad("methods", "%q is listed twice", m)
 		}
 	}
 }

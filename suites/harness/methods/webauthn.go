@@ -75,6 +75,10 @@ type CreationOptions struct {
 		ResidentKey      string `json:"residentKey"`
 		UserVerification string `json:"userVerification"`
 	} `json:"authenticatorSelection"`
+	ExcludeCredentials []struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+	} `json:"excludeCredentials"`
 }
 
 // ParseCreationOptions reads creation options.
