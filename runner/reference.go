@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +103,11 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.DPoPNonce, "dpop-nonce", false, "the embedded reference tenant demands server nonces in DPoP proofs (use_dpop_nonce)")
 	fs.DurationVar(&r.TokenTTL, "token-ttl", referenceTokenTTL, "the lifetime of the embedded reference tenant's access tokens for the My Account API (the expired-token spec waits it out)")
 	fs.DurationVar(&r.SessionTTL, "session-ttl", referenceSessionTTL, "the lifetime of the embedded reference tenant's WebAuthn ceremonies (auth_session; the expired-ceremony specs wait it out)")
+	fs.Func("sso", "the embedded reference tenant keeps an SSO session per domain after a Universal Login, as Auth0 does (default true; --sso=false: every /authorize shows the login prompts)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		r.NoSSO = !on
+		return err
+	})
 	r.Waive = slices.Clone(defaultWaivers)
 	fs.Var(&waiveFlag{list: &r.Waive}, "waive", "a group of limits the embedded reference tenant does not enforce, as an IP allow list would lift it: "+
 		strings.Join(reftenant.Waivers(), ", ")+" (repeatable; the first use replaces the default "+strings.Join(defaultWaivers, ", ")+"; none: enforce every limit)")
@@ -156,6 +162,9 @@ func (r reference) args() []string {
 	if r.DPoPNonce {
 		out = append(out, "--dpop-nonce")
 	}
+	if r.NoSSO {
+		out = append(out, "--sso=false")
+	}
 	if r.TokenTTL != referenceTokenTTL {
 		out = append(out, "--token-ttl", r.TokenTTL.String())
 	}
@@ -176,7 +185,7 @@ func (r reference) args() []string {
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
-		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
+		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.NoSSO || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
 		!sameWaivers(r.Waive, defaultWaivers)
 }
 
@@ -185,7 +194,7 @@ func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
 		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, DPoPNonce: r.DPoPNonce, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
 		MyAccountTokenTTL: cmp.Or(r.TokenTTL, referenceTokenTTL), SessionTTL: cmp.Or(r.SessionTTL, referenceSessionTTL),
-		Waive: r.Waive}
+		Waive: r.Waive, NoSSO: r.NoSSO}
 	if o.MyAccountTokenTTL < 0 || o.SessionTTL < 0 {
 		return o, usagef("--token-ttl and --session-ttl must be positive")
 	}

@@ -103,3 +103,20 @@ func TestReferenceWaivers(t *testing.T) {
 		t.Errorf("a record from before waivers: %v", old.Waive)
 	}
 }
+
+// --sso=false reaches the tenant options, the record and replay's flags.
+func TestReferenceSSOFlag(t *testing.T) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var r reference
+	r.register(fs)
+	if r.NoSSO || r.set() {
+		t.Fatalf("default %+v", r)
+	}
+	if err := fs.Parse([]string{"--sso=false"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := r.options("127.0.0.1:0")
+	if err != nil || !o.NoSSO || !r.set() || !slices.Contains(r.args(), "--sso=false") {
+		t.Errorf("--sso=false: options %v %v, args %v", o.NoSSO, err, r.args())
+	}
+}

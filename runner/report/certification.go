@@ -146,6 +146,8 @@ type ReferenceTenant struct {
 	// authentication-api, management-api); [] when it enforced every one. Absent
 	// (nil) in certifications from before it enforced them: those waived all.
 	Waive []string `yaml:"waive"`
+	// NoSSO: it kept no SSO session (--sso=false).
+	NoSSO bool `yaml:"no_sso,omitempty"`
 }
 
 // Statistics counts requirements and specs.
