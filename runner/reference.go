@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -341,6 +342,21 @@ func rateLimitConfig(l spec.Limits) harness.RateLimit {
 	return harness.RateLimit{Plan: plan, Tenant: level(l.Tenant), User: level(l.User),
 		LoginPrompts: bucket(l.LoginPrompts), Signups: bucket(l.Signups),
 		AuthenticationAPI: bucket(l.AuthenticationAPI), ManagementAPI: bucket(l.ManagementAPI)}
+}
+
+// refusedLine says what the embedded reference tenant refused with 429, per limit
+// (reftenant's Refused… names): what a real tenant would have refused of the run.
+func refusedLine(refused map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(refused)) {
+		if refused[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, refused[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "the reference refused nothing"
+	}
+	return "the reference refused (429): " + strings.Join(parts, ", ")
 }
 
 // loadTarget reads a target config; errors are usage errors (exit 2).

@@ -121,3 +121,13 @@ func TestReferenceSSOFlag(t *testing.T) {
 		t.Errorf("--sso=false --latency 300ms: options %v %v %v, args %v", o.NoSSO, o.Latency, err, r.args())
 	}
 }
+
+func TestRefusedLine(t *testing.T) {
+	if got := refusedLine(nil); got != "the reference refused nothing" {
+		t.Errorf("nothing: %q", got)
+	}
+	got := refusedLine(map[string]int{"signups": 2, "login-prompts": 3, "management-api": 0})
+	if got != "the reference refused (429): login-prompts 3, signups 2" {
+		t.Errorf("%q", got)
+	}
+}
