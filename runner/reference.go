@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,6 +109,7 @@ func (r *reference) register(fs *flag.FlagSet) {
 		r.NoSSO = !on
 		return err
 	})
+	fs.DurationVar(&r.Latency, "latency", 0, "delay every answer of the embedded reference tenant by this much, as a distant tenant would (e.g. 300ms)")
 	r.Waive = slices.Clone(defaultWaivers)
 	fs.Var(&waiveFlag{list: &r.Waive}, "waive", "a group of limits the embedded reference tenant does not enforce, as an IP allow list would lift it: "+
 		strings.Join(reftenant.Waivers(), ", ")+" (repeatable; the first use replaces the default "+strings.Join(defaultWaivers, ", ")+"; none: enforce every limit)")
@@ -165,6 +167,9 @@ func (r reference) args() []string {
 	if r.NoSSO {
 		out = append(out, "--sso=false")
 	}
+	if r.Latency != 0 {
+		out = append(out, "--latency", r.Latency.String())
+	}
 	if r.TokenTTL != referenceTokenTTL {
 		out = append(out, "--token-ttl", r.TokenTTL.String())
 	}
@@ -185,7 +190,7 @@ func (r reference) args() []string {
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
-		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.NoSSO || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
+		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.NoSSO || r.Latency != 0 || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
 		!sameWaivers(r.Waive, defaultWaivers)
 }
 
@@ -194,9 +199,12 @@ func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
 		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, DPoPNonce: r.DPoPNonce, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
 		MyAccountTokenTTL: cmp.Or(r.TokenTTL, referenceTokenTTL), SessionTTL: cmp.Or(r.SessionTTL, referenceSessionTTL),
-		Waive: r.Waive, NoSSO: r.NoSSO}
+		Waive: r.Waive, NoSSO: r.NoSSO, Latency: r.Latency}
 	if o.MyAccountTokenTTL < 0 || o.SessionTTL < 0 {
 		return o, usagef("--token-ttl and --session-ttl must be positive")
+	}
+	if o.Latency < 0 {
+		return o, usagef("--latency must not be negative")
 	}
 	if len(o.MethodTypes) == 0 {
 		o.MethodTypes = reftenant.MethodTypes()
@@ -334,6 +342,21 @@ func rateLimitConfig(l spec.Limits) config.RateLimit {
 	return config.RateLimit{Plan: plan, Tenant: level(l.Tenant), User: level(l.User),
 		LoginPrompts: bucket(l.LoginPrompts), Signups: bucket(l.Signups),
 		AuthenticationAPI: bucket(l.AuthenticationAPI), ManagementAPI: bucket(l.ManagementAPI)}
+}
+
+// refusedLine says what the embedded reference tenant refused with 429, per limit
+// (reftenant's Refused… names): what a real tenant would have refused of the run.
+func refusedLine(refused map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(refused)) {
+		if refused[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, refused[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "the reference refused nothing"
+	}
+	return "the reference refused (429): " + strings.Join(parts, ", ")
 }
 
 // loadTarget reads a target config; errors are usage errors (exit 2).

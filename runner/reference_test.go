@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
@@ -104,7 +105,7 @@ func TestReferenceWaivers(t *testing.T) {
 	}
 }
 
-// --sso=false reaches the tenant options, the record and replay's flags.
+// --sso=false and --latency reach the tenant options, the record and replay's flags.
 func TestReferenceSSOFlag(t *testing.T) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var r reference
@@ -112,11 +113,21 @@ func TestReferenceSSOFlag(t *testing.T) {
 	if r.NoSSO || r.set() {
 		t.Fatalf("default %+v", r)
 	}
-	if err := fs.Parse([]string{"--sso=false"}); err != nil {
+	if err := fs.Parse([]string{"--sso=false", "--latency", "300ms"}); err != nil {
 		t.Fatal(err)
 	}
 	o, err := r.options("127.0.0.1:0")
-	if err != nil || !o.NoSSO || !r.set() || !slices.Contains(r.args(), "--sso=false") {
-		t.Errorf("--sso=false: options %v %v, args %v", o.NoSSO, err, r.args())
+	if err != nil || !o.NoSSO || o.Latency != 300*time.Millisecond || !r.set() || !slices.Contains(r.args(), "--sso=false") || !slices.Contains(r.args(), "300ms") {
+		t.Errorf("--sso=false --latency 300ms: options %v %v %v, args %v", o.NoSSO, o.Latency, err, r.args())
+	}
+}
+
+func TestRefusedLine(t *testing.T) {
+	if got := refusedLine(nil); got != "the reference refused nothing" {
+		t.Errorf("nothing: %q", got)
+	}
+	got := refusedLine(map[string]int{"signups": 2, "login-prompts": 3, "management-api": 0})
+	if got != "the reference refused (429): login-prompts 3, signups 2" {
+		t.Errorf("%q", got)
 	}
 }

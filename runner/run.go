@@ -102,10 +102,16 @@ func cmdRun(args []string) (int, error) {
 	if sc, _ := GinkgoConfiguration(); sc.DryRun {
 		r.procs = 1 // Ginkgo walks the specs of a dry run in one process
 	}
+	var code int
 	if !r.worker && r.procs > 1 {
-		return r.runWorkers()
+		code, err = r.runWorkers()
+	} else {
+		code, err = r.exit(r.runInProcess())
 	}
-	return r.exit(r.runInProcess())
+	if r.tenant != nil && err == nil {
+		fmt.Println(refusedLine(r.tenant.Refused()))
+	}
+	return code, err
 }
 
 // exitCodeOf is the exit code of an error of the flags phase: none is a success

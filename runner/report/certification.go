@@ -147,6 +147,8 @@ type ReferenceTenant struct {
 	Waive []string `yaml:"waive"`
 	// NoSSO: it kept no SSO session (--sso=false).
 	NoSSO bool `yaml:"no_sso,omitempty"`
+	// Latency is the delay it added to every answer (--latency).
+	Latency time.Duration `yaml:"latency,omitempty"`
 }
 
 // Statistics counts requirements and specs.
