@@ -123,6 +123,14 @@ func (p *Pacer) ShareBucketsIn(dir string) {
 	p.commonBuckets(p.fileBucket)
 }
 
+// SharedDir is the directory of the buckets the workers share ("" outside a
+// parallel run): other state the workers share (the login sessions) goes there too.
+func (p *Pacer) SharedDir() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sharedDir
+}
+
 // fileBucket is the shared bucket named name for b; nil when b limits nothing.
 // p.mu is held.
 func (p *Pacer) fileBucket(name string, b spec.Bucket) waiter {
