@@ -359,6 +359,13 @@ func refusedLine(refused map[string]int) string {
 	return "the reference refused (429): " + strings.Join(parts, ", ")
 }
 
+// seenLine says what the embedded reference tenant counted of the run's requests
+// (reftenant's Seen… names), to hold beside the run's own traffic line.
+func seenLine(seen map[string]int) string {
+	return fmt.Sprintf("the reference saw %d login prompt posts, %d signups, %d Authentication API and %d Management API requests",
+		seen[reftenant.SeenLoginPromptPosts], seen[reftenant.SeenSignups], seen[reftenant.SeenAuthenticationAPI], seen[reftenant.SeenManagementAPI])
+}
+
 // loadTarget reads a target config; errors are usage errors (exit 2).
 func loadTarget(path string) (*config.Target, error) {
 	t, err := config.LoadTarget(path)
