@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/xml"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/onsi/ginkgo/v2/types"
+	"sigs.k8s.io/yaml"
 
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 )
@@ -99,5 +101,47 @@ func TestParallelRunKeepsOneResultPerSpec(t *testing.T) {
 	code, out, _ = runCmd(t, "run", "--procs", "2", "--token-ttl", "5s", "--label-filter", filter, "--fault", "auth-session-reusable", "--report-dir", t.TempDir())
 	if code != exitFailures || !strings.Contains(out, "MA-MTH-012") {
 		t.Errorf("--procs 2 with a fault: exit %d, want %d naming MA-MTH-012:\n%s", code, exitFailures, out)
+	}
+}
+
+// The run's own count of its traffic is what the target saw: the reference, every
+// limit enforced, counts the same login prompt posts, signups, Authentication API and
+// Management API requests as the run's certification, the parent's preflight
+// included, and refuses none of them.
+func TestRunTrafficIsWhatTheTargetSaw(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// Logins through the session on both domains, signups, token requests and the
+	// users' deletion (no browser: Chromium's own requests are not the suite's).
+	filter := "AUTH-UL-015 || AUTH-DOM-007 || MA-MTH-012 || AUTH-PK-001 || AUTH-PK-002"
+	code, out, stderr := runCmd(t, "run", "--procs", "2", "--waive", "none", "--label-filter", filter, "--report-dir", dir)
+	if code != exitConformant {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, report.CertificationFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cert struct {
+		Run struct {
+			Traffic struct {
+				LoginPosts        int `json:"login_posts"`
+				Signups           int `json:"signups"`
+				AuthenticationAPI int `json:"authentication_api"`
+				ManagementAPI     int `json:"management_api"`
+			} `json:"traffic"`
+		} `json:"run"`
+	}
+	if err := yaml.Unmarshal(data, &cert); err != nil {
+		t.Fatal(err)
+	}
+	tr := cert.Run.Traffic
+	want := fmt.Sprintf("the reference saw %d login prompt posts, %d signups, %d Authentication API and %d Management API requests",
+		tr.LoginPosts, tr.Signups, tr.AuthenticationAPI, tr.ManagementAPI)
+	if !strings.Contains(out, want) || tr.LoginPosts == 0 || tr.Signups == 0 || tr.ManagementAPI == 0 {
+		t.Errorf("the run counted %q;\nthe summary says:\n%s", want, out)
+	}
+	if !strings.Contains(out, "the reference refused nothing") {
+		t.Errorf("the reference refused some of the run's requests:\n%s", out)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +49,45 @@ const (
 	referencePrompts  = true
 )
 
+// defaultWaivers are the groups of limits the embedded reference tenant waives unless
+// --waive says otherwise (reftenant.Waivers()): a real tenant enforces every one,
+// but the suite does not yet keep its traffic under them (its Universal Login
+// posts and signups; a token burst meets the Authentication API's 100/s and the
+// cleanup's user deletions the Management API's 16/s, burst 50). Until it does,
+// the reference waives them all, as it did before it enforced them. Set this to nil
+// once the suite keeps to them, and the reference enforces everything by default.
+var defaultWaivers = []string{reftenant.WaiveLoginPrompts, reftenant.WaiveSignups, reftenant.WaiveAuthenticationAPI, reftenant.WaiveManagementAPI}
+
+// waiveFlag is --waive: repeatable; the first use replaces the defaults, and
+// "none" waives nothing.
+type waiveFlag struct {
+	list *[]string
+	set  bool
+}
+
+func (f *waiveFlag) String() string {
+	if f.list == nil {
+		return ""
+	}
+	return strings.Join(*f.list, ",")
+}
+
+func (f *waiveFlag) Set(v string) error {
+	if !f.set {
+		*f.list, f.set = []string{}, true
+	}
+	if v == "none" {
+		return nil
+	}
+	if !slices.Contains(reftenant.Waivers(), v) {
+		return fmt.Errorf("unknown limit %q: use one of %s, or none", v, strings.Join(reftenant.Waivers(), ", "))
+	}
+	if !slices.Contains(*f.list, v) {
+		*f.list = append(*f.list, v)
+	}
+	return nil
+}
+
 // register adds the reference tenant's flags to fs.
 func (r *reference) register(fs *flag.FlagSet) {
 	fs.Var((*multiFlag)(&r.Faults), "fault", "start the embedded reference tenant with this named fault (repeatable; see 'serve --help')")
@@ -63,6 +105,20 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.DurationVar(&r.TokenTTL, "token-ttl", referenceTokenTTL, "the lifetime of the embedded reference tenant's access tokens for the My Account API (the expired-token spec waits it out)")
 	behaviourFlags(fs, &r.Behaviour)
 	fs.DurationVar(&r.SessionTTL, "session-ttl", referenceSessionTTL, "the lifetime of the embedded reference tenant's WebAuthn ceremonies (auth_session; the expired-ceremony specs wait it out)")
+	fs.Func("sso", "the embedded reference tenant keeps an SSO session per domain after a Universal Login, as Auth0 does (default true; --sso=false: every /authorize shows the login prompts)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		r.NoSSO = !on
+		return err
+	})
+	fs.DurationVar(&r.Latency, "latency", 0, "delay every answer of the embedded reference tenant by this much, as a distant tenant would (e.g. 300ms)")
+	r.Waive = slices.Clone(defaultWaivers)
+	fs.Var(&waiveFlag{list: &r.Waive}, "waive", "a group of limits the embedded reference tenant does not enforce, as an IP allow list would lift it: "+
+		strings.Join(reftenant.Waivers(), ", ")+" (repeatable; the first use replaces the default "+strings.Join(defaultWaivers, ", ")+"; none: enforce every limit)")
+}
+
+// sameWaivers says whether two waiver lists name the same groups.
+func sameWaivers(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 // record is what the certification keeps of the tenant t started as r says.
@@ -70,6 +126,7 @@ func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
 	rt := r.ReferenceTenant
 	rt.Faults = append([]string{}, t.Faults()...)
 	rt.Misconfig = t.Misconfigs()
+	rt.Waive = append([]string{}, t.Waived()...)
 	return &rt
 }
 
@@ -82,6 +139,9 @@ func fromRecord(rt *report.ReferenceTenant) reference {
 	r.DPoP = cmp.Or(r.DPoP, reftenant.DPoPAllowed)
 	r.TokenTTL = cmp.Or(r.TokenTTL, referenceTokenTTL)
 	r.SessionTTL = cmp.Or(r.SessionTTL, referenceSessionTTL)
+	if r.Waive == nil {
+		r.Waive = reftenant.Waivers() // it enforced none of these limits then
+	}
 	return r
 }
 
@@ -105,11 +165,25 @@ func (r reference) args() []string {
 	if r.DPoPNonce {
 		out = append(out, "--dpop-nonce")
 	}
+	if r.NoSSO {
+		out = append(out, "--sso=false")
+	}
+	if r.Latency != 0 {
+		out = append(out, "--latency", r.Latency.String())
+	}
 	if r.TokenTTL != referenceTokenTTL {
 		out = append(out, "--token-ttl", r.TokenTTL.String())
 	}
 	if r.SessionTTL != referenceSessionTTL {
 		out = append(out, "--session-ttl", r.SessionTTL.String())
+	}
+	if !sameWaivers(r.Waive, defaultWaivers) {
+		if len(r.Waive) == 0 {
+			out = append(out, "--waive", "none")
+		}
+		for _, w := range r.Waive {
+			out = append(out, "--waive", w)
+		}
 	}
 	return append(out, behaviourArgs(r.Behaviour)...)
 }
@@ -117,8 +191,8 @@ func (r reference) args() []string {
 // set says whether any flag asks for a reference tenant other than the default.
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
-		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
-		behaviourSet(r.Behaviour)
+		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.NoSSO || r.Latency != 0 || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
+		behaviourSet(r.Behaviour) || !sameWaivers(r.Waive, defaultWaivers)
 }
 
 // options are the reftenant options for r, listening on addr.
@@ -126,9 +200,12 @@ func (r reference) options(addr string) (reftenant.Options, error) {
 	o := reftenant.Options{Addr: addr, Faults: r.Faults, Misconfig: r.Misconfig, RefusalStyle: r.Refusals, DPoP: r.DPoP,
 		PasskeyEnrollmentPrompt: r.Prompts, ConsentPrompt: r.Prompts, DPoPNonce: r.DPoPNonce, MethodTypes: r.Methods, ConnectedAccounts: !r.NoConnectedAccounts,
 		MyAccountTokenTTL: cmp.Or(r.TokenTTL, referenceTokenTTL), SessionTTL: cmp.Or(r.SessionTTL, referenceSessionTTL),
-		Behaviour: behaviourOptions(r.Behaviour)}
+		Behaviour: behaviourOptions(r.Behaviour), Waive: r.Waive, NoSSO: r.NoSSO, Latency: r.Latency}
 	if o.MyAccountTokenTTL < 0 || o.SessionTTL < 0 {
 		return o, usagef("--token-ttl and --session-ttl must be positive")
+	}
+	if o.Latency < 0 {
+		return o, usagef("--latency must not be negative")
 	}
 	if len(o.MethodTypes) == 0 {
 		o.MethodTypes = reftenant.MethodTypes()
@@ -274,8 +351,33 @@ func rateLimitConfig(l spec.Limits) config.RateLimit {
 	if plan == "" {
 		plan = spec.PlanEarlyAccess
 	}
+	// A waived limit is written as unlimited (a waiver), as a tenant that allow-lists
+	// the run's IP address would state it.
 	return config.RateLimit{Plan: plan, Tenant: level(l.Tenant), User: level(l.User),
-		LoginPrompts: bucket(l.LoginPrompts), Signups: bucket(l.Signups)}
+		LoginPrompts: bucket(l.LoginPrompts), Signups: bucket(l.Signups),
+		AuthenticationAPI: bucket(l.AuthenticationAPI), ManagementAPI: bucket(l.ManagementAPI)}
+}
+
+// refusedLine says what the embedded reference tenant refused with 429, per limit
+// (reftenant's Refused… names): what a real tenant would have refused of the run.
+func refusedLine(refused map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(refused)) {
+		if refused[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, refused[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "the reference refused nothing"
+	}
+	return "the reference refused (429): " + strings.Join(parts, ", ")
+}
+
+// seenLine says what the embedded reference tenant counted of the run's requests
+// (reftenant's Seen… names), to hold beside the run's own traffic line.
+func seenLine(seen map[string]int) string {
+	return fmt.Sprintf("the reference saw %d login prompt posts, %d signups, %d Authentication API and %d Management API requests",
+		seen[reftenant.SeenLoginPromptPosts], seen[reftenant.SeenSignups], seen[reftenant.SeenAuthenticationAPI], seen[reftenant.SeenManagementAPI])
 }
 
 // loadTarget reads a target config; errors are usage errors (exit 2).

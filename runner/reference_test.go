@@ -2,8 +2,13 @@ package main
 
 import (
 	"flag"
+	"io"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
+	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 )
 
 // The reference tenant's DPoP flags reach the tenant, the target config it writes,
@@ -47,5 +52,85 @@ func TestReferenceDPoPFlagsRoundTrip(t *testing.T) {
 	plain.register(flag.NewFlagSet("run", flag.ContinueOnError))
 	if plain.set() || slices.Contains(plain.args(), "--dpop-nonce") {
 		t.Errorf("the default reference asks for nonces: %v", plain.args())
+	}
+}
+
+// --waive: the default waives login prompts and signups; the first use replaces
+// it, none waives nothing; the waivers reach the tenant, the config (as unlimited)
+// and the record, and replay starts the same tenant again.
+func TestReferenceWaivers(t *testing.T) {
+	parse := func(args ...string) reference {
+		t.Helper()
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		var r reference
+		r.register(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := parse(); r.set() || !sameWaivers(r.Waive, defaultWaivers) || slices.Contains(r.args(), "--waive") {
+		t.Errorf("default: %v, args %v", r.Waive, r.args())
+	}
+	if r := parse("--waive", "none"); !r.set() || len(r.Waive) != 0 || !slices.Contains(r.args(), "none") {
+		t.Errorf("--waive none: %v, args %v", r.Waive, r.args())
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var bad reference
+	bad.register(fs)
+	if err := fs.Parse([]string{"--waive", "everything"}); err == nil {
+		t.Error("--waive everything was taken")
+	}
+	r := parse("--waive", "management-api", "--waive", "authentication-api")
+	tn, cfg, err := startReference(t.TempDir(), "127.0.0.1:0", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close()
+	if !sameWaivers(tn.Waived(), []string{"management-api", "authentication-api"}) {
+		t.Errorf("the tenant waives %v", tn.Waived())
+	}
+	target, err := loadTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := target.RateLimit.Limits()
+	if m.LoginPrompts.Unlimited() || m.Signups.Unlimited() || !m.AuthenticationAPI.Unlimited() || !m.ManagementAPI.Unlimited() {
+		t.Errorf("the target config's model %+v", m)
+	}
+	again := fromRecord(r.record(tn))
+	if !sameWaivers(again.Waive, r.Waive) || !slices.Contains(again.args(), "authentication-api") {
+		t.Errorf("recorded %v, replay args %v", again.Waive, again.args())
+	}
+	if old := fromRecord(&report.ReferenceTenant{}); !sameWaivers(old.Waive, reftenant.Waivers()) {
+		t.Errorf("a record from before waivers: %v", old.Waive)
+	}
+}
+
+// --sso=false and --latency reach the tenant options, the record and replay's flags.
+func TestReferenceSSOFlag(t *testing.T) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var r reference
+	r.register(fs)
+	if r.NoSSO || r.set() {
+		t.Fatalf("default %+v", r)
+	}
+	if err := fs.Parse([]string{"--sso=false", "--latency", "300ms"}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := r.options("127.0.0.1:0")
+	if err != nil || !o.NoSSO || o.Latency != 300*time.Millisecond || !r.set() || !slices.Contains(r.args(), "--sso=false") || !slices.Contains(r.args(), "300ms") {
+		t.Errorf("--sso=false --latency 300ms: options %v %v %v, args %v", o.NoSSO, o.Latency, err, r.args())
+	}
+}
+
+func TestRefusedLine(t *testing.T) {
+	if got := refusedLine(nil); got != "the reference refused nothing" {
+		t.Errorf("nothing: %q", got)
+	}
+	got := refusedLine(map[string]int{"signups": 2, "login-prompts": 3, "management-api": 0})
+	if got != "the reference refused (429): login-prompts 3, signups 2" {
+		t.Errorf("%q", got)
 	}
 }

@@ -104,10 +104,17 @@ func cmdRun(args []string) (int, error) {
 	if sc, _ := GinkgoConfiguration(); sc.DryRun {
 		r.procs = 1 // Ginkgo walks the specs of a dry run in one process
 	}
+	var code int
 	if !r.worker && r.procs > 1 {
-		return r.runWorkers()
+		code, err = r.runWorkers()
+	} else {
+		code, err = r.exit(r.runInProcess())
 	}
-	return r.exit(r.runInProcess())
+	if r.tenant != nil && err == nil {
+		fmt.Println(seenLine(r.tenant.Seen()))
+		fmt.Println(refusedLine(r.tenant.Refused()))
+	}
+	return code, err
 }
 
 // exitCodeOf is the exit code of an error of the flags phase: none is a success
@@ -250,6 +257,19 @@ func (r *runState) preflight() (stop bool, code int, err error) {
 		r.fw.Client.Pacer.ShareBucketsIn(filepath.Join(filepath.Dir(r.workerInfo), paceDir))
 		return false, 0, nil
 	}
+	if r.procs > 1 {
+		// Every request of the run draws on the buckets the workers will share, the
+		// preflight's too (its login and signup come first, and its login's session
+		// is the one the workers log in with).
+		shared := filepath.Join(r.dir, paceDir)
+		if err := os.RemoveAll(shared); err != nil {
+			return true, exitUsage, err
+		}
+		if err := os.MkdirAll(shared, 0o700); err != nil {
+			return true, exitUsage, err
+		}
+		r.fw.Client.Pacer.ShareBucketsIn(shared)
+	}
 	timeouts := r.target.Timeouts
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeouts.Connect)*2+time.Duration(timeouts.Request))
 	err = r.fw.Client.Probe(ctx)
@@ -276,6 +296,12 @@ func (r *runState) preflight() (stop bool, code int, err error) {
 
 // runWorkers runs the specs in worker processes (see parallel.go).
 func (r *runState) runWorkers() (int, error) {
+	// What this process sent (the probe, the preflight) is part of the run's traffic.
+	if dir := r.fw.Client.Pacer.SharedDir(); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, pace.ParentTrafficFile), r.fw.Client.Pacer.Entry(), 0o600); err != nil {
+			return exitUsage, err
+		}
+	}
 	ginkgo := ginkgoArgs(r.procs, r.labelFilter, r.focus, r.skip, r.timeout.String(), r.verbose, !isTerminal(os.Stdout))
 	// Ginkgo flags given as --ginkgo.NAME go to the workers as the CLI's --NAME.
 	r.fs.Visit(func(f *flag.Flag) {

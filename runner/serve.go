@@ -20,7 +20,7 @@ func cmdServe(args []string) (int, error) {
 	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
 	ref.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: myaccount-conformance serve [--write-config FILE] [--fault NAME]... [--misconfig NAME]... [--plan PLAN] [--refusals STYLE] [--prompts] [--dpop MODE] [--dpop-nonce] [--addr ADDR]\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: myaccount-conformance serve [--write-config FILE] [--fault NAME]... [--misconfig NAME]... [--plan PLAN] [--refusals STYLE] [--prompts] [--dpop MODE] [--dpop-nonce] [--waive LIMIT]... [--sso=false] [--latency D] [--addr ADDR]\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nFaults:\n")
 		for _, f := range reftenant.Faults() {

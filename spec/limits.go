@@ -126,6 +126,29 @@ type Limits struct {
 	// Signups is the Suspicious IP Throttling limit on signups from one IP address
 	// (default 50/minute, burst 50); native passkey signups count against it.
 	Signups Bucket
+
+	// The other Authentication API and Management API limits a run meets (figures and
+	// sources at the plan tables below). The suite does not pace by them today; the
+	// reference tenant enforces them.
+
+	// LoginPromptViews is the Universal Login limit on prompt GETs per IP address and
+	// state value (every plan: burst 20, 10/minute).
+	LoginPromptViews Bucket
+	// LoginPages is Universal Login's global limit on prompt GETs and POSTs per IP
+	// address (every plan: burst 500, 500/minute).
+	LoginPages Bucket
+	// AuthenticationAPI is the tenant's global Authentication API limit (any request:
+	// /authorize, /oauth/token, /passkey/*, /userinfo, discovery ...).
+	AuthenticationAPI Bucket
+	// TokenEndpoint is the /oauth/token endpoint limit (any request), where the plan
+	// documents one apart from the global limit (the free plan only).
+	TokenEndpoint Bucket
+	// UserInfo is /userinfo's limit per user ID (every plan: burst 10, 5/minute).
+	UserInfo Bucket
+	// ManagementAPI is the limit the Management API's user deletion meets (DELETE
+	// /api/v2/users/{id}, any request): the global Management API limit, or the
+	// Write Users endpoint limit where the plan documents one.
+	ManagementAPI Bucket
 }
 
 // Limit plans (presets).
@@ -149,12 +172,56 @@ const DefaultPlan = PlanEnterprise
 // each gives the My Account API a fifth of that for reads and for writes.
 var privateCloudTiers = []int{100, 500, 1500, 3000, 6000, 10000}
 
-// loginPrompts is the Universal Login prompt POST limit, the same for every plan;
-// signups the default of Suspicious IP Throttling's pre-user-registration limit.
+// The limits that are the same for every plan. Sources are the vendor's pages under
+// https://auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy/
+// (docs-v2: main/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy/…).
 var (
+	// Universal Login prompts (per prompt), POST: burst 10, 5/minute, from an IP address
+	// (rate-limit-configurations/enterprise-public.mdx, "Universal Login Flow
+	// Endpoints", for all subscription types; the same table in every plan's page).
 	loginPrompts = PerMinute(5, 10)
-	signups      = PerMinute(50, 50)
+	// Universal Login prompts (per prompt), GET: burst 20, 10/minute, from an IP
+	// address and state value (same table).
+	loginPromptViews = PerMinute(10, 20)
+	// Universal Login prompts (global), GET and POST: burst 500, 500/minute, from an
+	// IP address (same table).
+	loginPages = PerMinute(500, 500)
+	// Suspicious IP Throttling, signup threshold: the signup attempts one IP address
+	// may make in a minute (the page's example and the default: 50), refilled within
+	// the minute (main/docs/secure/attack-protection/suspicious-ip-throttling.mdx,
+	// "Signup attempts").
+	signups = PerMinute(50, 50)
+	// User Info, GET and POST /userinfo: burst 10, 5/minute, to a unique user ID
+	// (enterprise-public.mdx, essentials-professional-b2b.mdx, free-public.mdx).
+	userInfo = PerMinute(5, 10)
 )
+
+// apiLimits are a plan's Authentication API (and /oauth/token) and Management
+// API limits (see LimitPlan for the figures and their pages).
+type apiLimits struct{ authentication, token, management Bucket }
+
+// apiPlans are the Authentication API and Management API figures per plan, for a
+// production tenant.
+var apiPlans = map[string]apiLimits{
+	// enterprise-public.mdx: Authentication API, Production: burst 100/second,
+	// sustained 100/second (tenant, any request); Management API, Production: burst
+	// 50, sustained 16/second (global; the page lists no users endpoint).
+	PlanEnterprise: {authentication: PerSecond(100, 100), management: PerSecond(16, 50)},
+	// essentials-professional-b2b.mdx: Authentication API burst 25, 25/second; Write
+	// Users, DELETE /api/v2/users/{id}: burst 20, 200/minute (any request).
+	PlanEssentials:   {authentication: PerSecond(25, 25), management: PerMinute(200, 20)},
+	PlanProfessional: {authentication: PerSecond(25, 25), management: PerMinute(200, 20)},
+	// free-public.mdx: Authentication API burst 300, 300/minute; Get Token, POST
+	// /oauth/token: burst 30, 30/second (any request); Management burst 2, 2/second.
+	PlanFree: {authentication: PerMinute(300, 300), token: PerSecond(30, 30), management: PerSecond(2, 2)},
+}
+
+// privateCloudAPIs are a private-cloud tier's figures (tier-N-rps-private-cloud.mdx):
+// the Authentication API at the tier's rate (burst as many), the Management API at
+// half of it.
+func privateCloudAPIs(tier int) apiLimits {
+	return apiLimits{authentication: PerSecond(float64(tier), tier), management: PerSecond(float64(tier)/2, tier/2)}
+}
 
 // LimitPlans lists the plan names LimitPlan knows.
 func LimitPlans() []string {
@@ -167,7 +234,15 @@ func LimitPlans() []string {
 
 // LimitPlan returns the documented limits of a plan.
 func LimitPlan(name string) (Limits, error) {
-	l := Limits{Plan: name, LoginPrompts: loginPrompts, Signups: signups}
+	l := Limits{Plan: name, LoginPrompts: loginPrompts, Signups: signups,
+		LoginPromptViews: loginPromptViews, LoginPages: loginPages, UserInfo: userInfo}
+	apis, ok := apiPlans[name]
+	if name == PlanEarlyAccess {
+		// The Early-Access rule named only the My Account API; the rest is the
+		// Enterprise tenant's it was offered to.
+		apis, ok = apiPlans[PlanEnterprise], true
+	}
+	l.AuthenticationAPI, l.TokenEndpoint, l.ManagementAPI = apis.authentication, apis.token, apis.management
 	switch name {
 	case PlanEnterprise:
 		l.Tenant = Level{Read: PerSecond(25, 25), Write: PerSecond(25, 25), FilteredRead: PerSecond(100, 100)}
@@ -188,6 +263,10 @@ func LimitPlan(name string) (Limits, error) {
 		if _, err := fmt.Sscanf(name, PlanPrivateCloud+"%d", &tier); err != nil || !slices.Contains(privateCloudTiers, tier) ||
 			name != fmt.Sprintf("%s%d", PlanPrivateCloud, tier) {
 			return Limits{}, fmt.Errorf("%q is not a rate-limit plan: use one of %s", name, strings.Join(LimitPlans(), ", "))
+		}
+		if !ok {
+			apis = privateCloudAPIs(tier)
+			l.AuthenticationAPI, l.ManagementAPI = apis.authentication, apis.management
 		}
 		rw := float64(tier) / 5
 		l.Tenant = Level{Read: PerSecond(rw, int(rw)), Write: PerSecond(rw, int(rw)), FilteredRead: PerSecond(2*rw, int(2*rw))}

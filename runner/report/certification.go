@@ -141,6 +141,14 @@ type ReferenceTenant struct {
 	// lifetimes (zero in certifications from before they were recorded).
 	TokenTTL   time.Duration `yaml:"token_ttl,omitempty"`
 	SessionTTL time.Duration `yaml:"session_ttl,omitempty"`
+	// Waive are the groups of limits it did not enforce (login-prompts, signups,
+	// authentication-api, management-api); [] when it enforced every one. Absent
+	// (nil) in certifications from before it enforced them: those waived all.
+	Waive []string `yaml:"waive"`
+	// NoSSO: it kept no SSO session (--sso=false).
+	NoSSO bool `yaml:"no_sso,omitempty"`
+	// Latency is the delay it added to every answer (--latency).
+	Latency time.Duration `yaml:"latency,omitempty"`
 	// Behaviour are its switches between behaviours the vendor leaves open.
 	Behaviour ReferenceBehaviour `yaml:"behaviour,omitempty"`
 }

@@ -167,6 +167,8 @@ func MergeTraffic(all ...pace.Traffic) pace.Traffic {
 		}
 		out.Signups += t.Signups
 		out.LoginPosts += t.LoginPosts
+		out.AuthenticationAPI += t.AuthenticationAPI
+		out.ManagementAPI += t.ManagementAPI
 		for w, d := range t.Waited {
 			out.Waited[w] += d
 		}
@@ -205,7 +207,11 @@ type TrafficSummary struct {
 	RequestingUsers   int            `yaml:"requesting_users"`
 	Signups           int            `yaml:"signups"`
 	LoginPosts        int            `yaml:"login_posts"`
-	Users             TrafficUsers   `yaml:"users"`
+	// AuthenticationAPI and ManagementAPI count the requests to those APIs
+	// (signups and token requests included; the login prompts not).
+	AuthenticationAPI int          `yaml:"authentication_api,omitempty"`
+	ManagementAPI     int          `yaml:"management_api,omitempty"`
+	Users             TrafficUsers `yaml:"users"`
 	// Leftovers are what the run could not remove from the target.
 	Leftovers []string `yaml:"leftovers"`
 	// Unplanned429s counts the 429s ordinary requests drew; FirstUnplanned429s
@@ -249,6 +255,8 @@ func (rt RunTraffic) Summary(wall time.Duration) *TrafficSummary {
 		RequestingUsers:   len(t.Users),
 		Signups:           t.Signups,
 		LoginPosts:        t.LoginPosts,
+		AuthenticationAPI: t.AuthenticationAPI,
+		ManagementAPI:     t.ManagementAPI,
 		Users:             TrafficUsers{SignedUp: len(rt.Users), Were: strings.Join(rt.UsersWere, "; "), List: rt.Users},
 		Leftovers:         rt.Leftovers,
 		Unplanned429s:     len(t.Unplanned),

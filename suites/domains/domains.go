@@ -96,7 +96,7 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 					a := framework.NewAuth(loginHost, c, "openid", harness.ScopeReadMethods)
 					a.Audience = config.MeAudience(aud)
 					what := fmt.Sprintf("a login on %s for the audience of %s", loginHost, aud)
-					u, err := d.Login(ctx, a.URL(), c.RedirectURI, framework.UserAs())
+					u, err := d.Login(ctx, a.URL(), c.RedirectURI, framework.FreshAs())
 					if pe := (*login.PageError)(nil); errors.As(err, &pe) && pe.Kind == login.PageRefused {
 						continue // refused by the login page: fine
 					}

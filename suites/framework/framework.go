@@ -10,12 +10,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/evidence"
+	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/pace"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/verdict"
 )
 
@@ -55,12 +58,16 @@ var _ = AfterSuite(func(ctx SpecContext) {
 		}
 	}
 	// The model goes along with the figures: a run in several processes attaches one
-	// entry per process, and the report recomputes the floor over their sum.
-	tr, model := F.Client.Pacer.Traffic(), F.Client.Pacer.Limits()
-	floor, why := tr.Floor(model)
-	data, _ := json.Marshal(map[string]any{"traffic": tr, "floor": floor.String(), "floor_reason": why, "limits": model.String(), "model": model})
-	// For the report only: the runner's summary says what they hold.
-	AddReportEntry(verdict.Traffic, string(data), ReportEntryVisibilityNever)
+	// entry per process, and the report recomputes the floor over their sum. For the
+	// report only: the runner's summary says what they hold.
+	AddReportEntry(verdict.Traffic, string(F.Client.Pacer.Entry()), ReportEntryVisibilityNever)
+	// The first worker of a parallel run attaches the parent's too (its probe and
+	// preflight drew on the same limits).
+	if dir := F.Client.Pacer.SharedDir(); dir != "" && GinkgoParallelProcess() == 1 {
+		if data, err := os.ReadFile(filepath.Join(dir, pace.ParentTrafficFile)); err == nil {
+			AddReportEntry(verdict.Traffic, string(data), ReportEntryVisibilityNever)
+		}
+	}
 	users, _ := json.Marshal(map[string]any{"users": F.Users.Lines(), "users_were": deleted, "leftovers": F.Leftovers.Lines()})
 	AddReportEntry(verdict.Users, string(users), ReportEntryVisibilityNever)
 })

@@ -97,8 +97,18 @@ func LoginDriver(ctx context.Context, name string) login.Driver {
 	return d
 }
 
+// UserAs is the password user, logging in with the session of its earlier login on
+// the domain when there is one (no prompt, no prompt post).
 func UserAs() login.As {
 	return login.As{Username: F.Target.User.Username, Password: F.Target.User.Password}
+}
+
+// FreshAs is the password user logging in through the prompts, whatever session it
+// has: for specs of the login page itself.
+func FreshAs() login.As {
+	as := UserAs()
+	as.Fresh = true
+	return as
 }
 
 // NewAuth is an authorization request; confidential clients send no PKCE, so the
@@ -115,7 +125,18 @@ func NewAuth(host string, c config.NamedClient, scopes ...string) login.Request 
 // code and the request's state.
 func CodeLogin(ctx context.Context, d login.Driver, a login.Request) login.Callback {
 	GinkgoHelper()
-	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, UserAs())
+	return codeLoginAs(ctx, d, a, UserAs())
+}
+
+// FreshCodeLogin is CodeLogin through the login prompts, without the session.
+func FreshCodeLogin(ctx context.Context, d login.Driver, a login.Request) login.Callback {
+	GinkgoHelper()
+	return codeLoginAs(ctx, d, a, FreshAs())
+}
+
+func codeLoginAs(ctx context.Context, d login.Driver, a login.Request, as login.As) login.Callback {
+	GinkgoHelper()
+	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, as)
 	if err != nil {
 		var ue *harness.UnreachableError
 		if errors.As(err, &ue) {

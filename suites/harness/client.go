@@ -119,12 +119,59 @@ func (c *Client) pace(ctx context.Context, r *Request, u *url.URL) error {
 			user = r.Session.Subject
 		}
 		return c.Pacer.MyAccount(ctx, user, r.Method, u.Query())
+	case strings.HasPrefix(u.Path, "/api/v2/"):
+		return c.Pacer.Management(ctx)
 	case r.Method == http.MethodPost && u.Path == "/passkey/register":
 		return c.Pacer.Signup(ctx)
-	case r.Method == http.MethodPost && strings.HasPrefix(u.Path, "/u/"):
-		return c.Pacer.LoginPost(ctx)
+	case strings.HasPrefix(u.Path, "/u/"):
+		if r.Method == http.MethodPost {
+			return c.Pacer.LoginPost(ctx)
+		}
+		return nil
+	case c.authenticationAPI(u):
+		return c.Pacer.AuthenticationAPI(ctx, u.Path == "/oauth/token")
 	}
 	return nil
+}
+
+// authenticationAPI says whether u is an Authentication API endpoint of the
+// target: any path of its domains but My Account's, the Management API's and the
+// login prompts' (the reference tenant's test hooks neither).
+func (c *Client) authenticationAPI(u *url.URL) bool {
+	if strings.HasPrefix(u.Path, "/__") {
+		return false
+	}
+	for _, d := range c.Target.Domains() {
+		if strings.EqualFold(u.Hostname(), strings.Split(d, ":")[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+// drained tells the pacer that the buckets a request to u drew on are empty: it
+// drew a 429, and the retry waits for their refill.
+func (c *Client) drained(r *Request, u *url.URL) {
+	switch {
+	case strings.HasPrefix(u.Path, "/me/"):
+		user := pace.UserKey(r.token())
+		if r.Session != nil {
+			user = r.Session.Subject
+		}
+		c.Pacer.Drained(user, spec.KindOf(r.Method, u.Query()))
+	case strings.HasPrefix(u.Path, "/api/v2/"):
+		c.Pacer.DrainedCommon(pace.BucketManagementAPI)
+	case strings.HasPrefix(u.Path, "/u/"):
+		c.Pacer.DrainedCommon(pace.BucketLoginPrompts)
+	case u.Path == "/passkey/register":
+		c.Pacer.DrainedCommon(pace.BucketSignups)
+		c.Pacer.DrainedCommon(pace.BucketAuthenticationAPI)
+	case c.authenticationAPI(u):
+		if u.Path == "/oauth/token" {
+			c.Pacer.DrainedCommon(pace.BucketTokenEndpoint)
+		}
+		c.Pacer.DrainedCommon(pace.BucketAuthenticationAPI)
+	}
 }
 
 // token is the access token the request will present.
@@ -209,16 +256,19 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // retries bounds how often a 429 is retried in ordinary specs, and maxRetryWait how
 // long one wait may be: a user's bucket of the documented plans refills a token in
-// at most 30 s (2 a minute), and Auth0 asks for about 12 s.
+// at most 30 s (2 a minute), the login prompts' in 12 s, and Auth0 asks for about 12 s.
 const (
-	retries      = 2
+	retries      = 1
 	maxRetryWait = 61 * time.Second
 )
 
 // Do sends the request, validates and records the exchange. A 429 is someone's
 // traffic beyond a limit (the suite's own pacing keeps it below): it is noted as
-// unplanned and retried after its retry-after, at most twice; a 429 that comes back
-// anyway is returned for the caller to call the spec INCONCLUSIVE, never a refusal.
+// unplanned, the pacer is told the buckets the request drew on are empty, and it
+// is retried once, after its retry-after and when the pacer lets it go (never at
+// once); a 429 that comes back anyway is returned for the caller to call the spec
+// INCONCLUSIVE, never a refusal. A request the caller paced itself (Paced) is
+// retried when that bucket lets it, too.
 // The error is only for transport failures (an *UnreachableError when nothing
 // answered).
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
@@ -232,7 +282,8 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 			return resp, err
 		}
 		c.Pacer.NoteUnplanned(resp.req, resp.Header)
-		wait := time.Second
+		c.drained(r, resp.req.URL)
+		var wait time.Duration
 		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 			wait = time.Duration(s) * time.Second
 		}
@@ -243,6 +294,12 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		case <-ctx.Done():
 			return resp, nil
 		case <-time.After(wait):
+		}
+		if r.Paced && strings.HasPrefix(resp.req.URL.Path, "/u/") {
+			// The driver paced the first attempt; the retry waits for the refill here.
+			if err := c.Pacer.LoginPost(ctx); err != nil {
+				return resp, nil
+			}
 		}
 	}
 }
@@ -414,6 +471,9 @@ func (c *Client) RecordExchange(ex evidence.Exchange, reqBody, respBody []byte) 
 // request, which no My Account limit counts, so that a timed request that follows
 // carries no TLS handshake.
 func (c *Client) Warm(ctx context.Context, base string) error {
+	if err := c.Pacer.AuthenticationAPI(ctx, false); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Connect)+time.Duration(c.Target.Timeouts.Request))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/.well-known/openid-configuration", nil)
@@ -470,6 +530,9 @@ func (r *Response) Location() string { return r.Header.Get("Location") }
 // connect timeout. It returns an *UnreachableError for the first that does not.
 func (c *Client) Probe(ctx context.Context) error {
 	for _, d := range c.Target.Domains() {
+		if err := c.Pacer.AuthenticationAPI(ctx, false); err != nil {
+			return err
+		}
 		u := c.Target.BaseURL(d) + "/.well-known/openid-configuration"
 		ctx, cancel := context.WithTimeout(ctx, time.Duration(c.Target.Timeouts.Connect)+time.Duration(c.Target.Timeouts.Request))
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

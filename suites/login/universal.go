@@ -203,7 +203,7 @@ var _ = framework.AreaOf("login", "universal", "browser").Describe("Universal Lo
 
 	It("logs in through the login page with a password, and the token works on /me/v1", framework.Req("AUTH-UL-001"), func(ctx SpecContext) {
 		a := framework.NewAuth(host, framework.F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
-		t := framework.TokensOf(framework.Redeem(ctx, a, framework.CodeLogin(ctx, b, a).Code, false, nil))
+		t := framework.TokensOf(framework.Redeem(ctx, a, framework.FreshCodeLogin(ctx, b, a).Code, false, nil))
 		Expect(framework.ProbeMe(ctx, host, t.AccessToken)).To(framework.HaveStatus(http.StatusOK))
 	})
 
@@ -214,7 +214,7 @@ var _ = framework.AreaOf("login", "universal", "browser").Describe("Universal Lo
 		}
 		u := framework.SignUp(ctx, authenticator.ES256)
 		a := framework.NewAuth(custom, framework.F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
-		url, err := b.Login(ctx, a.URL(), a.Client.RedirectURI, loginpage.As{Passkey: u.Passkeys[0]})
+		url, err := b.Login(ctx, a.URL(), a.Client.RedirectURI, loginpage.As{Passkey: u.Passkeys[0], Fresh: true})
 		Expect(err).NotTo(HaveOccurred(), "the passkey login through the page failed")
 		cb := framework.CheckCallback(url, a)
 		t := framework.TokensOf(framework.Redeem(ctx, a, cb.Code, false, nil))

@@ -513,12 +513,13 @@ func requirePasswordLogin() {
 }
 
 // passwordLogin logs in through Universal Login with the configured driver as email
-// with password, and returns the callback URL or the driver's error.
+// with password, through the prompts (no session: whether the password logs in is
+// the point), and returns the callback URL or the driver's error.
 func passwordLogin(ctx context.Context, d login.Driver, email, password string) (login.Request, string, error) {
 	GinkgoHelper()
 	framework.F.Redactor.Add(password, "PASSWORD")
 	a := framework.NewAuth(framework.LoginHost(), framework.F.Target.LoginClients()[0], "openid", harness.ScopeReadMethods)
-	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, login.As{Username: email, Password: password})
+	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, login.As{Username: email, Password: password, Fresh: true})
 	var ue *harness.UnreachableError
 	if errors.As(err, &ue) {
 		framework.Undecided(ue.Error())

@@ -206,6 +206,7 @@ const signupsAtOnce = 4
 func (t *traffic) signUp(ctx context.Context, n int) {
 	GinkgoHelper()
 	users := make([]*framework.User, n)
+	ats := make([]time.Time, n) // when each signup began: its token lives from then at most
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, signupsAtOnce)
 	for i := range users {
@@ -213,15 +214,16 @@ func (t *traffic) signUp(ctx context.Context, n int) {
 			defer GinkgoRecover()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			ats[i] = time.Now()
 			users[i] = framework.NewUser(ctx)
 		})
 	}
 	wg.Wait()
-	for _, u := range users {
+	for i, u := range users {
 		if u == nil {
 			Fail("signing up the users of a burst failed (see above)")
 		}
-		t.tokens[u] = heldOf(u.Signup, time.Now())
+		t.tokens[u] = heldOf(u.Signup, ats[i])
 		t.pool.users = append(t.pool.users, &pooled{u: u, left: map[spec.Kind]int{}})
 	}
 }

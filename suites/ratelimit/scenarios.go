@@ -142,12 +142,9 @@ func (t *traffic) overloaded(ctx context.Context, k spec.Kind) (*run, string) {
 		t.waitRefill(ctx, withApart(l, k)...)
 		// The probes' tokens now, so that nothing delays them after the burst.
 		t.withTokens(ctx, probes, burstTime(plan, overload*tb.Rate)+burstTime(probes, probeRate))
-		r := t.newRun(ctx, overloadedKey(k), fmt.Sprintf("Tenant %s at %.0f× the limit: %s over %d users, %s", kindName(k), overload, kindOperation(k), usersIn(plan), host),
-			"tenant "+kindName(k)+" above the limit", "tenant", k, tb, overload*tb.Rate, plan, seriesOf(plan, func(shotInfo) string { return kindName(k) }))
-		if len(probes) > 0 {
-			t.merge(ctx, r, "tenant "+kindName(k)+" above the limit, probes", probeRate, probes,
-				seriesOf(probes, func(p shotInfo) string { return "probe: " + kindName(p.kind) }))
-		}
+		r := t.newRunProbed(ctx, overloadedKey(k), fmt.Sprintf("Tenant %s at %.0f× the limit: %s over %d users, %s", kindName(k), overload, kindOperation(k), usersIn(plan), host),
+			"tenant "+kindName(k)+" above the limit", "tenant", k, tb, overload*tb.Rate, plan, seriesOf(plan, func(shotInfo) string { return kindName(k) }),
+			"tenant "+kindName(k)+" above the limit, probes", probes, seriesOf(probes, func(p shotInfo) string { return "probe: " + kindName(p.kind) }))
 		notes := []string{r.verdictNote()}
 		if len(probes) > 0 {
 			notes = append(notes, "Right after the burst, requests of the other kinds probe their own buckets (drawn, not counted against this limit).")

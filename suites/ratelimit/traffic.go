@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -86,8 +87,9 @@ func heldOf(t harness.Tokens, at time.Time) held {
 // signedUp is a new user, whose signup token the bursts use while it lasts.
 func (t *traffic) signedUp(ctx context.Context) *framework.User {
 	GinkgoHelper()
+	at := time.Now() // the token lives from the signup's start at most
 	u := framework.NewUser(ctx)
-	t.tokens[u] = heldOf(u.Signup, time.Now())
+	t.tokens[u] = heldOf(u.Signup, at)
 	return u
 }
 
@@ -228,6 +230,39 @@ func (t *traffic) newRun(ctx context.Context, key, title, name, level string, k 
 	r := &run{key: key, title: title, level: level, kind: k, bucket: b, info: plan, series: series}
 	t.withTokens(ctx, plan, burstTime(plan, rate))
 	r.res = t.fire(ctx, name, rate, plan)
+	return r
+}
+
+// newRunProbed is newRun with probes sent at probeRate right after the burst's last
+// request, while its answers are still on their way: however far the target is,
+// the probes meet the buckets as the burst left them (not refilled while its
+// answers travelled back).
+func (t *traffic) newRunProbed(ctx context.Context, key, title, name, level string, k spec.Kind, b burst.Bucket, rate float64, plan []shotInfo, series []string,
+	probeName string, probes []shotInfo, probeSeries []string) *run {
+	GinkgoHelper()
+	if len(probes) == 0 {
+		return t.newRun(ctx, key, title, name, level, k, b, rate, plan, series)
+	}
+	need := burstTime(plan, rate) + burstTime(probes, probeRate)
+	t.withTokens(ctx, plan, need)
+	t.withTokens(ctx, probes, need)
+	r := &run{key: key, title: title, level: level, kind: k, bucket: b, info: append(slices.Clone(plan), probes...), series: append(slices.Clone(series), probeSeries...)}
+	defer func() { t.drew(kindsOf(r.info), time.Now()) }()
+	main, then := planSpec(name, rate, plan), planSpec(probeName, probeRate, probes)
+	rs, err := burst.SendEach(ctx, framework.F.Client, main, then)
+	framework.F.Client.Pacer.Hold(nominal(main) + nominal(then))
+	if len(rs) == 0 {
+		reportBurst(nil, err)
+	}
+	for i, res := range rs {
+		if i == len(rs)-1 {
+			reportBurst(res, err) // a burst cut short is the last one sent
+		} else {
+			reportBurst(res, nil)
+		}
+	}
+	r.res = rs[0]
+	r.res.Merge(rs[1])
 	return r
 }
 

@@ -87,21 +87,40 @@ type Result struct {
 // carry a TLS handshake. Answers are not validated here: call Validate afterwards,
 // outside the timed loop.
 func Send(ctx context.Context, c *harness.Client, b Spec) (*Result, error) {
-	if b.Rate <= 0 || b.Count <= 0 || b.Count > MaxCount || b.Request == nil {
-		return nil, fmt.Errorf("burst %q: need 0 < rate, 0 < count ≤ %d and a request builder", b.Name, MaxCount)
+	rs, err := SendEach(ctx, c, b)
+	if len(rs) == 0 {
+		return nil, err
 	}
-	shots := make([]Shot, b.Count)
+	return rs[0], err
+}
+
+// SendEach sends the bursts bs one after the other as Send does, each starting
+// right after the last request of the one before went out, without waiting for its
+// answers (a burst that probes another's empty bucket meets it as empty however far
+// the target is), and then waits for every answer. Each Result is on its own clock
+// (Merge puts one on another's). A burst cut short ends the sending and is the
+// error; the bursts after it are not sent.
+func SendEach(ctx context.Context, c *harness.Client, bs ...Spec) ([]*Result, error) {
+	all := make([][]Shot, len(bs))
 	hosts := map[string]bool{}
-	for i := range shots {
-		req, body, err := c.Prepare(ctx, b.Request(i))
-		if err != nil {
-			return nil, err
+	var bound time.Duration
+	for j, b := range bs {
+		if b.Rate <= 0 || b.Count <= 0 || b.Count > MaxCount || b.Request == nil {
+			return nil, fmt.Errorf("burst %q: need 0 < rate, 0 < count ≤ %d and a request builder", b.Name, MaxCount)
 		}
-		shots[i] = Shot{Index: i, req: req, reqBody: body}
-		if b.Series != nil {
-			shots[i].Series = b.Series(i)
+		all[j] = make([]Shot, b.Count)
+		for i := range all[j] {
+			req, body, err := c.Prepare(ctx, b.Request(i))
+			if err != nil {
+				return nil, err
+			}
+			all[j][i] = Shot{Index: i, req: req, reqBody: body}
+			if b.Series != nil {
+				all[j][i].Series = b.Series(i)
+			}
+			hosts[req.URL.Scheme+"://"+req.URL.Host] = true
 		}
-		hosts[req.URL.Scheme+"://"+req.URL.Host] = true
+		bound += time.Duration(float64(b.Count) / b.Rate * float64(time.Second))
 	}
 	for h := range hosts {
 		if err := c.Warm(ctx, h); err != nil {
@@ -109,33 +128,46 @@ func Send(ctx context.Context, c *harness.Client, b Spec) (*Result, error) {
 		}
 	}
 
-	bound := time.Duration(float64(b.Count)/b.Rate*float64(time.Second)) + time.Duration(c.Target.Timeouts.Request) + time.Second
+	bound += time.Duration(c.Target.Timeouts.Request) + time.Second
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	start := time.Now() // carries the monotonic reading every Sent/Received is taken against
-	res := &Result{Name: b.Name, Rate: b.Rate, Started: start}
-	// A limiter starts full: take all but one token so the burst starts with one
-	// request, not with catchUp's worth.
-	room := max(1, int(math.Ceil(b.Rate*catchUp.Seconds())))
-	lim := rate.NewLimiter(rate.Limit(b.Rate), room)
-	lim.ReserveN(start, room-1)
-	var wg sync.WaitGroup
-	sent := b.Count
-	for i := range shots {
-		if err := lim.Wait(ctx); err != nil {
-			sent = i // out of time: the burst is cut short and says so
+	var (
+		out      []*Result
+		errs     error
+		answered sync.WaitGroup
+	)
+	for j, b := range bs {
+		shots := all[j]
+		start := time.Now() // carries the monotonic reading every Sent/Received is taken against
+		res := &Result{Name: b.Name, Rate: b.Rate, Started: start}
+		// A limiter starts full: take all but one token so the burst starts with one
+		// request, not with catchUp's worth.
+		room := max(1, int(math.Ceil(b.Rate*catchUp.Seconds())))
+		lim := rate.NewLimiter(rate.Limit(b.Rate), room)
+		lim.ReserveN(start, room-1)
+		wg := &sync.WaitGroup{}
+		sent := b.Count
+		for i := range shots {
+			if err := lim.Wait(ctx); err != nil {
+				sent = i // out of time: the burst is cut short and says so
+				break
+			}
+			wg.Go(func() { shoot(ctx, c, start, &shots[i]) })
+		}
+		res.Shots = shots[:sent]
+		out = append(out, res)
+		answered.Go(func() {
+			wg.Wait()
+			res.Ended = time.Now()
+			res.stats()
+		})
+		if sent < b.Count {
+			errs = fmt.Errorf("burst %q: only %d of %d requests could be sent within %s", b.Name, sent, b.Count, bound)
 			break
 		}
-		wg.Go(func() { shoot(ctx, c, start, &shots[i]) })
 	}
-	wg.Wait()
-	res.Ended = time.Now()
-	res.Shots = shots[:sent]
-	res.stats()
-	if sent < b.Count {
-		return res, fmt.Errorf("burst %q: only %d of %d requests could be sent within %s", b.Name, sent, b.Count, bound)
-	}
-	return res, nil
+	answered.Wait()
+	return out, errs
 }
 
 // shoot sends one request of a burst and records its times, status and headers.

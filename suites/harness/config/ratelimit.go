@@ -18,6 +18,10 @@ type RateLimit struct {
 	// LoginPrompts and Signups are the Authentication API limits a run meets.
 	LoginPrompts *BucketConfig `json:"login_prompts,omitempty"`
 	Signups      *BucketConfig `json:"signups,omitempty"`
+	// AuthenticationAPI and ManagementAPI are the tenant's global Authentication API
+	// limit and the Management API limit the cleanup's user deletions meet.
+	AuthenticationAPI *BucketConfig `json:"authentication_api,omitempty"`
+	ManagementAPI     *BucketConfig `json:"management_api,omitempty"`
 	// RequestsPerSecond and Burst are the seed's shape: one tenant bucket for every
 	// request (the early-access plan with these figures).
 	RequestsPerSecond float64 `json:"requests_per_second,omitempty"`
@@ -111,6 +115,12 @@ func (r *RateLimit) resolve() error {
 		return err
 	}
 	if err := r.Signups.apply("rate_limit.signups", &m.Signups); err != nil {
+		return err
+	}
+	if err := r.AuthenticationAPI.apply("rate_limit.authentication_api", &m.AuthenticationAPI); err != nil {
+		return err
+	}
+	if err := r.ManagementAPI.apply("rate_limit.management_api", &m.ManagementAPI); err != nil {
 		return err
 	}
 	// A plan whose figures were overridden says so (an override that repeats the

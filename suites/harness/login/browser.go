@@ -330,6 +330,7 @@ func (b *BrowserDriver) drive(ctx, tab context.Context, bud *budget, at *lastPag
 		p := f.page()
 		switch kind := classify(p); kind {
 		case pageLogin:
+			noteLoginForm(ctx)
 			err = b.login(tab, f, as, act)
 		case pageOffer:
 			note(ctx, PromptPasskeyEnrollment)

@@ -117,6 +117,11 @@ func IsRedirectTo(raw, redirectURI string) bool {
 type As struct {
 	Username, Password string
 	Passkey            *authenticator.Passkey
+	// Fresh logs in without the user's session (Sessions) and keeps none: the login
+	// shows its prompts, as for a spec of the login page itself. Otherwise the
+	// form driver logs in with the session of the user's earlier login on the
+	// domain, if any, and keeps the session this login leaves.
+	Fresh bool
 }
 
 // Driver gets through the login page.
@@ -147,7 +152,7 @@ func New(ctx context.Context, f *harness.Framework) (Driver, error) {
 	case config.DriverCommand:
 		return &CommandDriver{Argv: f.Target.Login.Command, Timeout: time.Duration(f.Target.Login.Timeout)}, nil
 	default:
-		return &FormDriver{Client: f.Client}, nil
+		return &FormDriver{Client: f.Client, Sessions: SessionsOf(f.Client)}, nil
 	}
 }
 
@@ -156,8 +161,12 @@ func New(ctx context.Context, f *harness.Framework) (Driver, error) {
 // password, or both at once), declines the passkey enrollment offer and accepts the
 // consent page, keeping cookies, until the tenant redirects to the redirect_uri.
 // Every exchange goes through the harness.Client, so it is recorded (redacted); its
-// posts wait for the login prompt limit outside login.timeout.
-type FormDriver struct{ Client *harness.Client }
+// posts wait for the login prompt limit outside login.timeout. With Sessions, the
+// cookies of a user's logins are kept (per user, per domain) for the next.
+type FormDriver struct {
+	Client   *harness.Client
+	Sessions *Sessions // nil: every login is fresh
+}
 
 // Name implements Driver.
 func (d *FormDriver) Name() string { return config.DriverForm }
@@ -180,7 +189,15 @@ func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string
 	defer cancel()
 	b := newBudget(timeout, cancel)
 	defer b.stop()
-	u, err := d.login(ctx, lctx, b, authorizeURL, redirectURI, as)
+	jar, end := http.CookieJar(newJar()), func() {}
+	if d.Sessions != nil {
+		var err error
+		if jar, end, err = d.Sessions.begin(ctx, as.Username, as.Fresh); err != nil {
+			return "", err
+		}
+	}
+	defer end()
+	u, err := d.login(ctx, lctx, b, jar, authorizeURL, redirectURI, as)
 	if err != nil && b.ranOut() && ctx.Err() == nil {
 		return "", fmt.Errorf("the login did not reach the redirect_uri within login.timeout (%s): %w", timeout, err)
 	}
@@ -188,8 +205,7 @@ func (d *FormDriver) Login(ctx context.Context, authorizeURL, redirectURI string
 }
 
 // login runs one login: lctx ends with the budget, ctx is the caller's (for waits).
-func (d *FormDriver) login(ctx, lctx context.Context, b *budget, authorizeURL, redirectURI string, as As) (string, error) {
-	jar := map[string]map[string]string{} // host → cookie name → value
+func (d *FormDriver) login(ctx, lctx context.Context, b *budget, jar http.CookieJar, authorizeURL, redirectURI string, as As) (string, error) {
 	req := &harness.Request{Method: http.MethodGet, URL: authorizeURL}
 	for step := 0; step < maxLoginSteps; step++ {
 		u, err := url.Parse(req.URL)
@@ -203,7 +219,7 @@ func (d *FormDriver) login(ctx, lctx context.Context, b *budget, authorizeURL, r
 			req.Header = http.Header{}
 		}
 		req.Header.Set("Accept", "text/html,application/xhtml+xml")
-		if c := cookieHeader(jar[u.Host]); c != "" {
+		if c := cookieHeader(jar.Cookies(u)); c != "" {
 			req.Header.Set("Cookie", c)
 		}
 		// Only /authorize is described; the login pages are the tenant's own UI.
@@ -218,7 +234,7 @@ func (d *FormDriver) login(ctx, lctx context.Context, b *budget, authorizeURL, r
 		if err != nil {
 			return "", err
 		}
-		keepCookies(jar, u.Host, resp.Header)
+		jar.SetCookies(u, (&http.Response{Header: resp.Header}).Cookies())
 		if resp.Status >= 300 && resp.Status < 400 {
 			loc, err := u.Parse(resp.Location())
 			if err != nil || resp.Location() == "" {
@@ -248,6 +264,7 @@ func (d *FormDriver) login(ctx, lctx context.Context, b *budget, authorizeURL, r
 		switch kind {
 		case pageLogin:
 			req, err = page.fill(u, as)
+			noteLoginForm(ctx)
 		case pageOffer:
 			req, err = page.post(u, actionAbortEnrollment)
 			note(ctx, PromptPasskeyEnrollment)
@@ -276,27 +293,6 @@ func (d *FormDriver) onTenant(host string) bool {
 		}
 	}
 	return false
-}
-
-func cookieHeader(c map[string]string) string {
-	var parts []string
-	for k, v := range c {
-		parts = append(parts, k+"="+v)
-	}
-	return strings.Join(parts, "; ")
-}
-
-func keepCookies(jar map[string]map[string]string, host string, h http.Header) {
-	for _, c := range (&http.Response{Header: h}).Cookies() {
-		if jar[host] == nil {
-			jar[host] = map[string]string{}
-		}
-		if c.MaxAge < 0 {
-			delete(jar[host], c.Name)
-			continue
-		}
-		jar[host][c.Name] = c.Value
-	}
 }
 
 // htmlForm is what the form driver reads of a <form>.

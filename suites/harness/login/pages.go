@@ -155,6 +155,7 @@ func isCaptchaAttr(v string) bool {
 type Trace struct {
 	mu      sync.Mutex
 	prompts []string
+	forms   int
 }
 
 type traceKey struct{}
@@ -169,6 +170,23 @@ func (t *Trace) Prompts() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]string(nil), t.prompts...)
+}
+
+// LoginForms is how many login forms (identifier, password, passkey) the drivers
+// filled: none for a login the tenant's session answered.
+func (t *Trace) LoginForms() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.forms
+}
+
+// noteLoginForm notes a login form filled under ctx.
+func noteLoginForm(ctx context.Context) {
+	if t, ok := ctx.Value(traceKey{}).(*Trace); ok {
+		t.mu.Lock()
+		t.forms++
+		t.mu.Unlock()
+	}
 }
 
 func note(ctx context.Context, prompt string) {

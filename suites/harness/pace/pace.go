@@ -2,6 +2,7 @@ package pace
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -22,7 +23,9 @@ import (
 // the user level fails a correct tenant in its first minute. The Pacer holds every
 // ordinary request to the target's model: My Account requests to the tenant's bucket
 // of their kind and to their user's, native passkey signups to the signup limit,
-// Universal Login prompt posts to theirs. Bursts bypass it on purpose.
+// Universal Login prompt posts to theirs, the other Authentication API requests to
+// the tenant's Authentication API limit, the user deletions to the Management API's.
+// Bursts bypass it on purpose.
 
 // paceRate is the fraction of a documented refill rate the suite uses: a token comes
 // back a little later than the target's own (5%: 60 ms a token at 1/s, 0.6 s at
@@ -37,6 +40,9 @@ type Pacer struct {
 	tenant  map[spec.Kind]waiter // one entry per bucket (shared kinds share one); nil: no limit
 	login   waiter
 	signups waiter
+	auth    waiter // the Authentication API (any request but the login prompts)
+	token   waiter // /oauth/token, where the plan limits it apart
+	mgmt    waiter // the Management API
 
 	mu    sync.Mutex
 	users map[string]map[spec.Kind]waiter
@@ -55,6 +61,10 @@ type Traffic struct {
 	Users      map[string]map[spec.Kind]int
 	Signups    int
 	LoginPosts int
+	// AuthenticationAPI counts the Authentication API requests (signups and token
+	// requests included, the login prompts not), ManagementAPI the Management API's.
+	AuthenticationAPI int `json:",omitempty"`
+	ManagementAPI     int `json:",omitempty"`
 	// Waited is the time requests spent waiting for a limit, per limit.
 	Waited map[string]time.Duration
 	// Unplanned are the 429s ordinary requests drew (each retried after its
@@ -100,6 +110,9 @@ func (p *Pacer) commonBuckets(mk func(name string, b spec.Bucket) waiter) {
 	}
 	p.login = mk("login-prompts", l.LoginPrompts)
 	p.signups = mk("signups", l.Signups)
+	p.auth = mk("authentication-api", l.AuthenticationAPI)
+	p.token = mk("token-endpoint", l.TokenEndpoint)
+	p.mgmt = mk("management-api", l.ManagementAPI)
 }
 
 // limiter is a token bucket for b, this process's own; nil when b limits nothing.
@@ -209,12 +222,71 @@ func (p *Pacer) LoginPost(ctx context.Context) error {
 	return p.wait(ctx, p.login, "login prompts")
 }
 
-// Signup waits until a user may be signed up.
+// Signup waits until a user may be signed up (a signup is an Authentication API
+// request too).
 func (p *Pacer) Signup(ctx context.Context) error {
 	p.mu.Lock()
 	p.traffic.Signups++
 	p.mu.Unlock()
-	return p.wait(ctx, p.signups, "signups")
+	if err := p.wait(ctx, p.signups, "signups"); err != nil {
+		return err
+	}
+	return p.AuthenticationAPI(ctx, false)
+}
+
+// AuthenticationAPI waits until an Authentication API request may go (token: one
+// to /oauth/token).
+func (p *Pacer) AuthenticationAPI(ctx context.Context, token bool) error {
+	p.mu.Lock()
+	p.traffic.AuthenticationAPI++
+	p.mu.Unlock()
+	if token {
+		if err := p.wait(ctx, p.token, "token endpoint"); err != nil {
+			return err
+		}
+	}
+	return p.wait(ctx, p.auth, "Authentication API")
+}
+
+// Management waits until a Management API request may go.
+func (p *Pacer) Management(ctx context.Context) error {
+	p.mu.Lock()
+	p.traffic.ManagementAPI++
+	p.mu.Unlock()
+	return p.wait(ctx, p.mgmt, "Management API")
+}
+
+// Common buckets a 429 can say are empty (DrainedCommon).
+const (
+	BucketLoginPrompts      = "login prompts"
+	BucketSignups           = "signups"
+	BucketAuthenticationAPI = "Authentication API"
+	BucketTokenEndpoint     = "token endpoint"
+	BucketManagementAPI     = "Management API"
+)
+
+// DrainedCommon tells the pacer that the target's bucket named (Bucket…) is empty
+// (a request drew a 429 from it), so the next requests wait for its refill instead
+// of drawing a 429 of their own; in a parallel run every worker's do.
+func (p *Pacer) DrainedCommon(name string) {
+	p.mu.Lock()
+	w := map[string]waiter{BucketLoginPrompts: p.login, BucketSignups: p.signups,
+		BucketAuthenticationAPI: p.auth, BucketTokenEndpoint: p.token, BucketManagementAPI: p.mgmt}[name]
+	p.mu.Unlock()
+	drain(w)
+}
+
+// drain empties w at now.
+func drain(w waiter) {
+	now := time.Now()
+	switch w := w.(type) {
+	case *rate.Limiter:
+		if n := int(math.Floor(w.TokensAt(now))); n > 0 {
+			w.ReserveN(now, n)
+		}
+	case *fileBucket:
+		_ = w.drain(now)
+	}
 }
 
 func (p *Pacer) wait(ctx context.Context, l waiter, what string) error {
@@ -279,6 +351,21 @@ func (p *Pacer) Traffic() Traffic {
 	return t
 }
 
+// ParentTrafficFile, in the shared directory of a parallel run, holds what the
+// parent process sent before its workers started (the probe and the preflight): the
+// first worker attaches it to the report beside the workers' own (Entry).
+const ParentTrafficFile = "parent-traffic.json"
+
+// Entry is what the report keeps of p's traffic so far: the figures, their floor
+// under p's model and the model (a run in several processes has one per process,
+// and the report recomputes the floor over their sum).
+func (p *Pacer) Entry() []byte {
+	tr, model := p.Traffic(), p.Limits()
+	floor, why := tr.Floor(model)
+	data, _ := json.Marshal(map[string]any{"traffic": tr, "floor": floor.String(), "floor_reason": why, "limits": model.String(), "model": model})
+	return data
+}
+
 // Floor is the least time traffic can take under limits: every bucket serves its
 // requests no faster than its burst and refill allow, and the slowest bucket sets
 // the pace (buckets drain in parallel; a request waiting on two counts in both).
@@ -329,6 +416,8 @@ func (t Traffic) Floor(l spec.Limits) (time.Duration, string) {
 	}
 	need(l.Signups, t.Signups, "signups", 0)
 	need(l.LoginPrompts, t.LoginPosts, "login prompt posts", 0)
+	need(l.AuthenticationAPI, t.AuthenticationAPI, "Authentication API requests", 0)
+	need(l.ManagementAPI, t.ManagementAPI, "Management API requests", 0)
 	return worst, why
 }
 
@@ -361,14 +450,7 @@ func (p *Pacer) Drained(user string, k spec.Kind) {
 	if byKind[k] == nil {
 		byKind[k] = p.userBucket(user, k, p.limits.User.Bucket(k))
 	}
-	l, ok := byKind[k].(*rate.Limiter)
-	if !ok {
-		return // a bucket the workers share: drained only by requests it paced
-	}
-	now := time.Now()
-	if n := int(math.Floor(l.TokensAt(now))); n > 0 {
-		l.ReserveN(now, n)
-	}
+	drain(byKind[k])
 }
 
 // userBuckets are user's buckets by kind, made (empty) at its first request; p.mu

@@ -176,3 +176,36 @@ func TestReadyKindFollowsTheUsersBuckets(t *testing.T) {
 		t.Errorf("without user limits the first kind: %s", k)
 	}
 }
+
+// A 429 drains a common bucket: the next request waits for its refill, in this
+// process and, through the shared file, in every worker's.
+func TestDrainedCommonBucketMakesTheNextWait(t *testing.T) {
+	l, _ := spec.LimitPlan(spec.PlanEnterprise)
+	l.ManagementAPI = spec.PerSecond(4, 50) // a token every 263 ms at the pace rate
+	for _, shared := range []bool{false, true} {
+		p := NewPacer(l)
+		if shared {
+			p.ShareBucketsIn(t.TempDir())
+		}
+		ctx := context.Background()
+		if err := p.Management(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p.DrainedCommon(BucketManagementAPI)
+		start := time.Now()
+		if err := p.Management(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d < 200*time.Millisecond {
+			t.Errorf("shared %v: the request after the drain went after %s, not after the refill", shared, d)
+		}
+		if got := p.Traffic().ManagementAPI; got != 2 {
+			t.Errorf("shared %v: %d Management API requests counted, want 2", shared, got)
+		}
+	}
+	var tr Traffic
+	tr.AuthenticationAPI = 150
+	if floor, why := tr.Floor(l); floor < 490*time.Millisecond || !strings.Contains(why, "Authentication API") {
+		t.Errorf("150 Authentication API requests at 100/s, burst 100: floor %s (%s)", floor, why)
+	}
+}

@@ -19,7 +19,7 @@ import (
 
 // The worker processes of a parallel run each sign up their own users, whose limits
 // each paces alone. The buckets every worker draws on — the tenant's, the login
-// prompts' and the signups', and those of the target config's login user, whom every
+// prompts', the signups', the Authentication API's and the Management API's, and those of the target config's login user, whom every
 // worker logs in through Universal Login — are kept in files that the workers lock in
 // turn (fileBucket): together they stay within those limits, and a worker that needs
 // a bucket while the others do not gets all of it.
@@ -80,15 +80,34 @@ func (b *fileBucket) TokensAt(t time.Time) float64 {
 	return tokens
 }
 
+// drain empties the bucket at now (keeping a debt: tokens already reserved).
+func (b *fileBucket) drain(now time.Time) error {
+	return b.update(now, func(tokens float64) float64 { return min(tokens, 0) })
+}
+
 // reserve takes a token at now and says how long until it is due.
 func (b *fileBucket) reserve(now time.Time) (time.Duration, error) {
+	var left float64
+	err := b.update(now, func(tokens float64) float64 {
+		left = tokens - 1
+		return left
+	})
+	if err != nil || left >= 0 {
+		return 0, err
+	}
+	return time.Duration(-left / b.rate * float64(time.Second)), nil
+}
+
+// update sets the bucket's tokens, refilled up to now, to what change makes of
+// them, under the file's lock.
+func (b *fileBucket) update(now time.Time, change func(tokens float64) float64) error {
 	f, err := os.OpenFile(b.path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return 0, fmt.Errorf("locking %s: %w", b.path, err)
+		return fmt.Errorf("locking %s: %w", b.path, err)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	var state [16]byte
@@ -101,16 +120,11 @@ func (b *fileBucket) reserve(now time.Time) (time.Duration, error) {
 		tokens = min(b.burst, tokens+b.rate*now.Sub(at).Seconds())
 		at = now
 	}
-	tokens--
+	tokens = change(tokens)
 	binary.LittleEndian.PutUint64(state[:8], math.Float64bits(tokens))
 	binary.LittleEndian.PutUint64(state[8:], uint64(at.UnixNano()))
-	if _, err := f.WriteAt(state[:], 0); err != nil {
-		return 0, err
-	}
-	if tokens >= 0 {
-		return 0, nil
-	}
-	return time.Duration(-tokens / b.rate * float64(time.Second)), nil
+	_, err = f.WriteAt(state[:], 0)
+	return err
 }
 
 // ShareBucketsIn keeps the tenant's buckets, the login prompts' and the signups', and
@@ -121,6 +135,14 @@ func (p *Pacer) ShareBucketsIn(dir string) {
 	defer p.mu.Unlock()
 	p.sharedDir = dir
 	p.commonBuckets(p.fileBucket)
+}
+
+// SharedDir is the directory of the buckets the workers share ("" outside a
+// parallel run): other state the workers share (the login sessions) goes there too.
+func (p *Pacer) SharedDir() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sharedDir
 }
 
 // fileBucket is the shared bucket named name for b; nil when b limits nothing.
