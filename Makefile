@@ -19,7 +19,7 @@ QUICK ?= --plan private-cloud-1500 --token-ttl 12s --session-ttl 5s
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./runner
+	$(GO) build -buildvcs=auto -o $(BIN) ./runner/myaccount-conformance
 
 ## run: the suite against the embedded reference tenant; reports in $(REPORTS)/
 run: build

@@ -1,13 +1,16 @@
-// Command myaccount-conformance runs the My Account API conformance suite against a
-// target (by default the embedded reference tenant), serves the reference tenant,
-// checks the suite against the reference tenant's named faults, and lists the
-// requirement catalogue.
-package main
+// Package runner is the myaccount-conformance command (its main package is
+// runner/myaccount-conformance, so that `go install` names the binary after it): it
+// runs the My Account API conformance suite against a target (by default the
+// embedded reference tenant), serves the reference tenant, checks the suite against
+// the reference tenant's named faults, and lists the requirement catalogue.
+package runner
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"runtime"
 	"runtime/debug"
 )
 
@@ -19,7 +22,8 @@ const (
 	exitInconclusive = 3
 )
 
-// version is set with -ldflags "-X main.version=…"; otherwise it comes from the build info.
+// version is set with -ldflags "-X github.com/myaccount-conformance/myaccount-conformance/runner.version=…";
+// otherwise it comes from the build info.
 var version = ""
 
 func suiteVersion() string {
@@ -30,6 +34,33 @@ func suiteVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// versionLine is what `version` prints: the module version and the VCS revision
+// the binary was built from, as its build info has them (`go install …@v1.2.3`
+// stamps the version, and a pseudo-version names its revision; a build in a
+// checkout stamps the revision).
+func versionLine() string {
+	rev := suiteRevision()
+	if rev == "" {
+		rev = pseudoRevision(suiteVersion())
+	}
+	if rev == "" {
+		rev = "unknown (built without version control information)"
+	}
+	return fmt.Sprintf("myaccount-conformance %s, revision %s, %s", suiteVersion(), rev, runtime.Version())
+}
+
+// pseudoVersion is a Go pseudo-version's tail: a 14-digit time and a 12-digit
+// revision prefix (v0.0.0-20261206224301-3a01a37c4f1e, v1.2.4-0.2026…-…).
+var pseudoVersion = regexp.MustCompile(`[.-](\d{14})-([0-9a-f]{12})(\+incompatible)?$`)
+
+// pseudoRevision is the revision a pseudo-version names ("" for a release).
+func pseudoRevision(v string) string {
+	if m := pseudoVersion.FindStringSubmatch(v); m != nil {
+		return m[2]
+	}
+	return ""
 }
 
 const usage = `myaccount-conformance — the My Account API conformance suite
@@ -64,11 +95,9 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-func main() {
-	os.Exit(realMain(os.Args[1:]))
-}
-
-func realMain(args []string) int {
+// Main runs the command with its arguments (without the program name) and returns
+// its exit code.
+func Main(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return exitUsage
@@ -93,7 +122,7 @@ func realMain(args []string) int {
 	case cmd == "diff":
 		code, err = cmdDiff(args[1:])
 	case cmd == "version" || cmd == "--version":
-		fmt.Println(suiteVersion())
+		fmt.Println(versionLine())
 		return exitConformant
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Print(usage)

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "myaccount-conformance")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", binary, "./myaccount-conformance").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)
 	}
@@ -201,6 +201,25 @@ func TestEverySpecNamesKnownRequirementsAndEveryMUSTHasASpec(t *testing.T) {
 	for _, r := range reqs {
 		if r.Level == "MUST" && !covered[r.ID] {
 			t.Errorf("MUST requirement %s has no spec: %s", r.ID, r.Statement)
+		}
+	}
+}
+
+// version names the module version and the revision the binary was built from.
+func TestVersionNamesTheRevision(t *testing.T) {
+	code, out, _ := runCmd(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "myaccount-conformance ") || !strings.Contains(out, ", revision ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+	for v, want := range map[string]string{
+		"v0.0.0-20261206224301-3a01a37c4f1e":       "3a01a37c4f1e",
+		"v1.2.4-0.20261206224301-3a01a37c4f1e":     "3a01a37c4f1e",
+		"v2.0.1-pre.0.20261206224301-3a01a37c4f1e": "3a01a37c4f1e",
+		"v1.2.3": "",
+		"dev":    "",
+	} {
+		if got := pseudoRevision(v); got != want {
+			t.Errorf("pseudoRevision(%q) = %q, want %q", v, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package runner
 
 import "github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 
