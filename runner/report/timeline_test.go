@@ -148,3 +148,22 @@ func TestWriteTimelineCounted(t *testing.T) {
 		t.Errorf("the legend should count every 2xx and say the line counts the limit's:\n%s", svg)
 	}
 }
+
+// Redaction leaves a picture's data whole: a six-digit secret may match its digits.
+func TestRedactKeepsTimelineData(t *testing.T) {
+	data, _ := json.Marshal(samplePicture())
+	r := types.Report{SpecReports: types.SpecReports{{ReportEntries: types.ReportEntries{
+		{Name: verdict.TimelineData, Value: types.WrapEntryValue(string(data))},
+		{Name: verdict.Curl, Value: types.WrapEntryValue("curl -d code=100000")},
+	}}}}
+	out := Redact(r, func(s string) string { return strings.ReplaceAll(s, "0000", "$OTP_CODE") })
+	if got := out.SpecReports[0].ReportEntries[0].StringRepresentation(); got != string(data) {
+		t.Errorf("the picture's data changed: %.80s", got)
+	}
+	if got := out.SpecReports[0].ReportEntries[1].StringRepresentation(); strings.Contains(got, "0000") {
+		t.Errorf("other entries are still redacted: %q", got)
+	}
+	if err := DrawTimelines(t.TempDir(), out); err != nil {
+		t.Error(err)
+	}
+}
