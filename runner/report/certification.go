@@ -65,6 +65,8 @@ type Target struct {
 	Name         string `yaml:"name,omitempty"`
 	Domain       string `yaml:"domain"`
 	CustomDomain string `yaml:"custom_domain,omitempty"`
+	// CustomDomains lists every custom domain when there are several.
+	CustomDomains []string `yaml:"custom_domains,omitempty"`
 }
 
 // Suite is what checked it.
@@ -141,6 +143,8 @@ type ReferenceTenant struct {
 	// lifetimes (zero in certifications from before they were recorded).
 	TokenTTL   time.Duration `yaml:"token_ttl,omitempty"`
 	SessionTTL time.Duration `yaml:"session_ttl,omitempty"`
+	// CustomDomains is how many custom domains it served (zero: one).
+	CustomDomains int `yaml:"custom_domains,omitempty"`
 	// Behaviour are its switches between behaviours the vendor leaves open.
 	Behaviour ReferenceBehaviour `yaml:"behaviour,omitempty"`
 }

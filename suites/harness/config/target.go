@@ -454,14 +454,14 @@ func (t *Target) IsCustomDomain(host string) bool {
 	return slices.ContainsFunc(t.CustomDomainList(), func(d string) bool { return strings.EqualFold(d, host) })
 }
 
-// OriginFor is the WebAuthn origin of a ceremony on the custom domain host: the
-// configured webauthn.origin on the primary, https://{host} on any other (each
-// custom domain is its own relying party).
+// OriginFor is the WebAuthn origin of a ceremony on host: https://{host} on a custom
+// domain other than the primary (each custom domain is its own relying party), the
+// configured webauthn.origin everywhere else.
 func (t *Target) OriginFor(host string) string {
-	if strings.EqualFold(host, t.CustomDomain) && t.WebAuthn.Origin != "" {
-		return t.WebAuthn.Origin
+	if t.IsCustomDomain(host) && !strings.EqualFold(host, t.CustomDomain) {
+		return "https://" + host
 	}
-	return "https://" + host
+	return t.WebAuthn.Origin
 }
 
 // BaseURL is https://{host}.
