@@ -47,6 +47,9 @@ const (
 	referenceRefusals = reftenant.RefusalAuth0
 	referenceDPoP     = reftenant.DPoPAllowed
 	referencePrompts  = true
+
+	// maxCustomDomains bounds --custom-domains: login, login2, … login{n}.conformance.test.
+	maxCustomDomains = 4
 )
 
 // defaultWaivers are the groups of limits the embedded reference tenant waives unless
@@ -104,6 +107,7 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.BoolVar(&r.DPoPNonce, "dpop-nonce", false, "the embedded reference tenant demands server nonces in DPoP proofs (use_dpop_nonce)")
 	fs.DurationVar(&r.TokenTTL, "token-ttl", referenceTokenTTL, "the lifetime of the embedded reference tenant's access tokens for the My Account API (the expired-token spec waits it out)")
 	behaviourFlags(fs, &r.Behaviour)
+	fs.IntVar(&r.CustomDomains, "custom-domains", 1, fmt.Sprintf("how many custom domains the embedded reference tenant serves (1 to %d): %s, then login2…, each its own WebAuthn RP ID, issuer and login pages; the target config lists them under custom_domains", maxCustomDomains, reftenant.DefaultCustomDomain))
 	fs.DurationVar(&r.SessionTTL, "session-ttl", referenceSessionTTL, "the lifetime of the embedded reference tenant's WebAuthn ceremonies (auth_session; the expired-ceremony specs wait it out)")
 	fs.Func("sso", "the embedded reference tenant keeps an SSO session per domain after a Universal Login, as Auth0 does (default true; --sso=false: every /authorize shows the login prompts)", func(v string) error {
 		on, err := strconv.ParseBool(v)
@@ -127,6 +131,9 @@ func (r reference) record(t *reftenant.Tenant) *report.ReferenceTenant {
 	rt.Faults = append([]string{}, t.Faults()...)
 	rt.Misconfig = t.Misconfigs()
 	rt.Waive = append([]string{}, t.Waived()...)
+	if rt.CustomDomains <= 1 {
+		rt.CustomDomains = 0 // one, as certifications from before it was recorded
+	}
 	return &rt
 }
 
@@ -142,6 +149,7 @@ func fromRecord(rt *report.ReferenceTenant) reference {
 	if r.Waive == nil {
 		r.Waive = reftenant.Waivers() // it enforced none of these limits then
 	}
+	r.CustomDomains = max(r.CustomDomains, 1)
 	return r
 }
 
@@ -185,6 +193,9 @@ func (r reference) args() []string {
 			out = append(out, "--waive", w)
 		}
 	}
+	if r.CustomDomains > 1 {
+		out = append(out, "--custom-domains", fmt.Sprint(r.CustomDomains))
+	}
 	return append(out, behaviourArgs(r.Behaviour)...)
 }
 
@@ -192,7 +203,7 @@ func (r reference) args() []string {
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
 		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.NoSSO || r.Latency != 0 || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
-		behaviourSet(r.Behaviour) || !sameWaivers(r.Waive, defaultWaivers)
+		r.CustomDomains > 1 || behaviourSet(r.Behaviour) || !sameWaivers(r.Waive, defaultWaivers)
 }
 
 // options are the reftenant options for r, listening on addr.
@@ -210,6 +221,12 @@ func (r reference) options(addr string) (reftenant.Options, error) {
 	if len(o.MethodTypes) == 0 {
 		o.MethodTypes = reftenant.MethodTypes()
 	}
+	if r.CustomDomains < 1 || r.CustomDomains > maxCustomDomains {
+		return o, usagef("--custom-domains must be between 1 and %d", maxCustomDomains)
+	}
+	for i := 2; i <= r.CustomDomains; i++ {
+		o.MoreCustomDomains = append(o.MoreCustomDomains, moreCustomDomain(i))
+	}
 	if r.Plan != "" {
 		l, err := spec.LimitPlan(r.Plan)
 		if err != nil {
@@ -218,6 +235,12 @@ func (r reference) options(addr string) (reftenant.Options, error) {
 		o.Limits = &l
 	}
 	return o, nil
+}
+
+// moreCustomDomain is the reference's i-th custom domain (i ≥ 2): login{i}.conformance.test.
+func moreCustomDomain(i int) string {
+	first, parent, _ := strings.Cut(reftenant.DefaultCustomDomain, ".")
+	return fmt.Sprintf("%s%d.%s", first, i, parent)
 }
 
 // startReference starts the embedded reference tenant as r says and writes its CA
@@ -257,13 +280,9 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 	native, spa, web, mgmt := clients[0], clients[1], clients[2], clients[4]
 	username, password := t.PasswordUser()
 	target := config.Target{
-		Name:         "reference tenant",
-		Domain:       t.Domain(),
-		CustomDomain: t.CustomDomain(),
-		Resolve: map[string]string{
-			t.Domain() + ":443":       t.Addr(),
-			t.CustomDomain() + ":443": t.Addr(),
-		},
+		Name:       "reference tenant",
+		Domain:     t.Domain(),
+		Resolve:    map[string]string{t.Domain() + ":443": t.Addr()},
 		CAFile:     caFile,
 		Connection: t.Connection(),
 		Clients: config.Clients{
@@ -287,6 +306,15 @@ func writeReferenceConfig(t *reftenant.Tenant, dir string) (string, error) {
 			URL:          "https://github.com/myaccount-conformance/myaccount-conformance",
 			Version:      suiteVersion(),
 		},
+	}
+	// One custom domain is custom_domain; several are listed under custom_domains.
+	if cds := t.CustomDomains(); len(cds) == 1 {
+		target.CustomDomain = cds[0]
+	} else {
+		target.CustomDomains = cds
+	}
+	for _, h := range t.CustomDomains() {
+		target.Resolve[h+":443"] = t.Addr()
 	}
 	// The suite paces itself by and tests against the limits the tenant enforces.
 	target.RateLimit = rateLimitConfig(*t.Limits())

@@ -134,3 +134,43 @@ func TestRefusedLine(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// --custom-domains 2 serves a second custom domain, lists both under custom_domains
+// in the target config, and is recorded for replay.
+func TestReferenceCustomDomainsRoundTrip(t *testing.T) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var r reference
+	r.register(fs)
+	if err := fs.Parse([]string{"--custom-domains", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.set() {
+		t.Fatal("--custom-domains 2 is not the default reference")
+	}
+	tn, cfg, err := startReference(t.TempDir(), "127.0.0.1:0", r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close()
+	target, err := loadTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"login.conformance.test", "login2.conformance.test"}
+	if !slices.Equal(target.CustomDomains, want) || target.CustomDomain != want[0] || target.Resolve[want[1]+":443"] != tn.Addr() {
+		t.Errorf("the target config says custom_domains %v (primary %q), resolve %v", target.CustomDomains, target.CustomDomain, target.Resolve)
+	}
+	again := fromRecord(r.record(tn))
+	if again.CustomDomains != 2 || !slices.Contains(again.args(), "--custom-domains") {
+		t.Errorf("recorded %+v, replay flags %v", again.ReferenceTenant, again.args())
+	}
+	var plain reference
+	plain.register(flag.NewFlagSet("run", flag.ContinueOnError))
+	if plain.set() || slices.Contains(plain.args(), "--custom-domains") || plain.record(tn).CustomDomains != 0 {
+		t.Errorf("the default reference has several custom domains: %v", plain.args())
+	}
+	r.CustomDomains = 9
+	if _, err := r.options("127.0.0.1:0"); err == nil {
+		t.Error("--custom-domains 9 was taken")
+	}
+}

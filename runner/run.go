@@ -434,7 +434,7 @@ func (w *reportWriter) write(r Report) {
 		Catalogue: catalogue,
 		Implementation: report.Implementation{Organization: t.Implementation.Organization, Project: t.Implementation.Project,
 			URL: t.Implementation.URL, Version: t.Implementation.Version, Contact: t.Implementation.Contact},
-		Target:   report.Target{Name: t.Name, Domain: t.Domain, CustomDomain: t.CustomDomain},
+		Target:   reportTarget(t),
 		Suite:    report.Suite{Name: "myaccount-conformance", Version: suiteVersion(), Revision: suiteRevision(), Build: suiteBuild(), Documents: report.Documents(w.extra)},
 		Run:      w.info,
 		Expected: w.expected,
@@ -686,4 +686,14 @@ func suiteBuild() string {
 		return ""
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// reportTarget is what the certification says of the target: its domains (every
+// custom domain when there are several).
+func reportTarget(t *config.Target) report.Target {
+	rt := report.Target{Name: t.Name, Domain: t.Domain, CustomDomain: t.CustomDomain}
+	if cds := t.CustomDomainList(); len(cds) > 1 {
+		rt.CustomDomains = cds
+	}
+	return rt
 }

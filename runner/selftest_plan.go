@@ -13,6 +13,8 @@ var faultSetup = map[string][]string{
 	reftenant.FaultDPoPRequiredNotEnforced: {"--dpop", "required"},
 	reftenant.FaultFactorsListDisabled:     {"--methods", "passkey,totp"},
 	reftenant.FaultDisabledTypeEnrollable:  {"--methods", "passkey,totp"},
+	// A leak between two custom domains shows only with two of them.
+	reftenant.FaultPasskeyAcrossCustomDomains: {"--custom-domains", "2"},
 }
 
 // faultDetectors are, per fault, label filters (requirement IDs, or an area) whose
@@ -84,6 +86,7 @@ var faultDetectors = map[string][]string{
 	"other-user-method-deletable":     {"MA-ERR-011"},
 	"other-user-method-readable":      {"MA-ERR-011"},
 	"otp-code-any-method":             {"MA-MTH-016"},
+	"passkey-across-custom-domains":   {"AUTH-DOM-008"},
 	"passkey-missing-key-id":          {"AUTH-PK-002"},
 	"password-not-applied":            {"MA-MTH-009"},
 	"password-policy-ignored":         {"MA-MTH-011"},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
@@ -56,8 +57,9 @@ func cmdServe(args []string) (int, error) {
 		}
 		cfg = *writeConfig
 	}
-	fmt.Printf("reference tenant listening on %s\n  canonical domain https://%s\n  custom domain    https://%s\n  faults           %v\n  target config    %s\n",
-		t.Addr(), t.Domain(), t.CustomDomain(), t.Faults(), cfg)
+	custom := "https://" + strings.Join(t.CustomDomains(), " https://")
+	fmt.Printf("reference tenant listening on %s\n  canonical domain https://%s\n  custom domain    %s\n  faults           %v\n  target config    %s\n",
+		t.Addr(), t.Domain(), custom, t.Faults(), cfg)
 	fmt.Printf("run the suite against it with:\n  myaccount-conformance run --config %s\n", cfg)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

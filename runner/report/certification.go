@@ -65,6 +65,8 @@ type Target struct {
 	Name         string `yaml:"name,omitempty"`
 	Domain       string `yaml:"domain"`
 	CustomDomain string `yaml:"custom_domain,omitempty"`
+	// CustomDomains lists every custom domain when there are several.
+	CustomDomains []string `yaml:"custom_domains,omitempty"`
 }
 
 // Suite is what checked it.
@@ -149,6 +151,8 @@ type ReferenceTenant struct {
 	NoSSO bool `yaml:"no_sso,omitempty"`
 	// Latency is the delay it added to every answer (--latency).
 	Latency time.Duration `yaml:"latency,omitempty"`
+	// CustomDomains is how many custom domains it served (zero: one).
+	CustomDomains int `yaml:"custom_domains,omitempty"`
 	// Behaviour are its switches between behaviours the vendor leaves open.
 	Behaviour ReferenceBehaviour `yaml:"behaviour,omitempty"`
 }

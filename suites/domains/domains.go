@@ -19,11 +19,25 @@ import (
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 )
 
-// Domain consistency: a tenant with a canonical and a custom domain never mixes them.
-// Whatever is obtained on one domain works on that domain only, and every URL, issuer
-// and Location names the domain that was called.
+// Domain consistency: a tenant with a canonical and one or several custom domains
+// never mixes them. Whatever is obtained on one domain works on that domain only, and
+// every URL, issuer and Location names the domain that was called. The checks run over
+// every domain of the target, the refusals over every ordered pair of distinct
+// domains; each custom domain is its own WebAuthn RP ID. The spec names are those of
+// one custom domain; with several, a few say "each" or "another" instead (several).
 var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, ContinueOnFailure, func() {
 	var d login.Driver
+	customs := 0
+	if framework.F != nil {
+		customs = len(framework.F.Target.CustomDomainList())
+	}
+	// several is one's text with one custom domain, many's with several.
+	several := func(one, many string) string {
+		if customs > 1 {
+			return many
+		}
+		return one
+	}
 
 	BeforeAll(func() {
 		if framework.F.Target.CustomDomain == "" {
@@ -135,13 +149,13 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 		}
 	})
 
-	It("answers My Account enrollment Locations on the domain called, with a WebAuthn rp.id of the custom domain", framework.Req("AUTH-DOM-004", "AUTH-DOM-005"), func(ctx SpecContext) {
+	It("answers My Account enrollment Locations on the domain called, with a WebAuthn rp.id of "+several("the custom domain", "a custom domain"), framework.Req("AUTH-DOM-004", "AUTH-DOM-005"), func(ctx SpecContext) {
 		for _, host := range framework.F.Target.Domains() {
-			// On the custom domain a user of its own signs up with a passkey; the
+			// On a custom domain a user of its own signs up with a passkey; the
 			// canonical domain has no passkey login: the password user's shared login.
 			var token string
-			if host == framework.F.Target.CustomDomain {
-				token = framework.NewUser(ctx).Signup.AccessToken
+			if framework.F.Target.IsCustomDomain(host) {
+				token = framework.SignUpOn(ctx, host).Signup.AccessToken
 			} else {
 				token = framework.LoginTokens(ctx, withLogin(ctx), host, framework.F.Target.LoginClients()[0]).AccessToken
 			}
@@ -150,10 +164,11 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 			expectURLsOn(host, "the Location of POST /authentication-methods on "+host, []string{resp.Location()})
 			expectURLsOn(host, "the enrollment response on "+host, urlsInJSON(resp.Body))
 			c := framework.DecodeCeremony(resp)
-			expectRPID(framework.CreationOptions(c.Options).RP.ID, "the enrollment's rp.id on "+host)
+			rpID := framework.CreationOptions(c.Options).RP.ID
+			expectRPID(host, rpID, "the enrollment's rp.id on "+host)
 			// Finish it: the 201's Location and body keep to host too; the passkey is
 			// removed again.
-			att, _, err := authenticator.New().Register(c.Options, framework.F.Target.WebAuthn.Origin, authenticator.ES256)
+			att, _, err := authenticator.New().Register(c.Options, originOf(rpID), authenticator.ES256)
 			Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
 			resp = framework.Verify(ctx, host, token, resp.Location(), c.AuthSession, att)
 			Expect(resp).To(framework.HaveStatus(http.StatusCreated))
@@ -163,18 +178,13 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 		}
 	})
 
-	It("binds native passkeys to the custom domain", framework.Req("AUTH-DOM-005"), func(ctx SpecContext) {
-		host := framework.F.Target.CustomDomain
-		resp := framework.Call(framework.F.PasskeyRegister(ctx, host, harness.NewEmail()))
-		Expect(resp).To(framework.HaveStatus(http.StatusOK))
-		expectRPID(framework.CreationOptions(framework.DecodeCeremony(resp).Options).RP.ID, "rp.id of /passkey/register")
-		resp = framework.Call(framework.F.PasskeyChallenge(ctx, host))
-		Expect(resp).To(framework.HaveStatus(http.StatusOK))
-		var o struct {
-			RPID string `json:"rpId"`
+	It("binds native passkeys to "+several("the custom domain", "each custom domain"), framework.Req("AUTH-DOM-005"), func(ctx SpecContext) {
+		for _, host := range framework.F.Target.CustomDomainList() {
+			resp := framework.Call(framework.F.PasskeyRegister(ctx, host, harness.NewEmail()))
+			Expect(resp).To(framework.HaveStatus(http.StatusOK))
+			expectRPID(host, framework.CreationOptions(framework.DecodeCeremony(resp).Options).RP.ID, "rp.id of /passkey/register on "+host)
+			expectRPID(host, challengeRPID(ctx, host), "rpId of /passkey/challenge on "+host)
 		}
-		Expect(json.Unmarshal(framework.DecodeCeremony(resp).Options, &o)).To(Succeed())
-		expectRPID(o.RPID, "rpId of /passkey/challenge")
 	})
 
 	It("answers 400 to /passkey/register and /passkey/challenge on the canonical domain", framework.Req("AUTH-DOM-006"), func(ctx SpecContext) {
@@ -183,35 +193,108 @@ var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, Cont
 		Expect(framework.Call(framework.F.PasskeyChallenge(ctx, host))).To(framework.HaveStatus(http.StatusBadRequest), "/passkey/challenge on the canonical domain")
 	})
 
-	It("refuses a code or refresh token at the other domain's token endpoint", framework.Req("AUTH-DOM-007"), func(ctx SpecContext) {
+	It("refuses a code or refresh token at "+several("the other domain's", "another domain's")+" token endpoint", framework.Req("AUTH-DOM-007"), func(ctx SpecContext) {
 		d := withLogin(ctx)
 		c := framework.F.Target.LoginClients()[0]
 		for _, host := range framework.F.Target.Domains() {
-			other := framework.F.Target.Domain
-			if host == other {
-				other = framework.F.Target.CustomDomain
-			}
-			a := framework.NewAuth(host, c, "openid", harness.ScopeReadMethods)
-			code := framework.CodeLogin(ctx, d, a).Code
-			moved := a
-			moved.Host = other
-			framework.ExpectGrantRefused(framework.Redeem(ctx, moved, code, false, nil), "a code from "+host+" redeemed at "+other)
-
 			t := framework.LoginTokens(ctx, d, host, c) // asked for offline_access
 			Expect(t.RefreshToken).NotTo(BeEmpty(), "no refresh_token with offline_access")
-			framework.ExpectGrantRefused(framework.Refresh(ctx, other, c, t.RefreshToken), "a refresh token from "+host+" redeemed at "+other)
+			for _, other := range framework.F.Target.Domains() {
+				if other == host {
+					continue
+				}
+				a := framework.NewAuth(host, c, "openid", harness.ScopeReadMethods)
+				code := framework.CodeLogin(ctx, d, a).Code
+				moved := a
+				moved.Host = other
+				framework.ExpectGrantRefused(framework.Redeem(ctx, moved, code, false, nil), "a code from "+host+" redeemed at "+other)
+				framework.ExpectGrantRefused(framework.Refresh(ctx, other, c, t.RefreshToken), "a refresh token from "+host+" redeemed at "+other)
+			}
 		}
 	})
+
+	// Only with several custom domains: each is its own relying party, so a passkey
+	// of one custom domain's RP ID is no credential on another (of another RP ID).
+	if customs > 1 {
+		It("refuses on each custom domain the passkeys of another custom domain's RP ID", framework.Req("AUTH-DOM-008"), func(ctx SpecContext) {
+			for _, from := range framework.F.Target.CustomDomainList() {
+				u := framework.SignUpOn(ctx, from)
+				pk := u.Passkeys[0]
+				for _, on := range framework.F.Target.CustomDomainList() {
+					if on == from {
+						continue
+					}
+					rpOn := challengeRPID(ctx, on)
+					if strings.EqualFold(rpOn, pk.RPID) {
+						AddReportEntry("shared RP ID", fmt.Sprintf("%s and %s share the RP ID %s: a passkey of one is one of the other's", from, on, rpOn))
+						continue
+					}
+					// Asserted as an app of the passkey's own domain would (its RP ID and
+					// origin), and signed for the RP ID of the domain called.
+					what := fmt.Sprintf("a passkey of %s (RP ID %s) on %s, asserted for ", from, pk.RPID, on)
+					refusePasskey(ctx, u, on, pk.RPID, framework.F.Target.OriginFor(from), what+"its own RP ID and origin,")
+					refusePasskey(ctx, u, on, rpOn, framework.F.Target.OriginFor(on), what+"the RP ID of "+on+",")
+				}
+				// On its own domain it logs in: the refusals are the domain's.
+				framework.SignIn(ctx, u, pk, from)
+			}
+		})
+	}
 })
 
-// expectRPID: the RP ID is the custom domain or a parent domain of it, never the
-// canonical domain.
-func expectRPID(rpID, what string) {
+// refusePasskey expects the webauthn grant on host to refuse u's first passkey,
+// asserted for rpID at origin whatever the options' rpId.
+func refusePasskey(ctx SpecContext, u *framework.User, host, rpID, origin, what string) {
 	GinkgoHelper()
-	custom := strings.ToLower(hostOnly(framework.F.Target.CustomDomain))
+	resp := framework.Call(framework.F.PasskeyChallenge(ctx, host))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /passkey/challenge on %s", host)
+	c := framework.DecodeCeremony(resp)
+	assertion, err := u.Authn.LoginWith(c.Options, origin, u.Passkeys[0], authenticator.Mods{RPID: rpID})
+	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
+	resp = framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, config.MeAudience(host), harness.MethodScopes...))
+	framework.ExpectGrantRefused(resp, what)
+}
+
+// challengeRPID is the rpId of a native passkey login started on host.
+func challengeRPID(ctx SpecContext, host string) string {
+	GinkgoHelper()
+	resp := framework.Call(framework.F.PasskeyChallenge(ctx, host))
+	Expect(resp).To(framework.HaveStatus(http.StatusOK), "POST /passkey/challenge on %s", host)
+	var o struct {
+		RPID string `json:"rpId"`
+	}
+	Expect(json.Unmarshal(framework.DecodeCeremony(resp).Options, &o)).To(Succeed())
+	return o.RPID
+}
+
+// originOf is the WebAuthn origin for a ceremony of RP ID rpID: that of the first
+// custom domain the RP ID is, or is a parent of.
+func originOf(rpID string) string {
+	for _, d := range framework.F.Target.CustomDomainList() {
+		if h := strings.ToLower(hostOnly(d)); h == strings.ToLower(rpID) || strings.HasSuffix(h, "."+strings.ToLower(rpID)) {
+			return framework.F.Target.OriginFor(d)
+		}
+	}
+	return framework.F.Target.WebAuthn.Origin
+}
+
+// expectRPID: the RP ID of a ceremony on host is host or a parent domain of it when
+// host is a custom domain (each is its own relying party); on the canonical domain it
+// is a custom domain or a parent of one; never the canonical domain.
+func expectRPID(host, rpID, what string) {
+	GinkgoHelper()
+	customs := framework.F.Target.CustomDomainList()
+	if framework.F.Target.IsCustomDomain(host) {
+		customs = []string{host}
+	}
 	id := strings.ToLower(rpID)
 	Expect(id).NotTo(BeEmpty(), "%s is missing", what)
-	Expect(id == custom || strings.HasSuffix(custom, "."+id)).To(BeTrue(), "%s is %q, which is not the custom domain %s or a parent of it", what, rpID, custom)
+	ok := false
+	for _, d := range customs {
+		custom := strings.ToLower(hostOnly(d))
+		ok = ok || id == custom || strings.HasSuffix(custom, "."+id)
+	}
+	Expect(ok).To(BeTrue(), "%s is %q, which is not %s or a parent of it", what, rpID, strings.Join(customs, " or "))
 	Expect(id).NotTo(Equal(strings.ToLower(hostOnly(framework.F.Target.Domain))), "%s is the canonical domain", what)
 }
 

@@ -55,12 +55,24 @@ func SignUp(ctx context.Context, alg authenticator.Alg) *User {
 // client's default) and the given scopes; it also returns the token response.
 func SignUpWith(ctx context.Context, alg authenticator.Alg, key *dpop.Key, scopes []string) (*User, *harness.Response) {
 	GinkgoHelper()
-	host := RequireCustomDomain()
+	return signUpOn(ctx, RequireCustomDomain(), alg, key, scopes)
+}
+
+// SignUpOn signs a user up with an ES256 passkey on the custom domain host (one of
+// several: the passkey is bound to that domain's RP ID).
+func SignUpOn(ctx context.Context, host string) *User {
+	GinkgoHelper()
+	u, _ := signUpOn(ctx, host, authenticator.ES256, nil, append([]string{"openid", "offline_access"}, harness.MethodScopes...))
+	return u
+}
+
+func signUpOn(ctx context.Context, host string, alg authenticator.Alg, key *dpop.Key, scopes []string) (*User, *harness.Response) {
+	GinkgoHelper()
 	u := &User{Email: harness.NewEmail(), Authn: authenticator.New()}
 	resp := Call(F.PasskeyRegister(ctx, host, u.Email))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/register")
 	c := DecodeCeremony(resp)
-	att, pk, err := u.Authn.Register(c.Options, F.Target.WebAuthn.Origin, alg)
+	att, pk, err := u.Authn.Register(c.Options, F.Target.OriginFor(host), alg)
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the creation options")
 	resp = Call(F.TokenByWebAuthnProof(ctx, key, host, c.AuthSession, att, config.MeAudience(host), scopes...))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, signup)")
@@ -117,7 +129,7 @@ func PasskeyLogin(ctx context.Context, u *User, pk *authenticator.Passkey, host,
 	resp := Call(F.PasskeyChallenge(ctx, host))
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /passkey/challenge")
 	c := DecodeCeremony(resp)
-	assertion, err := u.Authn.Login(c.Options, F.Target.WebAuthn.Origin, pk)
+	assertion, err := u.Authn.Login(c.Options, F.Target.OriginFor(host), pk)
 	Expect(err).NotTo(HaveOccurred(), "the virtual authenticator could not answer the request options")
 	return Call(F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, audience, scopes...))
 }

@@ -174,7 +174,7 @@ func (f *Framework) PasskeyLoginProof(ctx context.Context, key *dpop.Key, host s
 	if err := resp.JSON(&c); err != nil {
 		return Tokens{}, err
 	}
-	assertion, err := a.Login(c.Options, f.Target.WebAuthn.Origin, pk)
+	assertion, err := a.Login(c.Options, f.Target.OriginFor(host), pk)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("the virtual authenticator could not answer the request options: %w", err)
 	}

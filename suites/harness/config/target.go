@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // Target is what the suite runs against: one tenant reachable under its canonical
-// domain and, optionally, a custom domain. It is read from a YAML file (see
+// domain and, optionally, one or several custom domains. It is read from a YAML file (see
 // fixtures/targets/) or built by the runner for the embedded reference tenant.
 type Target struct {
 	// Name labels the target in reports.
@@ -23,7 +24,13 @@ type Target struct {
 	Domain string `json:"domain"`
 	// CustomDomain is the tenant's custom domain, e.g. "login.acme.com". Native
 	// passkey login only works there; specs that need it skip without it.
+	// With custom_domains it is the first of them (SetDefaults), the "primary":
+	// what needs one custom domain uses it.
 	CustomDomain string `json:"custom_domain,omitempty"`
+	// CustomDomains lists several custom domains, the primary first: Auth0 allows
+	// several on a tenant, each its own WebAuthn RP ID. custom_domain is its
+	// one-item form; a config gives one or the other.
+	CustomDomains []string `json:"custom_domains,omitempty"`
 	// Resolve maps "host:port" to "ip:port", like curl --resolve.
 	Resolve map[string]string `json:"resolve,omitempty"`
 	// CAFile is a PEM file of extra CAs to trust besides the system pool.
@@ -83,6 +90,10 @@ type Target struct {
 	CORS CORS `json:"cors,omitempty"`
 	// Implementation describes what is being tested, for reports.
 	Implementation Implementation `json:"implementation,omitempty"`
+
+	// primaryFromList: SetDefaults took CustomDomain from CustomDomains (so that
+	// Validate tells a config that gave both from one that gave the list).
+	primaryFromList bool
 }
 
 // Clients holds the applications used by the flows.
@@ -359,6 +370,9 @@ func (t *Target) SetDefaults() {
 	if t.DPoP == "" {
 		t.DPoP = DPoPOff
 	}
+	if t.CustomDomain == "" && len(t.CustomDomains) > 0 {
+		t.CustomDomain, t.primaryFromList = t.CustomDomains[0], true
+	}
 	if t.WebAuthn.Origin == "" && t.CustomDomain != "" {
 		t.WebAuthn.Origin = "https://" + t.CustomDomain
 	}
@@ -417,12 +431,37 @@ func (t *Target) DPoPForClientID(id string) string {
 	return ""
 }
 
-// Domains lists the target's hosts: the canonical domain, then the custom domain if any.
+// Domains lists the target's hosts: the canonical domain, then every custom domain
+// (the primary first).
 func (t *Target) Domains() []string {
-	if t.CustomDomain == "" {
-		return []string{t.Domain}
+	return append([]string{t.Domain}, t.CustomDomainList()...)
+}
+
+// CustomDomainList lists the custom domains, the primary first: custom_domains, or
+// custom_domain as its one item; none without either.
+func (t *Target) CustomDomainList() []string {
+	if len(t.CustomDomains) > 0 {
+		return append([]string(nil), t.CustomDomains...)
 	}
-	return []string{t.Domain, t.CustomDomain}
+	if t.CustomDomain != "" {
+		return []string{t.CustomDomain}
+	}
+	return nil
+}
+
+// IsCustomDomain says whether host is one of the custom domains.
+func (t *Target) IsCustomDomain(host string) bool {
+	return slices.ContainsFunc(t.CustomDomainList(), func(d string) bool { return strings.EqualFold(d, host) })
+}
+
+// OriginFor is the WebAuthn origin of a ceremony on host: https://{host} on a custom
+// domain other than the primary (each custom domain is its own relying party), the
+// configured webauthn.origin everywhere else.
+func (t *Target) OriginFor(host string) string {
+	if t.IsCustomDomain(host) && !strings.EqualFold(host, t.CustomDomain) {
+		return "https://" + host
+	}
+	return t.WebAuthn.Origin
 }
 
 // BaseURL is https://{host}.

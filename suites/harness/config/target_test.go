@@ -206,3 +206,57 @@ func TestDPoPNonceForms(t *testing.T) {
 		}
 	}
 }
+
+func TestCustomDomainsListsThePrimaryFirst(t *testing.T) {
+	tg, err := ParseTarget([]byte(`
+domain: acme.us.auth0.com
+custom_domains: [login.acme.test, login2.acme.test]
+clients: {native: {client_id: abc}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg.CustomDomain != "login.acme.test" || tg.WebAuthn.Origin != "https://login.acme.test" || tg.RPHost() != "login.acme.test" {
+		t.Errorf("the primary is not the first custom domain: %q, origin %q", tg.CustomDomain, tg.WebAuthn.Origin)
+	}
+	if got := strings.Join(tg.Domains(), " "); got != "acme.us.auth0.com login.acme.test login2.acme.test" {
+		t.Errorf("domains %s", got)
+	}
+	if !tg.IsCustomDomain("LOGIN2.acme.test") || tg.IsCustomDomain("acme.us.auth0.com") {
+		t.Error("IsCustomDomain")
+	}
+	if tg.OriginFor("login2.acme.test") != "https://login2.acme.test" || tg.OriginFor("login.acme.test") != tg.WebAuthn.Origin {
+		t.Errorf("origins %q %q", tg.OriginFor("login2.acme.test"), tg.OriginFor("login.acme.test"))
+	}
+	// Defaults filled twice, and a target built in code, stay valid.
+	tg.SetDefaults()
+	if err := tg.Validate(); err != nil {
+		t.Errorf("again: %v", err)
+	}
+	one, err := ParseTarget([]byte("domain: a.example\ncustom_domain: login.a.example\nclients: {native: {client_id: a}}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := one.CustomDomainList(); len(got) != 1 || got[0] != "login.a.example" {
+		t.Errorf("custom_domain is the one-item list: %v", got)
+	}
+}
+
+func TestCustomDomainsErrorsNameTheField(t *testing.T) {
+	const native = "\nclients: {native: {client_id: a}}"
+	for _, c := range []struct{ name, yaml, want string }{
+		{"both", "domain: a.example\ncustom_domain: l.a.example\ncustom_domains: [l.a.example, m.a.example]" + native, "field custom_domains: give custom_domain"},
+		{"empty", "domain: a.example\ncustom_domains: []" + native, "field custom_domains: empty"},
+		{"twice", "domain: a.example\ncustom_domains: [l.a.example, L.a.example]" + native, `field custom_domains[1]: "L.a.example" is listed twice`},
+		{"canonical", "domain: a.example\ncustom_domains: [l.a.example, a.example]" + native, "field custom_domains[1]: \"a.example\" must differ from domain"},
+		{"scheme", "domain: a.example\ncustom_domains: [https://l.a.example]" + native, "field custom_domains[0]"},
+		{"blank", "domain: a.example\ncustom_domains: [l.a.example, \"\"]" + native, "field custom_domains[1]: required"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := ParseTarget([]byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}

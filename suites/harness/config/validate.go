@@ -61,9 +61,26 @@ func (v *validation) redirect(field, u string) {
 // domains: the tenant's domains, how to reach them and whom to trust.
 func (v *validation) domains(t *Target) {
 	v.host("domain", t.Domain, true)
-	v.host("custom_domain", t.CustomDomain, false)
-	if t.CustomDomain != "" && strings.EqualFold(t.CustomDomain, t.Domain) {
-		v.bad("custom_domain", "must differ from domain")
+	switch {
+	case t.CustomDomains == nil:
+		v.host("custom_domain", t.CustomDomain, false)
+		if t.CustomDomain != "" && strings.EqualFold(t.CustomDomain, t.Domain) {
+			v.bad("custom_domain", "must differ from domain")
+		}
+	case t.CustomDomain != "" && !t.primaryFromList:
+		v.bad("custom_domains", "give custom_domain (one custom domain) or custom_domains (a list, the primary first), not both")
+	case len(t.CustomDomains) == 0:
+		v.bad("custom_domains", "empty: list the tenant's custom domains, or leave it out")
+	}
+	for i, d := range t.CustomDomains {
+		field := fmt.Sprintf("custom_domains[%d]", i)
+		v.host(field, d, true)
+		if strings.EqualFold(d, t.Domain) {
+			v.bad(field, "%q must differ from domain", d)
+		}
+		if slices.ContainsFunc(t.CustomDomains[:i], func(e string) bool { return strings.EqualFold(e, d) }) {
+			v.bad(field, "%q is listed twice", d)
+		}
 	}
 	for from, to := range t.Resolve {
 		if _, _, err := net.SplitHostPort(from); err != nil {
