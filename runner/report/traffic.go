@@ -42,7 +42,8 @@ type usersEntry struct {
 
 // RunTraffic is a run's traffic, merged over the processes that ran it.
 type RunTraffic struct {
-	// Processes is how many traffic entries were merged (one per process).
+	// Processes is how many processes attached traffic (a parallel run's first
+	// worker attaches the parent's as well).
 	Processes int
 	Traffic   pace.Traffic
 	// Model is the limit model the floor was computed under (nil when no entry
@@ -71,6 +72,7 @@ func CollectTraffic(r types.Report) (rt RunTraffic, ok bool) {
 	var (
 		entries []trafficEntry
 		users   []usersEntry
+		procs   = map[int]bool{} // the processes that attached traffic
 	)
 	for _, s := range r.SpecReports {
 		for _, e := range s.ReportEntries {
@@ -82,6 +84,7 @@ func CollectTraffic(r types.Report) (rt RunTraffic, ok bool) {
 					continue
 				}
 				entries = append(entries, t)
+				procs[s.ParallelProcess] = true
 			case verdict.Users:
 				var u usersEntry
 				if err := json.Unmarshal([]byte(EntryString(e)), &u); err != nil {
@@ -95,7 +98,9 @@ func CollectTraffic(r types.Report) (rt RunTraffic, ok bool) {
 	if len(entries) == 0 && len(users) == 0 {
 		return rt, len(rt.Notes) > 0
 	}
-	rt.Processes = len(entries)
+	// The first worker also attaches the parent's traffic (its probe and preflight):
+	// counted in the sum, but no process of the specs.
+	rt.Processes = len(procs)
 	all := make([]pace.Traffic, len(entries))
 	for i, e := range entries {
 		all[i] = e.Traffic
