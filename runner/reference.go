@@ -221,7 +221,8 @@ func (r reference) options(addr string) (reftenant.Options, error) {
 	if len(o.MethodTypes) == 0 {
 		o.MethodTypes = reftenant.MethodTypes()
 	}
-	if r.CustomDomains < 1 || r.CustomDomains > maxCustomDomains {
+	// Zero is one, as in a record (and a reference built in code without the flag).
+	if r.CustomDomains < 0 || r.CustomDomains > maxCustomDomains {
 		return o, usagef("--custom-domains must be between 1 and %d", maxCustomDomains)
 	}
 	for i := 2; i <= r.CustomDomains; i++ {
