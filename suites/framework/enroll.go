@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/methods"
@@ -170,7 +171,7 @@ func EnabledTypes(ctx context.Context) []string {
 	factorTypes.Lock()
 	defer factorTypes.Unlock()
 	if !factorTypes.done {
-		c := Me(ctx, NewUser(ctx), harness.ScopeReadFactors)
+		c := Me(ctx, BorrowUser(ctx, Budget{spec.Read: 1}), harness.ScopeReadFactors)
 		resp := Call(c.Factors(ctx))
 		Expect(resp).To(HaveStatus(http.StatusOK), "GET /factors")
 		var body struct {

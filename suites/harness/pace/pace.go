@@ -185,6 +185,42 @@ func (p *Pacer) Ready(token string, kinds ...spec.Kind) spec.Kind {
 	return best
 }
 
+// UserTokens is how many requests of kind k user may send now by this pacer's
+// count (the bucket's burst when the user sent none of the kind; +Inf when users
+// have no limit of the kind).
+func (p *Pacer) UserTokens(user string, k spec.Kind) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.limits.User.Bucket(k)
+	if p.limits.User.Unlimited() || b.Unlimited() {
+		return math.Inf(1)
+	}
+	if p.limits.User.Shared {
+		k = spec.Read
+	}
+	if w := p.users[user][k]; w != nil {
+		return min(w.TokensAt(time.Now()), float64(b.Burst))
+	}
+	return float64(b.Burst)
+}
+
+// UserFull says whether every bucket of user is full (or not made yet: the user
+// sent nothing through this pacer): the user may take a whole burst of any kind.
+func (p *Pacer) UserFull(user string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if user == "" || p.limits.User.Unlimited() {
+		return true
+	}
+	now := time.Now()
+	for k, w := range p.users[user] {
+		if w != nil && w.TokensAt(now) < float64(p.limits.User.Bucket(k).Burst)-0.01 {
+			return false
+		}
+	}
+	return true
+}
+
 // TenantFullAt is when the tenant's bucket of kind k is full again after the
 // requests the pacer let through, refilled at the target's rate (now when it is
 // full or unlimited): the rate-limit specs start their bursts from full buckets.
@@ -232,6 +268,24 @@ func (p *Pacer) Signup(ctx context.Context) error {
 		return err
 	}
 	return p.AuthenticationAPI(ctx, false)
+}
+
+// SignupDue is how long until a signup may go without waiting (0: now): a user
+// pool that can wait less for one of its users to have room lends that user
+// instead of signing a new one up.
+func (p *Pacer) SignupDue() time.Duration {
+	p.mu.Lock()
+	w := p.signups
+	p.mu.Unlock()
+	b := p.limits.Signups
+	if w == nil || b.Unlimited() {
+		return 0
+	}
+	left := w.TokensAt(time.Now())
+	if left >= 1 {
+		return 0
+	}
+	return time.Duration((1 - left) / (b.Rate * paceRate) * float64(time.Second))
 }
 
 // AuthenticationAPI waits until an Authentication API request may go (token: one
