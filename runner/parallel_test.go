@@ -93,8 +93,9 @@ func TestParallelRunKeepsOneResultPerSpec(t *testing.T) {
 		}
 	}
 	cert, err := os.ReadFile(filepath.Join(parallelDir, "certification.yaml"))
-	if err != nil || !strings.Contains(string(cert), "processes: 2") {
-		t.Errorf("certification.yaml does not merge the traffic of both processes (%v)", err)
+	// Both workers' traffic, and the parent's (its probe and preflight).
+	if err != nil || !strings.Contains(string(cert), "processes: 3") {
+		t.Errorf("certification.yaml does not merge the traffic of both workers and the parent (%v)", err)
 	}
 
 	// A fault is caught in a parallel run as in a serial one: exit 1, naming it.
