@@ -222,15 +222,16 @@ func BorrowRested(ctx context.Context) *User {
 	if !ok {
 		return nil
 	}
+	Claim(u)
+	return u
+}
+
+// Claim takes u for the rest of the run: no spec borrows it and ClaimSpareUsers
+// leaves it out (its buckets are spent where the pacer does not see it: a burst).
+func Claim(u *User) {
 	runUsersMu.Lock()
 	lent[u] = true
 	runUsersMu.Unlock()
-	DeferCleanup(func() {
-		runUsersMu.Lock()
-		delete(lent, u)
-		runUsersMu.Unlock()
-	})
-	return u
 }
 
 func isLent(u *User) bool {

@@ -40,6 +40,8 @@ var _ = framework.AreaOf("ratelimit").Describe("The My Account rate limit on eve
 			Skip(planName(l) + " has no per-user limit: emptying the tenant's bucket for one probe per operation would need the tenant to itself (the tenant-level specs above draw 429s on their bursts)")
 		}
 		methodsUser, accountsUser := framework.NewUser(ctx), framework.NewUser(ctx)
+		framework.Claim(methodsUser) // their buckets are drained round the pacer
+		framework.Claim(accountsUser)
 		mc := framework.Me(ctx, methodsUser)
 		probes := methodProbes(ctx, mc, methodsUser)
 		clients := []*myaccount.Client{mc}

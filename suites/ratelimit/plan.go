@@ -252,6 +252,7 @@ func (t *traffic) signUp(ctx context.Context, n int) {
 			defer func() { <-sem }()
 			ats[i] = time.Now()
 			users[i] = framework.NewUser(ctx)
+			framework.Claim(users[i]) // its buckets are the bursts'
 		})
 	}
 	wg.Wait()

@@ -90,6 +90,7 @@ func (t *traffic) signedUp(ctx context.Context) *framework.User {
 	}
 	at := time.Now() // the token lives from the signup's start at most
 	u := framework.NewUser(ctx)
+	framework.Claim(u) // its buckets are the bursts'
 	t.tokens[u] = heldOf(u.Signup, at)
 	return u
 }

@@ -188,13 +188,17 @@ func (p *Pacer) Ready(token string, kinds ...spec.Kind) spec.Kind {
 
 // UserTokens is how many requests of kind k user may send now by this pacer's
 // count (the bucket's burst when the user sent none of the kind; +Inf when users
-// have no limit of the kind).
+// have no limit of the kind; 0 for a user the workers share, whose buckets this
+// pacer made anew when they became shared).
 func (p *Pacer) UserTokens(user string, k spec.Kind) float64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b := p.limits.User.Bucket(k)
 	if p.limits.User.Unlimited() || b.Unlimited() {
 		return math.Inf(1)
+	}
+	if p.shared[user] {
+		return 0
 	}
 	if p.limits.User.Shared {
 		k = spec.Read
@@ -206,12 +210,16 @@ func (p *Pacer) UserTokens(user string, k spec.Kind) float64 {
 }
 
 // UserFull says whether every bucket of user is full (or not made yet: the user
-// sent nothing through this pacer): the user may take a whole burst of any kind.
+// sent nothing through this pacer): the user may take a whole burst of any kind. A
+// user the workers share never is (see UserTokens).
 func (p *Pacer) UserFull(user string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if user == "" || p.limits.User.Unlimited() {
 		return true
+	}
+	if p.shared[user] {
+		return false
 	}
 	now := time.Now()
 	for k, w := range p.users[user] {
