@@ -93,8 +93,9 @@ func TestParallelRunKeepsOneResultPerSpec(t *testing.T) {
 		}
 	}
 	cert, err := os.ReadFile(filepath.Join(parallelDir, "certification.yaml"))
+	// Both workers' traffic (the first brings the parent's, its probe and preflight).
 	if err != nil || !strings.Contains(string(cert), "processes: 2") {
-		t.Errorf("certification.yaml does not merge the traffic of both processes (%v)", err)
+		t.Errorf("certification.yaml does not merge the traffic of both workers (%v)", err)
 	}
 
 	// A fault is caught in a parallel run as in a serial one: exit 1, naming it.

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -529,9 +530,19 @@ func (w *reportWriter) summary(out, errOut io.Writer) {
 	if t := c.Run.Traffic; t != nil {
 		// What the run sent, and how close it came to the least time the target's
 		// limits allow for that traffic.
-		fmt.Fprintf(out, "traffic: %d My Account requests (%d reads, %d writes, %d filtered reads) by %d users, %d signups, %d login prompts; %d unplanned 429s\n",
+		fmt.Fprintf(out, "traffic: %d My Account requests (%d reads, %d writes, %d filtered reads) by %d users, %d signups, %d login prompt posts, %d Authentication API and %d Management API requests; %d unplanned 429s\n",
 			t.MyAccountRequests["read"]+t.MyAccountRequests["write"]+t.MyAccountRequests["filtered_read"], t.MyAccountRequests["read"], t.MyAccountRequests["write"],
-			t.MyAccountRequests["filtered_read"], t.RequestingUsers, t.Signups, t.LoginPosts, t.Unplanned429s)
+			t.MyAccountRequests["filtered_read"], t.RequestingUsers, t.Signups, t.LoginPosts, t.AuthenticationAPI, t.ManagementAPI, t.Unplanned429s)
+		if t.Users.SignedUp > 0 {
+			fmt.Fprintf(out, "users: %d signed up, %s\n", t.Users.SignedUp, cmp.Or(t.Users.Were, "kept"))
+		}
+		if len(t.FloorShares) > 1 {
+			var parts []string
+			for _, sh := range t.FloorShares[:min(len(t.FloorShares), 5)] {
+				parts = append(parts, fmt.Sprintf("%s %s", sh.Limit, sh.Time.Round(100*time.Millisecond)))
+			}
+			fmt.Fprintf(out, "floor by limit: %s\n", strings.Join(parts, ", "))
+		}
 		if t.Floor > 0 {
 			fmt.Fprintf(out, "time: %s of specs; the floor under %s is %s (%s): %.2f× the floor\n",
 				t.WallTime.Round(100*time.Millisecond), t.Limits, t.Floor.Round(100*time.Millisecond), t.FloorReason, t.WallToFloor)

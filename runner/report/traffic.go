@@ -206,6 +206,9 @@ type TrafficSummary struct {
 	FloorReason string        `yaml:"floor_reason,omitempty"`
 	WallToFloor float64       `yaml:"wall_to_floor,omitempty"`
 	Limits      string        `yaml:"limits,omitempty"`
+	// FloorShares are the limits that hold the traffic to some time, longest first
+	// (the first sets the floor): the least time each alone allows.
+	FloorShares []FloorShare `yaml:"floor_shares,omitempty"`
 	// MyAccountRequests counts My Account requests per kind (read, write,
 	// filtered_read); RequestingUsers is how many users (token subjects) made them.
 	MyAccountRequests map[string]int `yaml:"my_account_requests"`
@@ -230,6 +233,13 @@ type TrafficSummary struct {
 	// what the run exercised.
 	Answers map[string]int `yaml:"answers,omitempty"`
 	Notes   []string       `yaml:"notes,omitempty"`
+}
+
+// FloorShare is the least time one limit alone allows a run's traffic.
+type FloorShare struct {
+	Limit string        `yaml:"limit"`
+	Time  time.Duration `yaml:"time"`
+	Why   string        `yaml:"why"`
 }
 
 // TrafficUsers are the users a run signed up and what became of them.
@@ -270,6 +280,11 @@ func (rt RunTraffic) Summary(wall time.Duration) *TrafficSummary {
 	}
 	for _, k := range spec.Kinds {
 		s.MyAccountRequests[string(k)] = t.MyAccount[k]
+	}
+	if rt.Model != nil {
+		for _, sh := range t.Shares(*rt.Model) {
+			s.FloorShares = append(s.FloorShares, FloorShare{Limit: sh.Limit, Time: sh.Time.Round(time.Millisecond), Why: sh.Why})
+		}
 	}
 	if rt.Floor > 0 && wall > 0 {
 		s.WallToFloor = math.Round(float64(wall)/float64(rt.Floor)*100) / 100

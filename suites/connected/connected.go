@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/login"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/myaccount"
@@ -67,7 +68,7 @@ var _ = framework.AreaOf("connected").Describe("Connected accounts", Ordered, fu
 
 	BeforeAll(func(ctx SpecContext) {
 		framework.RequireConnectedAccounts()
-		c = framework.Me(ctx, framework.NewUser(ctx), framework.AccountScopes...)
+		c = framework.Me(ctx, framework.BorrowUser(ctx, framework.Budget{spec.Read: 5, spec.Write: 5, spec.FilteredRead: 2}), framework.AccountScopes...)
 	})
 
 	It("starts a connection: 201 with a connect_uri on the domain called, an auth_session and a ticket", framework.Req("MA-CA-001"), func(ctx SpecContext) {
@@ -132,7 +133,7 @@ var _ = framework.AreaOf("connected").Describe("Connected accounts: refused comp
 
 	BeforeAll(func(ctx SpecContext) {
 		framework.RequireConnectedAccounts()
-		owner, other = framework.Me(ctx, framework.NewUser(ctx), framework.AccountScopes...), framework.Me(ctx, framework.NewUser(ctx), framework.AccountScopes...)
+		owner, other = framework.Me(ctx, framework.BorrowUser(ctx, framework.Budget{spec.Write: 5, spec.Read: 1}), framework.AccountScopes...), framework.Me(ctx, framework.BorrowUser(ctx, framework.Budget{spec.Write: 5, spec.Read: 1}), framework.AccountScopes...)
 		mine, theirs = framework.Connect(ctx, owner), framework.Connect(ctx, other)
 	})
 
@@ -163,7 +164,7 @@ var _ = framework.AreaOf("connected").Describe("Connected accounts: refused comp
 var _ = framework.AreaOf("connected").Describe("Connected accounts: a replayed connect_code", func() {
 	It("refuses a connect_code that already completed a connection", framework.Req("MA-CA-009"), func(ctx SpecContext) {
 		framework.RequireConnectedAccounts()
-		c := framework.Me(ctx, framework.NewUser(ctx), framework.AccountScopes...)
+		c := framework.Me(ctx, framework.BorrowUser(ctx, framework.Budget{spec.Write: 4, spec.Read: 1}), framework.AccountScopes...)
 		cn := framework.Connect(ctx, c)
 		id := framework.ExpectCompleted(framework.Complete(ctx, c, cn, nil))
 		Expect(framework.Call(c.Do(ctx, myaccount.DeleteConnectedAccount, myaccount.Call{Path: map[string]string{"id": id}}))).To(framework.HaveStatus(http.StatusNoContent))

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
@@ -103,7 +104,7 @@ func expectTamperedEnrollmentRefused(ctx context.Context, what string, answer fu
 	GinkgoHelper()
 	framework.RequireCustomDomain()
 	d := passkeys()
-	u := framework.NewUser(ctx)
+	u := framework.BorrowUser(ctx, framework.Budget{spec.Read: 2, spec.Write: 4})
 	c := framework.Me(ctx, u)
 	before := framework.MethodsOf(ctx, c, "")
 	s := framework.StartMethod(ctx, c, d, u)

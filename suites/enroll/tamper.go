@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
@@ -71,7 +72,7 @@ var _ = framework.AreaOf("tamper", "passkey", "type:passkey").Describe("Tampered
 
 	It("issues creation options with fresh 16-byte challenges, the documented algorithms and residentKey required", framework.Req("MA-ENR-021", "MA-ENR-022", "MA-ENR-023"), func(ctx SpecContext) {
 		d := passkeys()
-		u := framework.NewUser(ctx)
+		u := framework.BorrowUser(ctx, framework.Budget{spec.Write: 3})
 		c := framework.Me(ctx, u)
 		for range 3 {
 			s := framework.StartMethod(ctx, c, d, u) // checks the algorithms and residentKey
@@ -102,7 +103,7 @@ var _ = framework.AreaOf("tamper", "passkey").Describe("Tampered passkey logins"
 
 	BeforeAll(func(ctx SpecContext) {
 		host = framework.RequireCustomDomain()
-		u = framework.NewUser(ctx)
+		u = framework.BorrowUser(ctx, framework.Budget{}) // logins only: no My Account request
 	})
 
 	login := func(mods authenticator.Mods) func(json.RawMessage) []byte {
@@ -215,7 +216,7 @@ var _ = framework.AreaOf("tamper", "passkey").Describe("Expired passkey logins",
 	It("refuses a login with an expired auth_session", expiredLoginLabels, SpecPriority(framework.ExpiryPriority), func(ctx SpecContext) {
 		host := framework.RequireCustomDomain()
 		c := expiredLogin.Await(ctx).(framework.Ceremony)
-		u := framework.NewUser(ctx)
+		u := framework.BorrowUser(ctx, framework.Budget{}) // logins only
 		assertion, err := u.Authn.Login(c.Options, framework.F.Target.WebAuthn.Origin, u.Passkeys[0])
 		Expect(err).NotTo(HaveOccurred())
 		framework.ExpectGrantRefused(framework.Call(framework.F.TokenByWebAuthn(ctx, host, c.AuthSession, assertion, config.MeAudience(host), harness.ScopeReadMethods)), "a login with an expired auth_session")

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/authenticator"
@@ -26,7 +27,7 @@ var _ = framework.AreaOf("tolerance", "passkey", "type:passkey").Describe("Toler
 	enrollShaped := func(ctx context.Context, shape func(map[string]any), path func(verifyURL string) string) {
 		GinkgoHelper()
 		framework.RequireCustomDomain()
-		u := framework.NewUser(ctx)
+		u := framework.BorrowUser(ctx, framework.Budget{spec.Write: 3})
 		c := framework.Me(ctx, u)
 		s := framework.StartMethod(ctx, c, passkeys(), u)
 		att, _, err := authenticator.New().RegisterWith(s.Options(), framework.F.Target.WebAuthn.Origin, authenticator.ES256, authenticator.Mods{Edit: shape})

@@ -32,3 +32,15 @@ func (b Budget) Plus(o Budget) Budget {
 	}
 	return out
 }
+
+// WholeUser is every request a user's buckets hold at once: for a container that
+// uses its user throughout.
+func WholeUser() Budget {
+	out := Budget{}
+	for _, k := range spec.Kinds {
+		if b := UserBucket(k); !b.Unlimited() {
+			out[k] = b.Burst
+		}
+	}
+	return out
+}

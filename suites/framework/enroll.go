@@ -177,7 +177,7 @@ func lookUpFactors(ctx context.Context) {
 	if factors.done {
 		return
 	}
-	c := Me(ctx, NewUser(ctx), harness.ScopeReadFactors)
+	c := Me(ctx, BorrowUser(ctx, Budget{spec.Read: 1}), harness.ScopeReadFactors)
 	// Delivered, not judged: a 404 is how a tenant without the feature answers,
 	// which the description (of the feature) does not list.
 	resp := Deliver(c.Factors(ctx))

@@ -34,16 +34,39 @@ func NewPool[U comparable](signUp func(ctx context.Context) (U, Budget)) *Pool[U
 
 // Take lends a user with need left, other than those avoid rejects, and spends need
 // from its budget. A new user has spent what its signup took: groups of requests
-// are sized to fit what is left (beyond a bucket, the pacer waits).
+// are sized to fit what is left (beyond a bucket, the pacer waits). When no user
+// has need left, Take signs one up if a signup may go now, and otherwise waits for
+// whichever comes first, one of its users having room or the signup's turn: the
+// signups of a run are limited too (Suspicious IP Throttling), and a signup that
+// waits its turn holds up the other workers' too.
 func (p *Pool[U]) Take(ctx context.Context, need Budget, avoid func(U) bool) U {
-	p.mu.Lock()
-	for _, u := range p.users {
-		if (avoid == nil || !avoid(u)) && p.spend(u, need) {
-			p.mu.Unlock()
-			return u
+wait:
+	for {
+		p.mu.Lock()
+		soonest := time.Duration(-1)
+		for _, u := range p.users {
+			if avoid != nil && avoid(u) {
+				continue
+			}
+			if p.spend(u, need) {
+				p.mu.Unlock()
+				return u
+			}
+			if d := p.due(u, need); d >= 0 && (soonest < 0 || d < soonest) {
+				soonest = d
+			}
+		}
+		p.mu.Unlock()
+		due := F.Client.Pacer.SignupDue()
+		if soonest < 0 || due == 0 { // no user can ever have need, or a signup may go now
+			break
+		}
+		select {
+		case <-ctx.Done():
+			break wait // the signup fails with the context's error
+		case <-time.After(max(min(soonest, due), 50*time.Millisecond)):
 		}
 	}
-	p.mu.Unlock()
 	u, spent := p.signUp(ctx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -52,6 +75,39 @@ func (p *Pool[U]) Take(ctx context.Context, need Budget, avoid func(U) bool) U {
 	p.spend(u, spent)
 	p.spend(u, need)
 	return u
+}
+
+// TryTake is Take without a signup or a wait: ok is false when no user has need
+// left now.
+func (p *Pool[U]) TryTake(need Budget, avoid func(U) bool) (u U, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range p.users {
+		if (avoid == nil || !avoid(u)) && p.spend(u, need) {
+			return u, true
+		}
+	}
+	return u, false
+}
+
+// due is how long until u has need left (-1: never, need is beyond its buckets).
+// Callers hold mu.
+func (p *Pool[U]) due(u U, need Budget) time.Duration {
+	now, left := time.Now(), p.left[u]
+	var d time.Duration
+	for k, n := range need {
+		l := left[k]
+		if l == nil || n <= 0 {
+			continue
+		}
+		if n > l.Burst() {
+			return -1
+		}
+		if missing := float64(n) - l.TokensAt(now); missing > 0 {
+			d = max(d, time.Duration(missing/float64(l.Limit())*float64(time.Second)))
+		}
+	}
+	return d
 }
 
 // Users are the users signed up so far, oldest first.

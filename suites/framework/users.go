@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -26,6 +27,7 @@ type User struct {
 	Authn    *authenticator.Authenticator
 	Passkeys []*authenticator.Passkey
 	Signup   harness.Tokens
+	retired  bool // changed for good (its signup passkey deleted): SpareUsers leaves it out
 }
 
 // Ceremony is a WebAuthn challenge issued by the target.
@@ -81,6 +83,11 @@ func signUpOn(ctx context.Context, host string, alg authenticator.Alg, key *dpop
 	u.Passkeys = append(u.Passkeys, pk)
 	u.Subject, _ = Claims(u.Signup.AccessToken)["sub"].(string)
 	F.Users.Add(u.Subject + " " + u.Email)
+	if key == nil {
+		runUsersMu.Lock()
+		everyUser = append(everyUser, u)
+		runUsersMu.Unlock()
+	}
 	return u, resp
 }
 
@@ -143,4 +150,100 @@ func SignIn(ctx context.Context, u *User, pk *authenticator.Passkey, host string
 	resp := PasskeyLogin(ctx, u, pk, host, config.MeAudience(host), scopes...)
 	Expect(resp).To(HaveStatus(http.StatusOK), "POST /oauth/token (webauthn grant, login)")
 	return TokensOf(resp)
+}
+
+// The run's users: a spec that needs a user with room in its buckets, not a new
+// one, borrows one (BorrowUser) from this process's pool, which lends a user again
+// once its buckets have refilled (and signs one up only when that would take
+// longer than a signup): a run signs up a few users and uses each fully. A
+// borrowed user is the borrower's alone until the node that borrowed it is over;
+// what the spec created through Me is removed first (DeferCleanup runs newest
+// first), so the next borrower gets the user as it was lent. Specs whose point is
+// a new user (a signup), or that leave a user changed for good (its signup passkey
+// deleted), call NewUser.
+var (
+	runUsersMu sync.Mutex
+	runUsers   *Pool[*User]
+	lent       = map[*User]bool{}
+	everyUser  []*User // signed up in this process without a DPoP key
+)
+
+// Retire marks u as changed for good (its signup passkey deleted, say): no spec
+// gets it from SpareUsers.
+func (u *User) Retire() {
+	runUsersMu.Lock()
+	u.retired = true
+	runUsersMu.Unlock()
+}
+
+// ClaimSpareUsers takes, for the rest of the run, this process's users that no spec
+// holds and whose signup passkey still logs them in: what is left in their buckets
+// serves the rate-limit bursts, which go round the pacer (so no later borrower
+// must get them) and would otherwise sign users up.
+func ClaimSpareUsers() []*User {
+	runUsersMu.Lock()
+	defer runUsersMu.Unlock()
+	var out []*User
+	for _, u := range everyUser {
+		if !lent[u] && !u.retired && len(u.Passkeys) > 0 {
+			lent[u] = true // for good: no DeferCleanup gives it back
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// BorrowUser lends one of the run's users with need left in its buckets.
+func BorrowUser(ctx context.Context, need Budget) *User {
+	GinkgoHelper()
+	runUsersMu.Lock()
+	if runUsers == nil {
+		runUsers = NewPool(func(ctx context.Context) (*User, Budget) { return NewUser(ctx), Budget{} })
+	}
+	pool := runUsers
+	runUsersMu.Unlock()
+	u := pool.Take(ctx, need, func(u *User) bool { return isLent(u) })
+	runUsersMu.Lock()
+	lent[u] = true
+	runUsersMu.Unlock()
+	DeferCleanup(func() {
+		runUsersMu.Lock()
+		delete(lent, u)
+		runUsersMu.Unlock()
+	})
+	return u
+}
+
+// BorrowRested lends one of the run's users whose every bucket is full (by what
+// its specs asked and by what the pacer counted), as a new user's are, or nil when
+// none is: for the rate-limit bursts, which need users of untouched buckets and
+// would otherwise sign them up. The signup token of a user lent so is long gone.
+func BorrowRested(ctx context.Context) *User {
+	GinkgoHelper()
+	runUsersMu.Lock()
+	pool := runUsers
+	runUsersMu.Unlock()
+	if pool == nil {
+		return nil
+	}
+	u, ok := pool.TryTake(WholeUser(), func(u *User) bool { return isLent(u) || !F.Client.Pacer.UserFull(u.Subject) })
+	if !ok {
+		return nil
+	}
+	Claim(u)
+	return u
+}
+
+// Claim takes u for the rest of the run: no spec borrows it and ClaimSpareUsers
+// leaves it out (its buckets are spent where the pacer does not see it: a burst).
+func Claim(u *User) {
+	runUsersMu.Lock()
+	lent[u] = true
+	runUsersMu.Unlock()
+}
+
+func isLent(u *User) bool {
+	runUsersMu.Lock()
+	defer runUsersMu.Unlock()
+	return lent[u]
 }

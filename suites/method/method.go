@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/framework"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness"
 	"github.com/myaccount-conformance/myaccount-conformance/suites/harness/config"
@@ -99,7 +100,7 @@ func enrollableLifecycle(typ string) {
 				requirePasswordLogin()
 				driver = framework.LoginDriver(ctx, framework.F.Target.Login.Driver)
 			}
-			u = framework.NewUser(ctx)
+			u = framework.BorrowUser(ctx, framework.Budget{spec.Read: 5, spec.Write: 5, spec.FilteredRead: 2})
 			c = framework.Me(ctx, u)
 		})
 
@@ -174,7 +175,7 @@ func seededLifecycle(typ string) {
 
 		BeforeAll(func(ctx SpecContext) {
 			d = framework.DriverFor(ctx, typ)
-			u = framework.NewUser(ctx)
+			u = framework.BorrowUser(ctx, framework.Budget{spec.Read: 4, spec.Write: 4, spec.FilteredRead: 1})
 			c = framework.Me(ctx, u)
 			m, p, err := d.Seed(ctx, framework.AsEnrolling(u))
 			if errors.Is(err, methods.ErrNotSeedable) {
@@ -234,7 +235,7 @@ func proofSpecs(typ string) {
 func wrongProofSpec(typ string) {
 	It("refuses a wrong proof and creates nothing; a fresh enrollment with the right proof succeeds", framework.Reqs(typ, "MA-MTH-011"), func(ctx SpecContext) {
 		d := framework.DriverFor(ctx, typ)
-		u := framework.NewUser(ctx)
+		u := framework.BorrowUser(ctx, framework.Budget{spec.Read: 2, spec.Write: 5})
 		c := framework.Me(ctx, u)
 		before := framework.MethodsOf(ctx, c, "")
 		s := framework.StartMethod(ctx, c, d, u)
@@ -251,7 +252,7 @@ func wrongProofSpec(typ string) {
 func againSpec(typ string) {
 	It("completes an enrollment once: its auth_session presented again is refused", framework.Reqs(typ, "MA-MTH-012"), func(ctx SpecContext) {
 		d := framework.DriverFor(ctx, typ)
-		u := framework.NewUser(ctx)
+		u := framework.BorrowUser(ctx, framework.Budget{spec.FilteredRead: 2, spec.Write: 4})
 		c := framework.Me(ctx, u)
 		before := framework.MethodsOf(ctx, c, typ)
 		s := framework.StartMethod(ctx, c, d, u)
@@ -267,7 +268,7 @@ func againSpec(typ string) {
 func foreignProofSpec(typ string) {
 	It("refuses the proof of another pending enrollment, and creates nothing", framework.Reqs(typ, "MA-MTH-016"), func(ctx SpecContext) {
 		d := framework.DriverFor(ctx, typ)
-		u := framework.NewUser(ctx)
+		u := framework.BorrowUser(ctx, framework.Budget{spec.FilteredRead: 2, spec.Write: 5})
 		c := framework.Me(ctx, u)
 		before := framework.MethodsOf(ctx, c, typ)
 		x, y := framework.StartMethod(ctx, c, d, u), framework.StartMethod(ctx, c, d, u)
@@ -300,7 +301,7 @@ func sessionSpecs(typ string) {
 
 		BeforeAll(func(ctx SpecContext) {
 			d = framework.DriverFor(ctx, typ)
-			owner, other = framework.NewUser(ctx), framework.NewUser(ctx)
+			owner, other = framework.BorrowUser(ctx, framework.Budget{spec.Read: 2, spec.Write: 5}), framework.BorrowUser(ctx, framework.Budget{spec.Read: 2, spec.Write: 1})
 			oc, xc = framework.Me(ctx, owner), framework.Me(ctx, other)
 			ownerBefore = framework.MethodsOf(ctx, oc, "")
 			x, y = framework.StartMethod(ctx, oc, d, owner), framework.StartMethod(ctx, oc, d, owner)
@@ -392,6 +393,7 @@ func lastPrimarySpec(typ string) {
 	It("refuses to delete the user's last primary method (409), and keeps it", framework.Reqs(typ, "MA-MTH-017"), func(ctx SpecContext) {
 		d := framework.DriverFor(ctx, typ)
 		u := framework.NewUser(ctx)
+		u.Retire() // its signup passkey is deleted below
 		c := framework.Me(ctx, u)
 		signup := framework.MethodsOf(ctx, c, methods.Passkey)
 		Expect(signup).To(HaveLen(1), "a user signed up with a passkey has that one passkey")
@@ -416,7 +418,7 @@ func notEnabledSpec(typ string) {
 		if enabled := framework.EnabledTypes(ctx); slices.Contains(enabled, typ) {
 			Skip(fmt.Sprintf("the target enables %s (%s lists it)", typ, framework.CapabilitySource()))
 		}
-		u := framework.NewUser(ctx)
+		u := framework.BorrowUser(ctx, framework.Budget{spec.Write: 1})
 		c := framework.Me(ctx, u)
 		framework.ExpectBadRequest(framework.Deliver(c.Start(ctx, d.StartBody(framework.AsEnrolling(u)))), "POST /authentication-methods of a type "+framework.CapabilitySource()+" does not list")
 	})

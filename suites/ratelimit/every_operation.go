@@ -40,6 +40,7 @@ var _ = framework.AreaOf("ratelimit").Describe("The My Account rate limit on eve
 			Skip(planName(l) + " has no per-user limit: emptying the tenant's bucket for one probe per operation would need the tenant to itself (the tenant-level specs above draw 429s on their bursts)")
 		}
 		methodsUser := framework.NewUser(ctx)
+		framework.Claim(methodsUser) // its buckets are drained round the pacer
 		mc := framework.Me(ctx, methodsUser)
 		probes := methodProbes(ctx, mc, methodsUser)
 		clients := []*myaccount.Client{mc}
@@ -53,7 +54,9 @@ var _ = framework.AreaOf("ratelimit").Describe("The My Account rate limit on eve
 		case !framework.F.Target.RateLimit.AccountsLimited():
 			AddReportEntry("not asserted", "the connected-accounts operations: the target config does not state how they are limited (rate_limit.connected_accounts: shared or separate), and the vendor's rate-limit pages do not name them")
 		default:
-			ac := framework.Me(ctx, framework.NewUser(ctx), framework.AccountScopes...)
+			accountsUser := framework.NewUser(ctx)
+			framework.Claim(accountsUser) // its buckets are drained round the pacer
+			ac := framework.Me(ctx, accountsUser, framework.AccountScopes...)
 			clients = append(clients, ac)
 			probes = append(probes, accountProbes(ctx, ac, ca.Connection, ca.RedirectURI)...)
 		}

@@ -139,7 +139,8 @@ func nominal(b burst.Spec) time.Duration {
 // needed. What a user has sent is not given back (a user bucket refills in a minute,
 // longer than the specs wait).
 type pool struct {
-	users []*pooled
+	users  []*pooled
+	spares bool // the run's spare users joined (addSpares)
 }
 
 type pooled struct {
@@ -161,6 +162,7 @@ func (t *traffic) draw(ctx context.Context, k spec.Kind, n int) []*framework.Use
 		Fail(fmt.Sprintf("%s gives a user's bucket of %s no room", planName(l), kindName(k)))
 	}
 	bk := bucketKind(l.User, k)
+	t.addSpares()
 	leftOf := func(pu *pooled) int {
 		if left, ok := pu.left[bk]; ok {
 			return left
@@ -199,6 +201,29 @@ func (t *traffic) draw(ctx context.Context, k spec.Kind, n int) []*framework.Use
 	return out
 }
 
+// addSpares adds the users this process signed up for other specs to the pool, once,
+// each with what its buckets hold now by the pacer's count (which refills a little
+// slower than the target: the burst finds at least that much), so that the bursts
+// sign up only the users those cannot stand in for.
+func (t *traffic) addSpares() {
+	if t.pool.spares {
+		return
+	}
+	t.pool.spares = true
+	l := limitModel()
+	for _, u := range framework.ClaimSpareUsers() {
+		pu := &pooled{u: u, left: map[spec.Kind]int{}}
+		if !l.User.Unlimited() {
+			for _, k := range spec.Kinds {
+				if n := framework.F.Client.Pacer.UserTokens(u.Subject, k); !math.IsInf(n, 1) {
+					pu.left[bucketKind(l.User, k)] = int(math.Floor(n))
+				}
+			}
+		}
+		t.pool.users = append(t.pool.users, pu)
+	}
+}
+
 // signupsAtOnce is how many users the pool signs up at the same time.
 const signupsAtOnce = 4
 
@@ -209,6 +234,17 @@ func (t *traffic) signUp(ctx context.Context, n int) {
 	ats := make([]time.Time, n) // when each signup began: its token lives from then at most
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, signupsAtOnce)
+	// The run's users whose buckets are full again serve as new ones.
+	var lent []*framework.User
+	for len(lent) < n {
+		u := framework.BorrowRested(ctx)
+		if u == nil {
+			break
+		}
+		lent = append(lent, u)
+	}
+	users = users[:n-len(lent)]
+	ats = ats[:n-len(lent)]
 	for i := range users {
 		wg.Go(func() {
 			defer GinkgoRecover()
@@ -216,6 +252,7 @@ func (t *traffic) signUp(ctx context.Context, n int) {
 			defer func() { <-sem }()
 			ats[i] = time.Now()
 			users[i] = framework.NewUser(ctx)
+			framework.Claim(users[i]) // its buckets are the bursts'
 		})
 	}
 	wg.Wait()
@@ -224,6 +261,9 @@ func (t *traffic) signUp(ctx context.Context, n int) {
 			Fail("signing up the users of a burst failed (see above)")
 		}
 		t.tokens[u] = heldOf(u.Signup, ats[i])
+		t.pool.users = append(t.pool.users, &pooled{u: u, left: map[spec.Kind]int{}})
+	}
+	for _, u := range lent { // tokenFor logs them in
 		t.pool.users = append(t.pool.users, &pooled{u: u, left: map[spec.Kind]int{}})
 	}
 }

@@ -87,8 +87,12 @@ func heldOf(t harness.Tokens, at time.Time) held {
 // signedUp is a new user, whose signup token the bursts use while it lasts.
 func (t *traffic) signedUp(ctx context.Context) *framework.User {
 	GinkgoHelper()
+	if u := framework.BorrowRested(ctx); u != nil {
+		return u // tokenFor logs it in
+	}
 	at := time.Now() // the token lives from the signup's start at most
 	u := framework.NewUser(ctx)
+	framework.Claim(u) // its buckets are the bursts'
 	t.tokens[u] = heldOf(u.Signup, at)
 	return u
 }

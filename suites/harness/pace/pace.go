@@ -1,6 +1,7 @@
 package pace
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -185,6 +186,50 @@ func (p *Pacer) Ready(token string, kinds ...spec.Kind) spec.Kind {
 	return best
 }
 
+// UserTokens is how many requests of kind k user may send now by this pacer's
+// count (the bucket's burst when the user sent none of the kind; +Inf when users
+// have no limit of the kind; 0 for a user the workers share, whose buckets this
+// pacer made anew when they became shared).
+func (p *Pacer) UserTokens(user string, k spec.Kind) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := p.limits.User.Bucket(k)
+	if p.limits.User.Unlimited() || b.Unlimited() {
+		return math.Inf(1)
+	}
+	if p.shared[user] {
+		return 0
+	}
+	if p.limits.User.Shared {
+		k = spec.Read
+	}
+	if w := p.users[user][k]; w != nil {
+		return min(w.TokensAt(time.Now()), float64(b.Burst))
+	}
+	return float64(b.Burst)
+}
+
+// UserFull says whether every bucket of user is full (or not made yet: the user
+// sent nothing through this pacer): the user may take a whole burst of any kind. A
+// user the workers share never is (see UserTokens).
+func (p *Pacer) UserFull(user string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if user == "" || p.limits.User.Unlimited() {
+		return true
+	}
+	if p.shared[user] {
+		return false
+	}
+	now := time.Now()
+	for k, w := range p.users[user] {
+		if w != nil && w.TokensAt(now) < float64(p.limits.User.Bucket(k).Burst)-0.01 {
+			return false
+		}
+	}
+	return true
+}
+
 // TenantFullAt is when the tenant's bucket of kind k is full again after the
 // requests the pacer let through, refilled at the target's rate (now when it is
 // full or unlimited): the rate-limit specs start their bursts from full buckets.
@@ -232,6 +277,24 @@ func (p *Pacer) Signup(ctx context.Context) error {
 		return err
 	}
 	return p.AuthenticationAPI(ctx, false)
+}
+
+// SignupDue is how long until a signup may go without waiting (0: now): a user
+// pool that can wait less for one of its users to have room lends that user
+// instead of signing a new one up.
+func (p *Pacer) SignupDue() time.Duration {
+	p.mu.Lock()
+	w := p.signups
+	p.mu.Unlock()
+	b := p.limits.Signups
+	if w == nil || b.Unlimited() {
+		return 0
+	}
+	left := w.TokensAt(time.Now())
+	if left >= 1 {
+		return 0
+	}
+	return time.Duration((1 - left) / (b.Rate * paceRate) * float64(time.Second))
 }
 
 // AuthenticationAPI waits until an Authentication API request may go (token: one
@@ -373,52 +436,84 @@ func (p *Pacer) Entry() []byte {
 // specs have to themselves (Serial); a user's buckets, the signups' and the login
 // prompts' may refill meanwhile.
 func (t Traffic) Floor(l spec.Limits) (time.Duration, string) {
-	worst, why := time.Duration(0), "no limit binds"
-	need := func(b spec.Bucket, n int, what string, extra time.Duration) {
-		if b.Unlimited() || n <= b.Burst {
-			if extra > worst {
-				worst, why = extra, fmt.Sprintf("%s of rate-limit bursts and refills", extra.Round(100*time.Millisecond))
-			}
-			return
+	shares := t.Shares(l)
+	if len(shares) == 0 {
+		return 0, "no limit binds"
+	}
+	return shares[0].Time, shares[0].Why
+}
+
+// Share is the time one limit alone holds a run's traffic to.
+type Share struct {
+	Limit string        // "login prompt posts", "signups", "tenant writes", "user …"
+	Time  time.Duration // the least time its requests take under it
+	Why   string        // "19 login prompt posts at 5/min, burst 10"
+}
+
+// Shares are the limits that hold traffic to some time under l, longest first (the
+// first is the floor): the login prompts', the signups', the Authentication and
+// Management APIs', the tenant's per kind and the busiest user's. A user's limit is
+// named once, for its busiest user.
+func (t Traffic) Shares(l spec.Limits) []Share {
+	var out []Share
+	need := func(limit string, b spec.Bucket, n int, what string, extra time.Duration) {
+		var d time.Duration
+		why := ""
+		if !b.Unlimited() && n > b.Burst {
+			d = time.Duration(float64(n-b.Burst) / b.Rate * float64(time.Second))
+			why = fmt.Sprintf("%d %s at %s", n, what, b)
 		}
-		d := time.Duration(float64(n-b.Burst) / b.Rate * float64(time.Second))
-		if d+extra > worst {
-			worst, why = d+extra, fmt.Sprintf("%d %s at %s", n, what, b)
-			if extra > 0 {
+		if extra > 0 {
+			if why == "" {
+				why = fmt.Sprintf("%s of rate-limit bursts and refills", extra.Round(100*time.Millisecond))
+			} else {
 				why += fmt.Sprintf(", then %s of rate-limit bursts and refills", extra.Round(100*time.Millisecond))
 			}
 		}
+		if d+extra <= 0 {
+			return
+		}
+		for i := range out {
+			if out[i].Limit == limit {
+				if d+extra > out[i].Time {
+					out[i] = Share{limit, d + extra, why}
+				}
+				return
+			}
+		}
+		out = append(out, Share{limit, d + extra, why})
 	}
-	need(spec.Bucket{}, 0, "", t.Held)
 	if l.Tenant.Shared {
 		n := 0
 		for _, c := range t.MyAccount {
 			n += c
 		}
-		need(l.Tenant.Read, n, "My Account requests", t.Held)
+		need("tenant", l.Tenant.Read, n, "My Account requests", t.Held)
 	} else {
 		for _, k := range spec.Kinds {
-			need(l.Tenant.Bucket(k), t.MyAccount[k], string(k)+"s for the tenant", t.Held)
+			need("tenant "+string(k)+"s", l.Tenant.Bucket(k), t.MyAccount[k], string(k)+"s for the tenant", t.Held)
 		}
 	}
-	for u, byKind := range t.Users {
+	for _, u := range slices.Sorted(maps.Keys(t.Users)) {
+		byKind := t.Users[u]
 		if l.User.Shared {
 			n := 0
 			for _, c := range byKind {
 				n += c
 			}
-			need(l.User.Read, n, "requests of user "+u, 0)
+			need("a user's requests", l.User.Read, n, "requests of user "+u, 0)
 			continue
 		}
 		for _, k := range spec.Kinds {
-			need(l.User.Bucket(k), byKind[k], string(k)+"s of user "+u, 0)
+			need("a user's "+string(k)+"s", l.User.Bucket(k), byKind[k], string(k)+"s of user "+u, 0)
 		}
 	}
-	need(l.Signups, t.Signups, "signups", 0)
-	need(l.LoginPrompts, t.LoginPosts, "login prompt posts", 0)
-	need(l.AuthenticationAPI, t.AuthenticationAPI, "Authentication API requests", 0)
-	need(l.ManagementAPI, t.ManagementAPI, "Management API requests", 0)
-	return worst, why
+	need("signups", l.Signups, t.Signups, "signups", 0)
+	need("login prompt posts", l.LoginPrompts, t.LoginPosts, "login prompt posts", 0)
+	need("Authentication API", l.AuthenticationAPI, t.AuthenticationAPI, "Authentication API requests", 0)
+	need("Management API", l.ManagementAPI, t.ManagementAPI, "Management API requests", 0)
+	slices.SortStableFunc(out, func(a, b Share) int { return cmp.Compare(b.Time, a.Time) })
+	return out
 }
 
 // UserKey is the sub claim of a JWT, read without verifying it (the target
