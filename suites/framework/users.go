@@ -202,7 +202,9 @@ func BorrowUser(ctx context.Context, need Budget) *User {
 	}
 	pool := runUsers
 	runUsersMu.Unlock()
-	u := pool.Take(ctx, need, func(u *User) bool { return isLent(u) })
+	// Lent only with room by the pool's reckoning and by the pacer's count, which
+	// sees what earlier borrowers really sent.
+	u := pool.Take(ctx, need, func(u *User) bool { return isLent(u) || !F.Client.Pacer.UserHas(u.Subject, need) })
 	runUsersMu.Lock()
 	lent[u] = true
 	runUsersMu.Unlock()

@@ -230,6 +230,31 @@ func (p *Pacer) UserFull(user string) bool {
 	return true
 }
 
+// UserHas says whether user's buckets hold need now, by the requests the pacer let
+// through (a user it has not seen has full buckets): a user lent for need then waits
+// on no bucket of its own, whatever earlier borrowers sent.
+func (p *Pacer) UserHas(user string, need map[spec.Kind]int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if user == "" || p.limits.User.Unlimited() {
+		return true
+	}
+	now := time.Now()
+	buckets := p.users[user]
+	for k, n := range need {
+		if n <= 0 {
+			continue
+		}
+		if p.limits.User.Shared {
+			k = spec.Read
+		}
+		if w := buckets[k]; w != nil && w.TokensAt(now) < float64(n) {
+			return false
+		}
+	}
+	return true
+}
+
 // TenantFullAt is when the tenant's bucket of kind k is full again after the
 // requests the pacer let through, refilled at the target's rate (now when it is
 // full or unlimited): the rate-limit specs start their bursts from full buckets.

@@ -209,3 +209,26 @@ func TestDrainedCommonBucketMakesTheNextWait(t *testing.T) {
 		t.Errorf("150 Authentication API requests at 100/s, burst 100: floor %s (%s)", floor, why)
 	}
 }
+
+// UserHas counts what the pacer let through for a user: a user it has not seen
+// holds a full bucket, one that spent its writes holds no write.
+func TestUserHas(t *testing.T) {
+	l, _ := spec.LimitPlan(spec.PlanEnterprise)
+	p := NewPacer(l)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if !p.UserHas("auth0|new", map[spec.Kind]int{spec.Write: 5, spec.Read: 5}) {
+		t.Error("a new user has no room")
+	}
+	for range 4 {
+		if err := p.MyAccount(ctx, "auth0|a", "DELETE", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !p.UserHas("auth0|a", map[spec.Kind]int{spec.Write: 1, spec.Read: 5}) {
+		t.Error("one write and five reads left are not room for them")
+	}
+	if p.UserHas("auth0|a", map[spec.Kind]int{spec.Write: 2}) {
+		t.Error("a user with one write left has room for two")
+	}
+}
