@@ -62,7 +62,7 @@ type pageResult struct {
 
 // The real judge: headless Chromium loads a page of the allowed origin (served by
 // the suite on loopback, its host mapped there) whose script calls the API.
-var _ = framework.AreaOf("cors", "browser").Describe("CORS in headless Chromium: a page of the allowed origin calls the API with fetch", Ordered, ContinueOnFailure, SpecPriority(framework.SlowStartPriority), func() {
+var _ = framework.AreaOf("cors", "browser").Describe("CORS in headless Chromium: a page of the allowed origin calls the API with fetch", Ordered, ContinueOnFailure, func() {
 	var (
 		res     pageResult
 		console string

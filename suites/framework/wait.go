@@ -37,8 +37,10 @@ func waitUntil(ctx SpecContext, deadline time.Time, what string) {
 // ExpiryPriority schedules the specs that check an expiry after all others.
 const ExpiryPriority = -10
 
-// SlowStartPriority schedules containers with a slow start (a browser) before all
-// others, so that a parallel run does not end waiting on one of them.
+// SlowStartPriority schedules the container with the slowest start (the login
+// browser) before all others, so that a parallel run does not end waiting on it.
+// Only one container has it: with two, both workers of a two-process run start in a
+// browser while the tenant's write bucket, which sets the floor, idles.
 const SlowStartPriority = 10
 
 // expiry is something issued at the start of the run that a spec checks once it has
