@@ -189,11 +189,10 @@ func startSecretProxy(t *testing.T, tenant *reftenant.Tenant) (*secretProxy, str
 func scan(t *testing.T, dir string, output string, secrets map[string]string) map[string][]string {
 	t.Helper()
 	found := map[string][]string{}
+	in := secretFinder(secrets)
 	look := func(name string, data []byte) {
-		for v, kind := range secrets {
-			if bytes.Contains(data, []byte(v)) {
-				found[kind] = append(found[kind], name)
-			}
+		for _, v := range in(data) {
+			found[secrets[v]] = append(found[secrets[v]], name)
 		}
 	}
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -212,6 +211,37 @@ func scan(t *testing.T, dir string, output string, secrets map[string]string) ma
 	}
 	look("console output", []byte(output))
 	return found
+}
+
+// secretFinder returns what finds which of secrets a text holds, in one pass over
+// it: a run's reports are many megabytes and it uses hundreds of secrets, which one
+// search each would take minutes to look for. Each secret is indexed by its first w
+// bytes (w the shortest secret's length), and each w-byte window of the text is
+// looked up.
+func secretFinder(secrets map[string]string) func(data []byte) []string {
+	w := 0
+	for v := range secrets {
+		if w == 0 || len(v) < w {
+			w = len(v)
+		}
+	}
+	first := map[string][]string{}
+	for v := range secrets {
+		first[v[:w]] = append(first[v[:w]], v)
+	}
+	return func(data []byte) []string {
+		var out []string
+		seen := map[string]bool{}
+		for i := 0; w > 0 && i+w <= len(data); i++ {
+			for _, v := range first[string(data[i:i+w])] {
+				if !seen[v] && bytes.HasPrefix(data[i:], []byte(v)) {
+					seen[v] = true
+					out = append(out, v)
+				}
+			}
+		}
+		return out
+	}
 }
 
 // Every secret the run used — the client secret, tokens, auth_sessions, codes —
