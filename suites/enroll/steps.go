@@ -104,7 +104,8 @@ func expectTamperedEnrollmentRefused(ctx context.Context, what string, answer fu
 	GinkgoHelper()
 	framework.RequireCustomDomain()
 	d := passkeys()
-	u := framework.BorrowUser(ctx, framework.Budget{spec.Read: 2, spec.Write: 4})
+	// Two starts, two verifications and the cleanup's DELETE of the control method.
+	u := framework.BorrowUser(ctx, framework.Budget{spec.Read: 2, spec.Write: 5})
 	c := framework.Me(ctx, u)
 	before := framework.MethodsOf(ctx, c, "")
 	s := framework.StartMethod(ctx, c, d, u)

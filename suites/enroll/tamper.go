@@ -103,7 +103,9 @@ var _ = framework.AreaOf("tamper", "passkey").Describe("Tampered passkey logins"
 
 	BeforeAll(func(ctx SpecContext) {
 		host = framework.RequireCustomDomain()
-		u = framework.BorrowUser(ctx, framework.Budget{}) // logins only: no My Account request
+		// Logins, and one enrollment started (the enrollment's auth_session presented
+		// at login): the Authentication API has no per-user limit, My Account one write.
+		u = framework.BorrowUser(ctx, framework.Budget{spec.Write: 1})
 	})
 
 	login := func(mods authenticator.Mods) func(json.RawMessage) []byte {
