@@ -137,6 +137,9 @@ func TestRunTrafficIsWhatTheTargetSaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := cert.Run.Traffic
+	if o := budgetOverruns(t, dir); len(o) > 0 {
+		t.Errorf("specs took more from a user's buckets than they asked for:\n%s", strings.Join(o, "\n"))
+	}
 	want := fmt.Sprintf("the reference saw %d login prompt posts, %d signups, %d Authentication API and %d Management API requests",
 		tr.LoginPosts, tr.Signups, tr.AuthenticationAPI, tr.ManagementAPI)
 	if !strings.Contains(out, want) || tr.LoginPosts == 0 || tr.Signups == 0 || tr.ManagementAPI == 0 {

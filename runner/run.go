@@ -552,6 +552,9 @@ func (w *reportWriter) summary(out, errOut io.Writer) {
 		if t.Unplanned429s > 0 {
 			fmt.Fprintf(errOut, "WARNING: %d ordinary request(s) drew a 429 (retried): the target's limits are lower than its plan says, or another client shares them; see run.traffic in %s\n", t.Unplanned429s, report.CertificationFile)
 		}
+		if len(t.BudgetOverruns) > 0 {
+			fmt.Fprintf(errOut, "WARNING: %d spec(s) took more from a user's rate-limit buckets than they asked for, so the run waited for refills (the suite's error, not the target's); see run.traffic.budget_overruns in %s\n", len(t.BudgetOverruns), report.CertificationFile)
+		}
 		if len(t.Leftovers) > 0 {
 			fmt.Fprintf(errOut, "WARNING: the run could not remove %d thing(s) it created; see run.traffic.leftovers in %s\n", len(t.Leftovers), report.CertificationFile)
 		}

@@ -213,6 +213,26 @@ func scan(t *testing.T, dir string, output string, secrets map[string]string) ma
 	return found
 }
 
+// budgetOverruns are run.traffic.budget_overruns of the certification in dir.
+func budgetOverruns(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, report.CertificationFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cert struct {
+		Run struct {
+			Traffic struct {
+				BudgetOverruns []string `json:"budget_overruns"`
+			} `json:"traffic"`
+		} `json:"run"`
+	}
+	if err := yaml.Unmarshal(data, &cert); err != nil {
+		t.Fatal(err)
+	}
+	return cert.Run.Traffic.BudgetOverruns
+}
+
 // secretFinder returns what finds which of secrets a text holds, in one pass over
 // it: a run's reports are many megabytes and it uses hundreds of secrets, which one
 // search each would take minutes to look for. Each secret is indexed by its first w
@@ -340,6 +360,11 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 	}
 	if results[string(report.Pass)] == 0 || results[string(report.Fail)] == 0 || len(har.Log.Entries) < len(har.Log.Pages) {
 		t.Errorf("report.har of --har all: pages by result %v, %d entries", results, len(har.Log.Entries))
+	}
+	// Every spec asked the user pools for what it sent as each user (this run keeps
+	// to the per-user limits of every plan, so an overrun would wait for a refill).
+	if o := budgetOverruns(t, dir); len(o) > 0 {
+		t.Errorf("specs took more from a user's buckets than they asked for:\n%s", strings.Join(o, "\n"))
 	}
 	if found := scan(t, dir, stdout+stderr, secrets); len(found) > 0 {
 		t.Errorf("secrets in the reports or output (%d values scanned, %v): %v", len(secrets), kinds, found)

@@ -178,6 +178,7 @@ func MergeTraffic(all ...pace.Traffic) pace.Traffic {
 			out.Waited[w] += d
 		}
 		out.Unplanned = append(out.Unplanned, t.Unplanned...)
+		out.Overruns = append(out.Overruns, t.Overruns...)
 		for a, n := range t.Answers {
 			out.Answers[a] += n
 		}
@@ -226,6 +227,10 @@ type TrafficSummary struct {
 	// lists the first few.
 	Unplanned429s      int            `yaml:"unplanned_429s"`
 	FirstUnplanned429s []Unplanned429 `yaml:"first_unplanned_429s,omitempty"`
+	// BudgetOverruns are the specs that took more from a user's buckets than they
+	// asked the user pools for: the suite's own error, which costs a real tenant's
+	// run a wait for the refill.
+	BudgetOverruns []string `yaml:"budget_overruns,omitempty"`
 	// Waited is the time requests spent waiting for each limit, summed over the
 	// processes (so it may exceed the wall time).
 	Waited map[string]time.Duration `yaml:"waited,omitempty"`
@@ -275,6 +280,7 @@ func (rt RunTraffic) Summary(wall time.Duration) *TrafficSummary {
 		Users:             TrafficUsers{SignedUp: len(rt.Users), Were: strings.Join(rt.UsersWere, "; "), List: rt.Users},
 		Leftovers:         rt.Leftovers,
 		Unplanned429s:     len(t.Unplanned),
+		BudgetOverruns:    t.Overruns,
 		Answers:           t.Answers,
 		Notes:             rt.Notes,
 	}

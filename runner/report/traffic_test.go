@@ -56,6 +56,7 @@ func twoProcesses(t *testing.T) (types.Report, spec.Limits) {
 		Waited:    map[string]time.Duration{"user reads": 2 * time.Second},
 		Unplanned: []pace.Unplanned{{At: t0.Add(30 * time.Second), Request: "GET https://t.example/me/v1/factors", Kind: "user_rate_limit", RetryAfter: "12"}},
 		Answers:   map[string]int{"GET /factors 200": 4, "POST /authentication-methods 202": 2},
+		Overruns:  []string{"Tampered passkey enrollments refuses …: 5 writes as one user, 4 asked"},
 	}
 	p2 := pace.Traffic{
 		MyAccount: map[spec.Kind]int{spec.Read: 3, spec.FilteredRead: 1},
@@ -113,6 +114,9 @@ func TestTrafficMergedOverProcesses(t *testing.T) {
 		if len(tr.Unplanned) != 2 || !tr.Unplanned[0].At.Equal(t0.Add(10*time.Second)) || tr.Unplanned[1].Kind != "user_rate_limit" {
 			t.Errorf("%s: unplanned 429s not joined in time order: %+v", name, tr.Unplanned)
 		}
+		if len(tr.Overruns) != 1 {
+			t.Errorf("%s: overruns %q", name, tr.Overruns)
+		}
 		if tr.Answers["GET /factors 200"] != 5 || tr.Answers["GET /authentication-methods 200"] != 2 || len(tr.Answers) != 3 {
 			t.Errorf("%s: answers %v", name, tr.Answers)
 		}
@@ -138,6 +142,9 @@ func TestTrafficMergedOverProcesses(t *testing.T) {
 	}
 	if s.Users.SignedUp != 3 || s.Users.Were != "deleted through the Management API" || len(s.Leftovers) != 1 {
 		t.Errorf("users %+v, leftovers %q", s.Users, s.Leftovers)
+	}
+	if len(s.BudgetOverruns) != 1 || !strings.Contains(s.BudgetOverruns[0], "5 writes as one user, 4 asked") {
+		t.Errorf("budget overruns %q", s.BudgetOverruns)
 	}
 	if s.Unplanned429s != 2 || len(s.FirstUnplanned429s) != 2 || s.Limits != model.String() {
 		t.Errorf("unplanned %d %+v, limits %q", s.Unplanned429s, s.FirstUnplanned429s, s.Limits)

@@ -82,7 +82,9 @@ func capacity(k spec.Kind, fixed int) int {
 // need from its budget.
 func (p *userPool) take(ctx context.Context, need framework.Budget, avoid func(*contractUser) bool) *contractUser {
 	GinkgoHelper()
-	return p.Take(ctx, need, avoid)
+	u := p.Take(ctx, need, avoid)
+	framework.WatchBudget(u.Subject, need)
+	return u
 }
 
 // signUp makes a user: a passkey signup, a session with every scope, and one read

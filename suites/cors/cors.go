@@ -38,7 +38,9 @@ var _ = framework.AreaOf("cors").Describe("CORS: the API called from a browser a
 		}
 		p := pool
 		mu.Unlock()
-		return p.Take(ctx, need, nil)
+		u := p.Take(ctx, need, nil)
+		framework.WatchBudget(u.Subject, need)
+		return u
 	}
 
 	ops, err := spec.Operations()

@@ -1,6 +1,14 @@
 package framework
 
-import "github.com/myaccount-conformance/myaccount-conformance/spec"
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/myaccount-conformance/myaccount-conformance/spec"
+)
 
 // Budget is what a group of requests takes from one user's buckets: requests per
 // kind. Specs size what they ask of a user with it, and the user pools lend users
@@ -44,3 +52,41 @@ func WholeUser() Budget {
 	}
 	return out
 }
+
+// WatchBudget holds the node that borrowed the user subject for need to what it
+// asked: when the node is over, what it sent as that user beyond need (several
+// borrowings of one user in one node add up) is noted as an overrun in the run's
+// traffic. A budget asked too small costs nothing against the reference but makes a
+// real tenant's run wait for the user's refill.
+func WatchBudget(subject string, need Budget) {
+	node := CurrentSpecReport().FullText()
+	key := node + "\x00" + subject
+	watchMu.Lock()
+	asked, watching := watched[key]
+	watched[key] = asked.Plus(need)
+	watchMu.Unlock()
+	if watching {
+		return
+	}
+	before := F.Client.Pacer.UserCounts(subject)
+	DeferCleanup(func() {
+		watchMu.Lock()
+		asked := watched[key]
+		delete(watched, key)
+		watchMu.Unlock()
+		var over []string
+		for k, n := range F.Client.Pacer.UserCounts(subject) {
+			if sent := n - before[k]; sent > asked[k] && !UserBucket(k).Unlimited() {
+				over = append(over, fmt.Sprintf("%d %ss as one user, %d asked", sent, k, asked[k]))
+			}
+		}
+		if len(over) > 0 {
+			F.Client.Pacer.NoteOverrun(node + ": " + strings.Join(over, "; "))
+		}
+	})
+}
+
+var (
+	watchMu sync.Mutex
+	watched = map[string]Budget{}
+)

@@ -40,6 +40,15 @@ func TestPacerKeepsUsersAndKindsApart(t *testing.T) {
 	if tr.MyAccount[spec.Read] != 11 || tr.MyAccount[spec.Write] != 10 || tr.MyAccount[spec.FilteredRead] != 2 || tr.Users["auth0|a"][spec.Read] != 6 {
 		t.Errorf("traffic %+v", tr)
 	}
+	// What one user sent is what a budget is checked against; an overrun noted is
+	// in the traffic.
+	if c := p.UserCounts("auth0|b"); c[spec.Read] != 5 || c[spec.Write] != 5 || c[spec.FilteredRead] != 1 {
+		t.Errorf("auth0|b's counts %v", c)
+	}
+	p.NoteOverrun("a spec: 6 writes as one user, 5 asked")
+	if o := p.Traffic().Overruns; len(o) != 1 {
+		t.Errorf("overruns %q", o)
+	}
 }
 
 func TestTrafficFloor(t *testing.T) {
@@ -230,5 +239,25 @@ func TestUserHas(t *testing.T) {
 	}
 	if p.UserHas("auth0|a", map[spec.Kind]int{spec.Write: 2}) {
 		t.Error("a user with one write left has room for two")
+	}
+}
+
+// The pacer keeps in hand what requests let go within arrivalSpread can take from a
+// fast bucket, and all of a slow one.
+func TestPaceBurstKeepsARequestsSpreadInHand(t *testing.T) {
+	for _, c := range []struct {
+		b    spec.Bucket
+		want int
+	}{
+		{spec.PerSecond(25, 25), 22},   // the enterprise tenant's reads and writes
+		{spec.PerSecond(100, 100), 90}, // its filtered reads
+		{spec.PerSecond(10000, 10000), 9000},
+		{spec.PerMinute(5, 5), 5},    // a user's
+		{spec.PerMinute(50, 50), 50}, // the signups'
+		{spec.PerSecond(2, 1), 1},    // never below one
+	} {
+		if got := paceBurst(c.b); got != c.want {
+			t.Errorf("%v: pacer burst %d, want %d", c.b, got, c.want)
+		}
 	}
 }

@@ -151,7 +151,7 @@ func (p *Pacer) fileBucket(name string, b spec.Bucket) waiter {
 	if b.Unlimited() {
 		return nil
 	}
-	return &fileBucket{path: filepath.Join(p.sharedDir, name), rate: b.Rate * paceRate, burst: float64(b.Burst)}
+	return &fileBucket{path: filepath.Join(p.sharedDir, name), rate: b.Rate * paceRate, burst: float64(paceBurst(b))}
 }
 
 // Shared marks user as one every worker process may use (the config's login user):
