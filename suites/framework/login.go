@@ -136,6 +136,9 @@ func FreshCodeLogin(ctx context.Context, d login.Driver, a login.Request) login.
 
 func codeLoginAs(ctx context.Context, d login.Driver, a login.Request, as login.As) login.Callback {
 	GinkgoHelper()
+	if !as.Fresh {
+		consentFirst(ctx, d, a)
+	}
 	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, as)
 	if err != nil {
 		var ue *harness.UnreachableError
@@ -226,9 +229,38 @@ func LoginTokens(ctx context.Context, d login.Driver, host string, c config.Name
 	return t
 }
 
+// Consent is asked per user, client and API, for the scopes requested, and
+// remembered as a grant (PROTOCOL §9; the reference keeps it so, AUTH-UL-016): a login that asks a scope not yet consented to posts
+// the consent page again. So the first login of the password user for a client and
+// domain in this process, before any other, asks every scope the suite's logins
+// ask (UlScopes): the form driver's session makes it cost no more prompt posts than
+// the login it precedes would have, and later logins, whatever their scopes, post
+// none. Its code is left unredeemed; a failure is left to the login after it.
+var (
+	consentMu   sync.Mutex
+	consentSeen = map[string]bool{}
+)
+
+func consentFirst(ctx context.Context, d login.Driver, a login.Request) {
+	if _, ok := d.(*login.FormDriver); !ok || len(a.Extra) > 0 || a.Audience != config.MeAudience(a.Host) {
+		return // another driver may keep no session; other APIs and prompts are the spec's
+	}
+	key := loginKey(a.Host, a.Client.ClientID, nil)
+	consentMu.Lock()
+	seen := consentSeen[key]
+	consentSeen[key] = true
+	consentMu.Unlock()
+	if seen {
+		return
+	}
+	all := NewAuth(a.Host, a.Client, UlScopes...)
+	_, _ = d.Login(ctx, all.URL(), all.Client.RedirectURI, UserAs())
+}
+
 // LoginCode logs the password user in and returns the code, for steps that run
 // outside a spec (BeforeSuite): every failure is an error.
 func LoginCode(ctx context.Context, d login.Driver, a login.Request) (string, error) {
+	consentFirst(ctx, d, a)
 	u, err := d.Login(ctx, a.URL(), a.Client.RedirectURI, UserAs())
 	if err != nil {
 		return "", fmt.Errorf("the login through the %s driver failed: %s", d.Name(), F.Redactor.Text(err.Error()))
