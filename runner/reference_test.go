@@ -174,3 +174,14 @@ func TestReferenceCustomDomainsRoundTrip(t *testing.T) {
 		t.Error("--custom-domains 9 was taken")
 	}
 }
+
+// Far from the target, with short tokens, the tenant bursts still decide: their
+// users are logged in in time (one after another, 30 logins 100 ms away took longer
+// than a 7 s token lives, and a correct reference failed on 401s).
+func TestBurstsDecideFarAwayWithShortTokens(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := runCmd(t, "run", "--latency", "100ms", "--token-ttl", "7s", "--label-filter", "MA-RL-002", "--report-dir", t.TempDir())
+	if code != exitConformant {
+		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
+	}
+}
