@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/onsi/ginkgo/v2/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 )
@@ -119,26 +118,9 @@ func TestRunTrafficIsWhatTheTargetSaw(t *testing.T) {
 	if code != exitConformant {
 		t.Fatalf("exit %d\n%s\n%s", code, out, stderr)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, report.CertificationFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cert struct {
-		Run struct {
-			Traffic struct {
-				LoginPosts        int `json:"login_posts"`
-				Signups           int `json:"signups"`
-				AuthenticationAPI int `json:"authentication_api"`
-				ManagementAPI     int `json:"management_api"`
-			} `json:"traffic"`
-		} `json:"run"`
-	}
-	if err := yaml.Unmarshal(data, &cert); err != nil {
-		t.Fatal(err)
-	}
-	tr := cert.Run.Traffic
-	if o := budgetOverruns(t, dir); len(o) > 0 {
-		t.Errorf("specs took more from a user's buckets than they asked for:\n%s", strings.Join(o, "\n"))
+	tr := certTraffic(t, dir)
+	if len(tr.BudgetOverruns) > 0 {
+		t.Errorf("specs took more from a user's buckets than they asked for:\n%s", strings.Join(tr.BudgetOverruns, "\n"))
 	}
 	want := fmt.Sprintf("the reference saw %d login prompt posts, %d signups, %d Authentication API and %d Management API requests",
 		tr.LoginPosts, tr.Signups, tr.AuthenticationAPI, tr.ManagementAPI)

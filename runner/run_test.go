@@ -213,8 +213,17 @@ func scan(t *testing.T, dir string, output string, secrets map[string]string) ma
 	return found
 }
 
-// budgetOverruns are run.traffic.budget_overruns of the certification in dir.
-func budgetOverruns(t *testing.T, dir string) []string {
+// certTrafficFigures are what the tests read of run.traffic in a certification.
+type certTrafficFigures struct {
+	LoginPosts        int      `json:"login_posts"`
+	Signups           int      `json:"signups"`
+	AuthenticationAPI int      `json:"authentication_api"`
+	ManagementAPI     int      `json:"management_api"`
+	BudgetOverruns    []string `json:"budget_overruns"`
+}
+
+// certTraffic is run.traffic of the certification in dir.
+func certTraffic(t *testing.T, dir string) certTrafficFigures {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, report.CertificationFile))
 	if err != nil {
@@ -222,15 +231,13 @@ func budgetOverruns(t *testing.T, dir string) []string {
 	}
 	var cert struct {
 		Run struct {
-			Traffic struct {
-				BudgetOverruns []string `json:"budget_overruns"`
-			} `json:"traffic"`
+			Traffic certTrafficFigures `json:"traffic"`
 		} `json:"run"`
 	}
 	if err := yaml.Unmarshal(data, &cert); err != nil {
 		t.Fatal(err)
 	}
-	return cert.Run.Traffic.BudgetOverruns
+	return cert.Run.Traffic
 }
 
 // secretFinder returns what finds which of secrets a text holds, in one pass over
@@ -363,7 +370,7 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 	}
 	// Every spec asked the user pools for what it sent as each user (this run keeps
 	// to the per-user limits of every plan, so an overrun would wait for a refill).
-	if o := budgetOverruns(t, dir); len(o) > 0 {
+	if o := certTraffic(t, dir).BudgetOverruns; len(o) > 0 {
 		t.Errorf("specs took more from a user's buckets than they asked for:\n%s", strings.Join(o, "\n"))
 	}
 	if found := scan(t, dir, stdout+stderr, secrets); len(found) > 0 {
