@@ -70,9 +70,7 @@ var _ = framework.AreaOf("ratelimit").Describe("The My Account rate limit on eve
 		// the users are deleted at the end of the run with everything they have.
 		if framework.F.Target.Management.ClientID != "" {
 			for _, c := range clients {
-				for _, r := range c.Created() {
-					c.Forget(r.Kind, r.ID)
-				}
+				c.ForgetAll()
 			}
 		}
 		settle(judgeOperations(o.drains), o.shot)

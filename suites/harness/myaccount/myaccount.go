@@ -184,6 +184,14 @@ func (c *Client) Forget(kind, id string) {
 	c.created = slices.DeleteFunc(c.created, func(r Resource) bool { return r == Resource{kind, id} })
 }
 
+// ForgetAll forgets everything the client created: for a user whose deletion (the
+// Management API's) takes all of it.
+func (c *Client) ForgetAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.created = nil
+}
+
 // Created lists what the client created and has not deleted, oldest first.
 func (c *Client) Created() []Resource {
 	c.mu.Lock()
