@@ -82,9 +82,7 @@ func capacity(k spec.Kind, fixed int) int {
 // need from its budget.
 func (p *userPool) take(ctx context.Context, need framework.Budget, avoid func(*contractUser) bool) *contractUser {
 	GinkgoHelper()
-	u := p.Take(ctx, need, avoid)
-	framework.WatchBudget(u.Subject, need)
-	return u
+	return p.Take(ctx, need, avoid)
 }
 
 // signUp makes a user: a passkey signup, a session with every scope, and one read

@@ -38,9 +38,7 @@ var _ = framework.AreaOf("cors").Describe("CORS: the API called from a browser a
 		}
 		p := pool
 		mu.Unlock()
-		u := p.Take(ctx, need, nil)
-		framework.WatchBudget(u.Subject, need)
-		return u
+		return p.Take(ctx, need, nil)
 	}
 
 	ops, err := spec.Operations()

@@ -293,7 +293,6 @@ func newDPoPPool() dpopPool {
 func (p dpopPool) borrow(ctx context.Context, op spec.Operation, need framework.Budget) *dpopUser {
 	GinkgoHelper()
 	u := p.Take(ctx, need, nil)
-	framework.WatchBudget(u.Subject, need)
 	if s := op.Scope(); s != "" && !slices.Contains(u.Granted, s) {
 		Skip(fmt.Sprintf("the target did not grant %s to the native client (it granted %q), so %s cannot be called", s, u.Granted, op.Name()))
 	}

@@ -53,12 +53,12 @@ func WholeUser() Budget {
 	return out
 }
 
-// WatchBudget holds the node that borrowed the user subject for need to what it
+// watchBudget holds the node that borrowed the user subject for need to what it
 // asked: when the node is over, what it sent as that user beyond need (several
 // borrowings of one user in one node add up) is noted as an overrun in the run's
 // traffic. A budget asked too small costs nothing against the reference but makes a
 // real tenant's run wait for the user's refill.
-func WatchBudget(subject string, need Budget) {
+func watchBudget(subject string, need Budget) {
 	node := CurrentSpecReport().FullText()
 	key := node + "\x00" + subject
 	watchMu.Lock()

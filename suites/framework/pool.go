@@ -15,11 +15,20 @@ import (
 // less than the pacer's, so that a user a pool hands out never makes the pacer wait.
 const budgetRate = 0.8
 
+// Member is what a pool lends: a user the suite signed up, or an area's view of one
+// (a struct embedding *User).
+type Member interface {
+	comparable
+	user() *User
+}
+
+func (u *User) user() *User { return u }
+
 // Pool lends users with enough of their per-user buckets left for a group of
 // requests (PROTOCOL §6: Auth0 lets one user make 5 reads and 5 writes a minute),
 // signing a new one up only when none has: a user that spent its budget is lent
 // again once its buckets have refilled. U is what an area keeps of a user.
-type Pool[U comparable] struct {
+type Pool[U Member] struct {
 	// signUp makes a user and says what the signup itself took from its buckets.
 	signUp func(ctx context.Context) (U, Budget)
 	mu     sync.Mutex
@@ -28,12 +37,13 @@ type Pool[U comparable] struct {
 }
 
 // NewPool is a pool whose users signUp makes.
-func NewPool[U comparable](signUp func(ctx context.Context) (U, Budget)) *Pool[U] {
+func NewPool[U Member](signUp func(ctx context.Context) (U, Budget)) *Pool[U] {
 	return &Pool[U]{signUp: signUp, left: map[U]map[spec.Kind]*rate.Limiter{}}
 }
 
 // Take lends a user with need left, other than those avoid rejects, and spends need
-// from its budget. A new user has spent what its signup took: groups of requests
+// from its budget; what the calling node sends as the user is held to need
+// (watchBudget). A new user has spent what its signup took: groups of requests
 // are sized to fit what is left (beyond a bucket, the pacer waits). When no user
 // has need left, Take signs one up if a signup may go now, and otherwise waits for
 // whichever comes first, one of its users having room or the signup's turn: the
@@ -50,6 +60,7 @@ wait:
 			}
 			if p.spend(u, need) {
 				p.mu.Unlock()
+				watchBudget(u.user().Subject, need)
 				return u
 			}
 			if d := p.due(u, need); d >= 0 && (soonest < 0 || d < soonest) {
@@ -74,6 +85,7 @@ wait:
 	p.users = append(p.users, u)
 	p.spend(u, spent)
 	p.spend(u, need)
+	watchBudget(u.user().Subject, need)
 	return u
 }
 

@@ -208,7 +208,6 @@ func BorrowUser(ctx context.Context, need Budget) *User {
 	runUsersMu.Lock()
 	lent[u] = true
 	runUsersMu.Unlock()
-	WatchBudget(u.Subject, need)
 	DeferCleanup(func() {
 		runUsersMu.Lock()
 		delete(lent, u)
