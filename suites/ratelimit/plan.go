@@ -6,7 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -232,8 +231,6 @@ func (t *traffic) signUp(ctx context.Context, n int) {
 	GinkgoHelper()
 	users := make([]*framework.User, n)
 	ats := make([]time.Time, n) // when each signup began: its token lives from then at most
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, signupsAtOnce)
 	// The run's users whose buckets are full again serve as new ones.
 	var lent []*framework.User
 	for len(lent) < n {
@@ -245,17 +242,11 @@ func (t *traffic) signUp(ctx context.Context, n int) {
 	}
 	users = users[:n-len(lent)]
 	ats = ats[:n-len(lent)]
-	for i := range users {
-		wg.Go(func() {
-			defer GinkgoRecover()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ats[i] = time.Now()
-			users[i] = framework.NewUser(ctx)
-			framework.Claim(users[i]) // its buckets are the bursts'
-		})
-	}
-	wg.Wait()
+	atOnce(len(users), signupsAtOnce, func(i int) {
+		ats[i] = time.Now()
+		users[i] = framework.NewUser(ctx)
+		framework.Claim(users[i]) // its buckets are the bursts'
+	})
 	for i, u := range users {
 		if u == nil {
 			Fail("signing up the users of a burst failed (see above)")

@@ -172,24 +172,32 @@ func (t *traffic) runsShort(u *framework.User, need time.Duration) bool {
 func (t *traffic) logIn(ctx context.Context, users []*framework.User) {
 	GinkgoHelper()
 	got := make([]held, len(users))
-	sem := make(chan struct{}, loginsAtOnce)
-	var wg sync.WaitGroup
-	for i, u := range users {
-		wg.Go(func() {
-			defer GinkgoRecover()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			at := time.Now() // the token lives from the login's start at most
-			got[i] = heldOf(framework.SignIn(ctx, u, u.Passkeys[0], framework.F.Target.CustomDomain), at)
-		})
-	}
-	wg.Wait()
+	atOnce(len(users), loginsAtOnce, func(i int) {
+		at := time.Now() // the token lives from the login's start at most
+		got[i] = heldOf(framework.SignIn(ctx, users[i], users[i].Passkeys[0], framework.F.Target.CustomDomain), at)
+	})
 	for i, u := range users {
 		if got[i].token == "" {
 			Fail("logging in the users of a burst failed (see above)")
 		}
 		t.tokens[u] = got[i]
 	}
+}
+
+// atOnce runs f(0) … f(n-1), at most limit of them at the same time, and returns
+// when all are done; a failure in one fails the spec (the others finish).
+func atOnce(n, limit int, f func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			defer GinkgoRecover()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
 }
 
 // countUsers is how many users plan's requests have.
