@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/spec"
@@ -80,22 +78,8 @@ func TestDoctorComparesThePlanWithTheHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tenant.Close()
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var target map[string]any
-	if err := yaml.Unmarshal(data, &target); err != nil {
-		t.Fatal(err)
-	}
-	target["rate_limit"] = map[string]any{"plan": spec.PlanFree}
-	if data, err = yaml.Marshal(target); err != nil {
-		t.Fatal(err)
-	}
 	free := filepath.Join(dir, "free.yaml")
-	if err := os.WriteFile(free, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, cfg, free, func(target map[string]any) { target["rate_limit"] = map[string]any{"plan": spec.PlanFree} })
 	code, stdout, stderr := runCmd(t, "doctor", "--config", free)
 	if code != exitFailures || !strings.Contains(stdout, "FAIL  rate limits: x-ratelimit-limit 5 on a read is larger than") ||
 		!strings.Contains(stdout, "your plan may be higher") || !strings.Contains(stdout, "rate_limit.plan") {
@@ -152,22 +136,8 @@ func TestDoctorSaysWhereTheMethodTypesComeFrom(t *testing.T) {
 	if code != exitConformant || !strings.Contains(stdout, "ok    the method types the suite tests: from the config's methods:") {
 		t.Errorf("the written config: exit %d\n%s%s", code, stdout, stderr)
 	}
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var target map[string]any
-	if err := yaml.Unmarshal(data, &target); err != nil {
-		t.Fatal(err)
-	}
-	delete(target, "methods")
-	if data, err = yaml.Marshal(target); err != nil {
-		t.Fatal(err)
-	}
 	bare := filepath.Join(dir, "no-methods.yaml")
-	if err := os.WriteFile(bare, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, cfg, bare, func(target map[string]any) { delete(target, "methods") })
 	code, stdout, stderr = runCmd(t, "doctor", "--config", bare)
 	if code != exitFailures || !strings.Contains(stdout, "FAIL  the method types the suite tests") || !strings.Contains(stdout, "methods:") {
 		t.Errorf("no methods: exit %d\n%s%s", code, stdout, stderr)

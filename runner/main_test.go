@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
+	"sigs.k8s.io/yaml"
 
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report/reporttest"
@@ -59,6 +60,35 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 		t.Fatal(err)
 	}
 	return 0, o.String(), e.String()
+}
+
+// readYAML decodes the YAML file at path into v.
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editConfig writes the target config at from, changed by edit, to to, and returns
+// it as written.
+func editConfig(t *testing.T, from, to string, edit func(target map[string]any)) map[string]any {
+	t.Helper()
+	var target map[string]any
+	readYAML(t, from, &target)
+	edit(target)
+	data, err := yaml.Marshal(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return target
 }
 
 func writeFile(t *testing.T, name, content string) string {

@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"sigs.k8s.io/yaml"
 
 	"github.com/myaccount-conformance/myaccount-conformance/fixtures/reftenant"
 	"github.com/myaccount-conformance/myaccount-conformance/runner/report"
@@ -225,18 +224,12 @@ type certTrafficFigures struct {
 // certTraffic is run.traffic of the certification in dir.
 func certTraffic(t *testing.T, dir string) certTrafficFigures {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, report.CertificationFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cert struct {
 		Run struct {
 			Traffic certTrafficFigures `json:"traffic"`
 		} `json:"run"`
 	}
-	if err := yaml.Unmarshal(data, &cert); err != nil {
-		t.Fatal(err)
-	}
+	readYAML(t, filepath.Join(dir, report.CertificationFile), &cert)
 	return cert.Run.Traffic
 }
 
@@ -299,22 +292,10 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var target map[string]any
-	if err := yaml.Unmarshal(data, &target); err != nil {
-		t.Fatal(err)
-	}
-	target["resolve"] = map[string]string{tenant.Domain() + ":443": addr, tenant.CustomDomain() + ":443": addr}
-	target["ca_file"] = caFile
-	if data, err = yaml.Marshal(target); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	target := editConfig(t, cfg, cfg, func(target map[string]any) {
+		target["resolve"] = map[string]string{tenant.Domain() + ":443": addr, tenant.CustomDomain() + ":443": addr}
+		target["ca_file"] = caFile
+	})
 	// Its secrets: every client secret and password in it.
 	secrets := map[string]string{}
 	var fromConfig func(v any)
@@ -356,7 +337,7 @@ func TestSecretsStayOutOfReports(t *testing.T) {
 		}
 	}
 	// The archive the scan reads holds the exchanges of passed specs as well as failed.
-	data, err = os.ReadFile(filepath.Join(dir, report.HARFile))
+	data, err := os.ReadFile(filepath.Join(dir, report.HARFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -422,7 +422,7 @@ func TestAuthenticatorEdDSA(t *testing.T) {
 		t.Fatal("EdDSA assertion without UV accepted by an RP that requires UV")
 	}
 
-	options, session := creationOptions(t, rp, newUser(1))
+	options, _ := creationOptions(t, rp, newUser(1))
 	notOffered := edit(t, options, func(m map[string]any) {
 		m["pubKeyCredParams"] = []any{map[string]any{"type": "public-key", "alg": -7}, map[string]any{"type": "public-key", "alg": -257}}
 	})
@@ -430,7 +430,15 @@ func TestAuthenticatorEdDSA(t *testing.T) {
 		t.Fatalf("EdDSA not offered: err = %v", err)
 	}
 	// A tampering client sends it anyway: an RP whose session offered only -7, -257 refuses it.
-	resp, _, err := a.Register(options, testOrigin, EdDSA)
+	expectRefusedUnoffered(t, rp, a, EdDSA, webauthncose.AlgES256, webauthncose.AlgRS256)
+}
+
+// expectRefusedUnoffered registers a credential of alg against options that offer
+// it, and expects an RP whose session offered only offered to refuse it.
+func expectRefusedUnoffered(t *testing.T, rp *webauthn.WebAuthn, a *Authenticator, alg Alg, offered ...webauthncose.COSEAlgorithmIdentifier) {
+	t.Helper()
+	options, session := creationOptions(t, rp, newUser(1))
+	resp, _, err := a.Register(options, testOrigin, alg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,12 +446,12 @@ func TestAuthenticatorEdDSA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	session.CredParams = []protocol.CredentialParameter{
-		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256},
-		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgRS256},
+	session.CredParams = nil
+	for _, o := range offered {
+		session.CredParams = append(session.CredParams, protocol.CredentialParameter{Type: protocol.PublicKeyCredentialType, Algorithm: o})
 	}
 	if _, err := rp.CreateCredential(newUser(1), *session, parsed); err == nil {
-		t.Fatal("RP accepted an EdDSA credential it did not offer")
+		t.Fatalf("RP accepted a %v credential it did not offer", alg)
 	}
 }
 
@@ -468,21 +476,5 @@ func TestAuthenticatorES384(t *testing.T) {
 	if _, err := login(t, rp, a, u, pk, Mods{}); err != nil {
 		t.Fatalf("ES384 assertion rejected: %v", err)
 	}
-	options, session := creationOptions(t, rp, newUser(1))
-	resp, _, err := a.Register(options, testOrigin, ES384)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	session.CredParams = []protocol.CredentialParameter{
-		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgEdDSA},
-		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256},
-		{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgRS256},
-	}
-	if _, err := rp.CreateCredential(newUser(1), *session, parsed); err == nil {
-		t.Fatal("RP accepted an ES384 credential it did not offer")
-	}
+	expectRefusedUnoffered(t, rp, a, ES384, webauthncose.AlgEdDSA, webauthncose.AlgES256, webauthncose.AlgRS256)
 }
