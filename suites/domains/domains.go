@@ -25,7 +25,9 @@ import (
 // every domain of the target, the refusals over every ordered pair of distinct
 // domains; each custom domain is its own WebAuthn RP ID. The spec names are those of
 // one custom domain; with several, a few say "each" or "another" instead (several).
-var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, ContinueOnFailure, func() {
+// It logs in through every domain's login page, so it runs after the other areas
+// (LoginPromptPriority).
+var _ = framework.AreaOf("domains").Describe("Domain consistency", Ordered, ContinueOnFailure, SpecPriority(framework.LoginPromptPriority), func() {
 	var d login.Driver
 	customs := 0
 	if framework.F != nil {

@@ -37,6 +37,14 @@ func waitUntil(ctx SpecContext, deadline time.Time, what string) {
 // ExpiryPriority schedules the specs that check an expiry after all others.
 const ExpiryPriority = -10
 
+// LoginPromptPriority schedules the containers whose logins post to the login page
+// after the first logins of the run (another domain's, a new user's password) after
+// the others and before the expiry checks. The page's posts are limited per IP
+// (PROTOCOL §6: burst 10, 5 a minute): the first logins spend the burst, and a post
+// that waits for its token holds its worker idle, which at the start of the run
+// costs the whole run that wait.
+const LoginPromptPriority = -5
+
 // SlowStartPriority schedules the container with the slowest start (the login
 // browser) before all others, so that a parallel run does not end waiting on it.
 // Only one container has it: with two, both workers of a two-process run start in a

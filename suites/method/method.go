@@ -31,22 +31,40 @@ import (
 // below uses users of its own and stays within that (the counts are in comments).
 var _ = framework.AreaOf("method").Describe("Authentication methods, one driver per type", func() {
 	for _, typ := range methods.Types() {
-		Context(typ, framework.AreaOf("type:"+typ).Labels(), func() {
-			d := framework.StaticDriver(typ)
-			if d.Enrollable() {
-				enrollableLifecycle(typ)
-				proofSpecs(typ)
-				sessionSpecs(typ)
-			} else {
-				seededLifecycle(typ)
-			}
-			if d.Primary() {
-				lastPrimarySpec(typ)
-			}
-			notEnabledSpec(typ)
-		})
+		if framework.StaticDriver(typ).Flow() != methods.FlowPassword {
+			typeSpecs(typ)
+		}
 	}
 })
+
+// The types that log in through the login page stand apart, under the same name, so
+// that they run after the others (SpecPriority orders whole top-level containers):
+// the page's posts are limited per IP, and by then that bucket has refilled.
+var _ = framework.AreaOf("method").Describe("Authentication methods, one driver per type", SpecPriority(framework.LoginPromptPriority), func() {
+	for _, typ := range methods.Types() {
+		if framework.StaticDriver(typ).Flow() == methods.FlowPassword {
+			typeSpecs(typ)
+		}
+	}
+})
+
+// typeSpecs are the specs of one method type.
+func typeSpecs(typ string) {
+	Context(typ, framework.AreaOf("type:"+typ).Labels(), func() {
+		d := framework.StaticDriver(typ)
+		if d.Enrollable() {
+			enrollableLifecycle(typ)
+			proofSpecs(typ)
+			sessionSpecs(typ)
+		} else {
+			seededLifecycle(typ)
+		}
+		if d.Primary() {
+			lastPrimarySpec(typ)
+		}
+		notEnabledSpec(typ)
+	})
+}
 
 // patchBodies are a PATCH that changes what the type may change (nil: nothing), and
 // one with a field its methods do not have (nil: they have every field PATCH takes,
