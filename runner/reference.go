@@ -53,16 +53,13 @@ const (
 )
 
 // defaultWaivers are the groups of limits the embedded reference tenant waives unless
-// --waive says otherwise (reftenant.Waivers()): a real tenant enforces every one,
-// but the suite does not yet keep its traffic under them (its Universal Login
-// posts and signups; a token burst meets the Authentication API's 100/s and the
-// cleanup's user deletions the Management API's 16/s, burst 50). Until it does,
-// the reference waives them all, as it did before it enforced them. Set this to nil
-// once the suite keeps to them, and the reference enforces everything by default.
-var defaultWaivers = []string{reftenant.WaiveLoginPrompts, reftenant.WaiveSignups, reftenant.WaiveAuthenticationAPI, reftenant.WaiveManagementAPI}
+// --waive says otherwise: none, as a real tenant enforces every one
+// (reftenant.Waivers() names them). `make run` and `make test` waive them all
+// (--waive all) to stay fast; the suite keeps its traffic under them either way.
+var defaultWaivers []string
 
-// waiveFlag is --waive: repeatable; the first use replaces the defaults, and
-// "none" waives nothing.
+// waiveFlag is --waive: repeatable; the first use replaces the defaults, "none"
+// waives nothing and "all" every group.
 type waiveFlag struct {
 	list *[]string
 	set  bool
@@ -79,14 +76,19 @@ func (f *waiveFlag) Set(v string) error {
 	if !f.set {
 		*f.list, f.set = []string{}, true
 	}
-	if v == "none" {
+	add := []string{v}
+	switch {
+	case v == "none":
 		return nil
+	case v == "all":
+		add = reftenant.Waivers()
+	case !slices.Contains(reftenant.Waivers(), v):
+		return fmt.Errorf("unknown limit %q: use one of %s, all or none", v, strings.Join(reftenant.Waivers(), ", "))
 	}
-	if !slices.Contains(reftenant.Waivers(), v) {
-		return fmt.Errorf("unknown limit %q: use one of %s, or none", v, strings.Join(reftenant.Waivers(), ", "))
-	}
-	if !slices.Contains(*f.list, v) {
-		*f.list = append(*f.list, v)
+	for _, w := range add {
+		if !slices.Contains(*f.list, w) {
+			*f.list = append(*f.list, w)
+		}
 	}
 	return nil
 }
@@ -117,7 +119,7 @@ func (r *reference) register(fs *flag.FlagSet) {
 	fs.DurationVar(&r.Latency, "latency", 0, "delay every answer of the embedded reference tenant by this much, as a distant tenant would (e.g. 300ms)")
 	r.Waive = slices.Clone(defaultWaivers)
 	fs.Var(&waiveFlag{list: &r.Waive}, "waive", "a group of limits the embedded reference tenant does not enforce, as an IP allow list would lift it: "+
-		strings.Join(reftenant.Waivers(), ", ")+" (repeatable; the first use replaces the default "+strings.Join(defaultWaivers, ", ")+"; none: enforce every limit)")
+		strings.Join(reftenant.Waivers(), ", ")+" (repeatable; all: every group; none, the default: enforce every limit, as a real tenant does)")
 }
 
 // sameWaivers says whether two waiver lists name the same groups.

@@ -55,9 +55,9 @@ func TestReferenceDPoPFlagsRoundTrip(t *testing.T) {
 	}
 }
 
-// --waive: the default waives login prompts and signups; the first use replaces
-// it, none waives nothing; the waivers reach the tenant, the config (as unlimited)
-// and the record, and replay starts the same tenant again.
+// --waive: the default waives nothing, as a real tenant; all waives every group;
+// the waivers reach the tenant, the config (as unlimited) and the record, and
+// replay starts the same tenant again.
 func TestReferenceWaivers(t *testing.T) {
 	parse := func(args ...string) reference {
 		t.Helper()
@@ -72,8 +72,11 @@ func TestReferenceWaivers(t *testing.T) {
 	if r := parse(); r.set() || !sameWaivers(r.Waive, defaultWaivers) || slices.Contains(r.args(), "--waive") {
 		t.Errorf("default: %v, args %v", r.Waive, r.args())
 	}
-	if r := parse("--waive", "none"); !r.set() || len(r.Waive) != 0 || !slices.Contains(r.args(), "none") {
+	if r := parse("--waive", "none"); r.set() || len(r.Waive) != 0 {
 		t.Errorf("--waive none: %v, args %v", r.Waive, r.args())
+	}
+	if r := parse("--waive", "all"); !r.set() || !sameWaivers(r.Waive, reftenant.Waivers()) || !sameWaivers(parse(r.args()...).Waive, r.Waive) {
+		t.Errorf("--waive all: %v, args %v", r.Waive, r.args())
 	}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
