@@ -55,20 +55,23 @@ func TestReferenceDPoPFlagsRoundTrip(t *testing.T) {
 	}
 }
 
+// parseReference is the reference run's flags ask for.
+func parseReference(t *testing.T, args ...string) reference {
+	t.Helper()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var r reference
+	r.register(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // --waive: the default waives nothing, as a real tenant; all waives every group;
 // the waivers reach the tenant, the config (as unlimited) and the record, and
 // replay starts the same tenant again.
 func TestReferenceWaivers(t *testing.T) {
-	parse := func(args ...string) reference {
-		t.Helper()
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
-		var r reference
-		r.register(fs)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	parse := func(args ...string) reference { return parseReference(t, args...) }
 	if r := parse(); r.set() || !sameWaivers(r.Waive, defaultWaivers) || slices.Contains(r.args(), "--waive") {
 		t.Errorf("default: %v, args %v", r.Waive, r.args())
 	}

@@ -1,24 +1,12 @@
 package runner
 
-import (
-	"flag"
-	"testing"
-)
+import "testing"
 
 // The self test's clean run, and the baseline make test hands it, is the default
 // reference with every limit group waived: not the default itself (which enforces
 // them), nor a reference with anything else changed.
 func TestSelftestReference(t *testing.T) {
-	parse := func(args ...string) reference {
-		t.Helper()
-		fs := flag.NewFlagSet("run", flag.ContinueOnError)
-		var r reference
-		r.register(fs)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	parse := func(args ...string) reference { return parseReference(t, args...) }
 	if r := parse("--waive", "all"); !selftestReference(r) {
 		t.Errorf("the default reference with --waive all: %v", r.args())
 	}
