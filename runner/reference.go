@@ -52,18 +52,11 @@ const (
 	maxCustomDomains = 4
 )
 
-// defaultWaivers are the groups of limits the embedded reference tenant waives unless
-// --waive says otherwise: none, as a real tenant enforces every one
-// (reftenant.Waivers() names them). `make run` and `make test` waive them all
-// (--waive all) to stay fast; the suite keeps its traffic under them either way.
-var defaultWaivers []string
-
-// waiveFlag is --waive: repeatable; the first use replaces the defaults, "none"
-// waives nothing and "all" every group.
-type waiveFlag struct {
-	list *[]string
-	set  bool
-}
+// waiveFlag is --waive: the groups of limits the embedded reference tenant does
+// not enforce (none by default, as a real tenant enforces every one; `make run`,
+// `make test` and the self test pass all). Repeatable; "all" waives every group and
+// "none" nothing.
+type waiveFlag struct{ list *[]string }
 
 func (f *waiveFlag) String() string {
 	if f.list == nil {
@@ -73,9 +66,6 @@ func (f *waiveFlag) String() string {
 }
 
 func (f *waiveFlag) Set(v string) error {
-	if !f.set {
-		*f.list, f.set = []string{}, true
-	}
 	add := []string{v}
 	switch {
 	case v == "none":
@@ -117,7 +107,6 @@ func (r *reference) register(fs *flag.FlagSet) {
 		return err
 	})
 	fs.DurationVar(&r.Latency, "latency", 0, "delay every answer of the embedded reference tenant by this much, as a distant tenant would (e.g. 300ms)")
-	r.Waive = slices.Clone(defaultWaivers)
 	fs.Var(&waiveFlag{list: &r.Waive}, "waive", "a group of limits the embedded reference tenant does not enforce, as an IP allow list would lift it: "+
 		strings.Join(reftenant.Waivers(), ", ")+" (repeatable; all: every group; none, the default: enforce every limit, as a real tenant does)")
 }
@@ -187,13 +176,8 @@ func (r reference) args() []string {
 	if r.SessionTTL != referenceSessionTTL {
 		out = append(out, "--session-ttl", r.SessionTTL.String())
 	}
-	if !sameWaivers(r.Waive, defaultWaivers) {
-		if len(r.Waive) == 0 {
-			out = append(out, "--waive", "none")
-		}
-		for _, w := range r.Waive {
-			out = append(out, "--waive", w)
-		}
+	for _, w := range r.Waive {
+		out = append(out, "--waive", w)
 	}
 	if r.CustomDomains > 1 {
 		out = append(out, "--custom-domains", fmt.Sprint(r.CustomDomains))
@@ -205,7 +189,7 @@ func (r reference) args() []string {
 func (r reference) set() bool {
 	return len(r.Faults) > 0 || len(r.Misconfig) > 0 || r.Plan != referencePlan || r.Refusals != referenceRefusals || r.Prompts != referencePrompts ||
 		r.DPoP != referenceDPoP || len(r.Methods) > 0 || r.NoConnectedAccounts || r.DPoPNonce || r.NoSSO || r.Latency != 0 || r.TokenTTL != referenceTokenTTL || r.SessionTTL != referenceSessionTTL ||
-		r.CustomDomains > 1 || behaviourSet(r.Behaviour) || !sameWaivers(r.Waive, defaultWaivers)
+		r.CustomDomains > 1 || behaviourSet(r.Behaviour) || len(r.Waive) > 0
 }
 
 // options are the reftenant options for r, listening on addr.

@@ -72,7 +72,7 @@ func parseReference(t *testing.T, args ...string) reference {
 // replay starts the same tenant again.
 func TestReferenceWaivers(t *testing.T) {
 	parse := func(args ...string) reference { return parseReference(t, args...) }
-	if r := parse(); r.set() || !sameWaivers(r.Waive, defaultWaivers) || slices.Contains(r.args(), "--waive") {
+	if r := parse(); r.set() || len(r.Waive) > 0 || slices.Contains(r.args(), "--waive") {
 		t.Errorf("default: %v, args %v", r.Waive, r.args())
 	}
 	if r := parse("--waive", "none"); r.set() || len(r.Waive) != 0 {
